@@ -1,0 +1,666 @@
+//! The config file (DESIGN.md §3): providers (OpenID issuers) and the clusters that trust them.
+//!
+//! Loading is strict on purpose: an unknown key, a duplicate name, a cluster naming a missing provider, a
+//! bad URL, a plain-http issuer off loopback or an unreadable CA file is an error that names the file, the
+//! line and the key, so a typo never silently turns into "sign-in does not work". Saving is atomic and keeps
+//! the file private (0600): it may hold a client secret.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::atomic_file;
+use crate::secret::Secret;
+
+/// Scopes Signet always asks for (DESIGN.md §5.1).
+pub const BASE_SCOPES: [&str; 3] = ["openid", "email", "offline_access"];
+
+/// How a provider's sign-in runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginMode {
+    /// A webview window inside the tray app.
+    #[default]
+    Embedded,
+    /// The system browser and a loopback redirect (RFC 8252).
+    Browser,
+    /// The device authorization grant (RFC 8628): a URL and a code to type elsewhere.
+    Device,
+}
+
+/// How kubectl gets the cluster's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Credentials {
+    /// An exec entry running `kubectl-signet token`.
+    #[default]
+    Exec,
+    /// A static `token:` that Signet rewrites on every refresh.
+    Token,
+}
+
+/// An OpenID provider (usually Dex) and Signet's client registration with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_data: Option<String>,
+    pub login: LoginMode,
+    pub username_claim: String,
+}
+
+/// A Kubernetes API server whose OIDC authenticator trusts a provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub provider: String,
+    pub server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_tls_verify: bool,
+    /// The Dex client the API server trusts; `None` means the provider's `client_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    pub credentials: Credentials,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Config {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ProviderConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<ClusterConfig>,
+}
+
+/// Why the config could not be loaded or saved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file does not exist (Signet has not been set up).
+    #[error("no config at '{}'; add a provider with `kubectl signet add provider` or import a catalog with `kubectl signet import --catalog`", path.display())]
+    Missing { path: PathBuf },
+    #[error("failed to read config '{}'", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or has a key Signet does not know.
+    #[error("{}:{line}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A value is wrong: `key` names it (`providers[0].issuer`).
+    #[error("{}:{line}: {key}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("failed to write config '{}'", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ConfigError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { .. } => "config.missing",
+            ConfigError::Read { .. } => "config.unreadable",
+            ConfigError::Syntax { .. } => "config.syntax",
+            ConfigError::Invalid { .. } => "config.invalid",
+            ConfigError::Write { .. } => "config.write_failed",
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the config at `path`. Relative CA paths and `~/` are resolved against `home`.
+    pub fn load(path: &Path, home: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ConfigError::Missing {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })?;
+        Config::parse(&text, path, home)
+    }
+
+    /// Like [`Config::load`], but a missing file is an empty config.
+    pub fn load_or_default(path: &Path, home: &Path) -> Result<Config, ConfigError> {
+        match Config::load(path, home) {
+            Err(ConfigError::Missing { .. }) => Ok(Config::default()),
+            other => other,
+        }
+    }
+
+    /// Parses and validates config text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path, home: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+            message: e.message().trim().to_string(),
+        })?;
+        Validator {
+            text,
+            path,
+            home,
+        }
+        .validate(raw)
+    }
+
+    /// Writes the config atomically with mode 0600 (it may hold a client secret).
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let write_err = |source| ConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let body = toml::to_string_pretty(self)
+            .map_err(|e| write_err(std::io::Error::other(e.to_string())))?;
+        let text = format!("# Signet config — see the README for every key.\n\n{body}");
+        if let Some(dir) = path.parent() {
+            atomic_file::private_dir(dir).map_err(write_err)?;
+        }
+        atomic_file::write(path, text.as_bytes(), 0o600).map_err(write_err)
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&ClusterConfig> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// The clusters served by one provider.
+    pub fn clusters_of<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a ClusterConfig> {
+        self.clusters.iter().filter(move |c| c.provider == provider)
+    }
+
+    /// Every audience the provider's clusters expect, sorted and distinct (the client id stands for
+    /// clusters without an explicit audience).
+    pub fn audiences_of(&self, provider: &ProviderConfig) -> Vec<String> {
+        let set: BTreeSet<String> = self
+            .clusters_of(&provider.name)
+            .map(|c| c.audience_or(provider).to_string())
+            .collect();
+        set.into_iter().collect()
+    }
+}
+
+impl ClusterConfig {
+    /// The `aud` the cluster's API server expects.
+    pub fn audience_or<'a>(&'a self, provider: &'a ProviderConfig) -> &'a str {
+        self.audience.as_deref().unwrap_or(&provider.client_id)
+    }
+
+    /// The kubeconfig context name.
+    pub fn context_name(&self) -> &str {
+        self.context.as_deref().unwrap_or(&self.name)
+    }
+}
+
+impl ProviderConfig {
+    /// The provider's CA bundle (PEM), from `ca_file` or `ca_data`.
+    pub fn ca_pem(&self) -> std::io::Result<Option<Vec<u8>>> {
+        match (&self.ca_file, &self.ca_data) {
+            (Some(file), _) => std::fs::read(file).map(Some),
+            (None, Some(data)) => decode_pem_base64(data)
+                .map(Some)
+                .map_err(std::io::Error::other),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// Whether `url` is allowed as an issuer or API server: https anywhere, http only on loopback.
+pub fn is_secure_or_loopback(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+fn decode_pem_base64(data: &str) -> Result<Vec<u8>, String> {
+    let compact: String = data.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| format!("is not base64: {e}"))?;
+    if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
+        return Err("does not decode to a PEM certificate".into());
+    }
+    Ok(bytes)
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    providers: Vec<Spanned<RawProvider>>,
+    #[serde(default)]
+    clusters: Vec<Spanned<RawCluster>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    name: Spanned<String>,
+    issuer: Spanned<String>,
+    client_id: Spanned<String>,
+    client_secret: Option<Secret>,
+    connector: Option<Spanned<String>>,
+    #[serde(default)]
+    scopes: Vec<Spanned<String>>,
+    ca_file: Option<Spanned<PathBuf>>,
+    ca_data: Option<Spanned<String>>,
+    #[serde(default)]
+    login: LoginMode,
+    username_claim: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: Spanned<String>,
+    provider: Spanned<String>,
+    server: Spanned<String>,
+    ca_data: Option<Spanned<String>>,
+    ca_file: Option<Spanned<PathBuf>>,
+    insecure_skip_tls_verify: Option<Spanned<bool>>,
+    audience: Option<Spanned<String>>,
+    namespace: Option<String>,
+    context: Option<Spanned<String>>,
+    #[serde(default)]
+    credentials: Credentials,
+    kubeconfig: Option<PathBuf>,
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+    home: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err<T>(&self, span: std::ops::Range<usize>, key: String, message: impl Into<String>) -> Result<T, ConfigError> {
+        Err(ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: line_of(self.text, span.start),
+            key,
+            message: message.into(),
+        })
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        let p = match p.strip_prefix("~") {
+            Ok(rest) => self.home.join(rest),
+            Err(_) => p.to_path_buf(),
+        };
+        if p.is_relative() {
+            self.path.parent().unwrap_or(Path::new(".")).join(p)
+        } else {
+            p
+        }
+    }
+
+    fn check_name(&self, name: &Spanned<String>, key: String) -> Result<(), ConfigError> {
+        let ok = !name.get_ref().is_empty()
+            && name
+                .get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(())
+        } else {
+            self.err(
+                name.span(),
+                key,
+                format!("'{}' must use only a-z, 0-9 and '-'", name.get_ref()),
+            )
+        }
+    }
+
+    fn check_url(&self, value: &Spanned<String>, key: String, what: &str) -> Result<(), ConfigError> {
+        let url = match url::Url::parse(value.get_ref()) {
+            Ok(url) => url,
+            Err(e) => return self.err(value.span(), key, format!("'{}' is not a URL ({e})", value.get_ref())),
+        };
+        if !is_secure_or_loopback(&url) {
+            return self.err(
+                value.span(),
+                key,
+                format!("'{}' must use https ({what} may use http only on a loopback address)", value.get_ref()),
+            );
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return self.err(value.span(), key, "must not have a query or fragment");
+        }
+        Ok(())
+    }
+
+    fn check_ca(
+        &self,
+        file: &Option<Spanned<PathBuf>>,
+        data: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Result<(Option<PathBuf>, Option<String>), ConfigError> {
+        match (file, data) {
+            (Some(f), Some(_)) => self.err(f.span(), format!("{key}.ca_file"), "set ca_file or ca_data, not both"),
+            (Some(f), None) => {
+                let resolved = self.resolve(f.get_ref());
+                match std::fs::read(&resolved) {
+                    Ok(bytes) if String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") => {
+                        Ok((Some(resolved), None))
+                    }
+                    Ok(_) => self.err(
+                        f.span(),
+                        format!("{key}.ca_file"),
+                        format!("'{}' holds no PEM certificate", resolved.display()),
+                    ),
+                    Err(e) => self.err(
+                        f.span(),
+                        format!("{key}.ca_file"),
+                        format!("cannot read '{}': {e}", resolved.display()),
+                    ),
+                }
+            }
+            (None, Some(d)) => match decode_pem_base64(d.get_ref()) {
+                Ok(_) => Ok((None, Some(d.get_ref().clone()))),
+                Err(e) => self.err(d.span(), format!("{key}.ca_data"), e),
+            },
+            (None, None) => Ok((None, None)),
+        }
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let mut names = BTreeSet::new();
+        for (i, spanned) in raw.providers.into_iter().enumerate() {
+            let p = spanned.into_inner();
+            let key = |field: &str| format!("providers[{i}].{field}");
+            self.check_name(&p.name, key("name"))?;
+            if !names.insert(p.name.get_ref().clone()) {
+                return self.err(p.name.span(), key("name"), format!("duplicate provider name '{}'", p.name.get_ref()));
+            }
+            self.check_url(&p.issuer, key("issuer"), "an issuer")?;
+            if p.client_id.get_ref().trim().is_empty() {
+                return self.err(p.client_id.span(), key("client_id"), "must not be empty");
+            }
+            for scope in &p.scopes {
+                if scope.get_ref().is_empty() || scope.get_ref().contains(char::is_whitespace) {
+                    return self.err(scope.span(), key("scopes"), format!("'{}' is not a single scope", scope.get_ref()));
+                }
+            }
+            if let Some(c) = &p.connector
+                && c.get_ref().trim().is_empty()
+            {
+                return self.err(c.span(), key("connector"), "must not be empty (remove the key instead)");
+            }
+            let (ca_file, ca_data) = self.check_ca(&p.ca_file, &p.ca_data, &format!("providers[{i}]"))?;
+            config.providers.push(ProviderConfig {
+                name: p.name.into_inner(),
+                issuer: p.issuer.into_inner(),
+                client_id: p.client_id.into_inner(),
+                client_secret: p.client_secret,
+                connector: p.connector.map(Spanned::into_inner),
+                scopes: p.scopes.into_iter().map(Spanned::into_inner).collect(),
+                ca_file,
+                ca_data,
+                login: p.login,
+                username_claim: p.username_claim.unwrap_or_else(|| "email".into()),
+            });
+        }
+
+        let mut cluster_names = BTreeSet::new();
+        let mut contexts = BTreeSet::new();
+        for (i, spanned) in raw.clusters.into_iter().enumerate() {
+            let c = spanned.into_inner();
+            let key = |field: &str| format!("clusters[{i}].{field}");
+            if c.name.get_ref().is_empty() || c.name.get_ref().contains(char::is_whitespace) {
+                return self.err(c.name.span(), key("name"), "must be non-empty without spaces");
+            }
+            if !cluster_names.insert(c.name.get_ref().clone()) {
+                return self.err(c.name.span(), key("name"), format!("duplicate cluster name '{}'", c.name.get_ref()));
+            }
+            let context = c.context.as_ref().unwrap_or(&c.name);
+            if !contexts.insert(context.get_ref().clone()) {
+                return self.err(context.span(), key("context"), format!("duplicate context name '{}'", context.get_ref()));
+            }
+            if config.provider(c.provider.get_ref()).is_none() {
+                return self.err(
+                    c.provider.span(),
+                    key("provider"),
+                    format!("no provider named '{}' (known: {})", c.provider.get_ref(), known(&config)),
+                );
+            }
+            self.check_url(&c.server, key("server"), "an API server")?;
+            let (ca_file, ca_data) = self.check_ca(&c.ca_file, &c.ca_data, &format!("clusters[{i}]"))?;
+            let insecure = c.insecure_skip_tls_verify.as_ref().is_some_and(|v| *v.get_ref());
+            if let Some(flag) = c.insecure_skip_tls_verify.as_ref().filter(|_| insecure && (ca_file.is_some() || ca_data.is_some())) {
+                return self.err(
+                    flag.span(),
+                    key("insecure_skip_tls_verify"),
+                    "cannot be combined with ca_file or ca_data",
+                );
+            }
+            if let Some(a) = &c.audience
+                && a.get_ref().trim().is_empty()
+            {
+                return self.err(a.span(), key("audience"), "must not be empty (remove the key to use the client_id)");
+            }
+            config.clusters.push(ClusterConfig {
+                name: c.name.into_inner(),
+                provider: c.provider.into_inner(),
+                server: c.server.into_inner(),
+                ca_data,
+                ca_file,
+                insecure_skip_tls_verify: insecure,
+                audience: c.audience.map(Spanned::into_inner),
+                namespace: c.namespace,
+                context: c.context.map(Spanned::into_inner),
+                credentials: c.credentials,
+                kubeconfig: c.kubeconfig.map(|p| self.resolve(&p)),
+            });
+        }
+        Ok(config)
+    }
+}
+
+fn known(config: &Config) -> String {
+    if config.providers.is_empty() {
+        return "none".into();
+    }
+    config
+        .providers
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[providers]]
+name = "corp"
+issuer = "https://dex.example.com"
+client_id = "signet"
+connector = "github"
+scopes = ["groups"]
+
+[[clusters]]
+name = "prod"
+provider = "corp"
+server = "https://api.prod.example.com:6443"
+audience = "kubernetes"
+namespace = "default"
+
+[[clusters]]
+name = "dev"
+provider = "corp"
+server = "https://127.0.0.1:6443"
+credentials = "token"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/cfg/config.toml"), Path::new("/home/u"))
+    }
+
+    fn invalid(text: &str) -> (usize, String, String) {
+        match parse(text) {
+            Err(ConfigError::Invalid { line, key, message, .. }) => (line, key, message),
+            other => panic!("expected an Invalid error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_the_design_example_with_defaults() {
+        let config = parse(GOOD).expect("valid config");
+        let corp = config.provider("corp").expect("provider corp");
+        assert_eq!(corp.login, LoginMode::Embedded);
+        assert_eq!(corp.username_claim, "email");
+        let dev = config.cluster("dev").expect("cluster dev");
+        assert_eq!(dev.credentials, Credentials::Token);
+        assert_eq!(dev.audience_or(corp), "signet");
+        assert_eq!(config.audiences_of(corp), vec!["kubernetes", "signet"]);
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_line() {
+        let text = GOOD.replace("scopes = [\"groups\"]", "scopes = [\"groups\"]\nscope = \"x\"");
+        match parse(&text) {
+            Err(e @ ConfigError::Syntax { line, .. }) => {
+                assert_eq!(line, 8, "line of the unknown key in: {e}");
+                assert!(e.to_string().contains("unknown field `scope`"), "message: {e}");
+                assert!(e.to_string().starts_with("/cfg/config.toml:8:"), "message: {e}");
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicate_provider_is_rejected_with_its_line() {
+        let text = format!("{GOOD}\n[[providers]]\nname = \"corp\"\nissuer = \"https://x\"\nclient_id = \"a\"\n");
+        let (line, key, message) = invalid(&text);
+        assert_eq!((line, key.as_str()), (26, "providers[1].name"));
+        assert!(message.contains("duplicate provider name 'corp'"), "{message}");
+    }
+
+    #[test]
+    fn cluster_naming_a_missing_provider_is_rejected() {
+        let (line, key, message) = invalid(&GOOD.replace("provider = \"corp\"\nserver = \"https://api", "provider = \"crop\"\nserver = \"https://api"));
+        assert_eq!((line, key.as_str()), (11, "clusters[0].provider"));
+        assert!(message.contains("no provider named 'crop' (known: corp)"), "{message}");
+    }
+
+    #[test]
+    fn plain_http_issuer_off_loopback_is_rejected_but_loopback_is_fine() {
+        let (_, key, message) = invalid(&GOOD.replace("https://dex.example.com", "http://dex.example.com"));
+        assert_eq!(key, "providers[0].issuer");
+        assert!(message.contains("must use https"), "{message}");
+        parse(&GOOD.replace("https://dex.example.com", "http://127.0.0.1:5556/dex")).expect("loopback http is allowed");
+        parse(&GOOD.replace("https://dex.example.com", "http://[::1]:5556")).expect("ipv6 loopback http is allowed");
+    }
+
+    #[test]
+    fn bad_urls_and_names_are_rejected() {
+        let (_, key, _) = invalid(&GOOD.replace("https://api.prod.example.com:6443", "not a url"));
+        assert_eq!(key, "clusters[0].server");
+        let (_, key, message) = invalid(&GOOD.replace("name = \"corp\"", "name = \"Corp Inc\""));
+        assert_eq!(key, "providers[0].name");
+        assert!(message.contains("a-z, 0-9"), "{message}");
+    }
+
+    #[test]
+    fn unreadable_ca_file_is_rejected_with_the_resolved_path() {
+        let (_, key, message) = invalid(&GOOD.replace("scopes = [\"groups\"]", "ca_file = \"~/missing-ca.pem\""));
+        assert_eq!(key, "providers[0].ca_file");
+        assert!(message.contains("/home/u/missing-ca.pem"), "{message}");
+    }
+
+    #[test]
+    fn ca_data_must_be_base64_pem() {
+        let (_, key, message) = invalid(&GOOD.replace("namespace = \"default\"", "ca_data = \"bm90IGEgY2VydA==\""));
+        assert_eq!(key, "clusters[0].ca_data");
+        assert!(message.contains("PEM"), "{message}");
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_line() {
+        match parse("[[providers]]\nname = \"a\"\nissuer = \n") {
+            Err(ConfigError::Syntax { line, .. }) => assert_eq!(line, 3),
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn save_round_trips_and_is_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("signet/config.toml");
+        let mut config = parse(GOOD).expect("valid config");
+        config.providers[0].client_secret = Some(Secret::new("s3cret"));
+        config.save(&path).expect("save");
+        let again = Config::load(&path, dir.path()).expect("reload");
+        assert_eq!(again, config);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "config must be 0600, is {mode:o}");
+        }
+    }
+
+    #[test]
+    fn missing_file_says_how_to_start() {
+        let err = Config::load(Path::new("/nonexistent/signet.toml"), Path::new("/h")).expect_err("missing");
+        assert_eq!(err.code(), "config.missing");
+        assert!(err.to_string().contains("kubectl signet add provider"), "{err}");
+    }
+}

@@ -1,0 +1,700 @@
+//! OpenID Connect against Dex (or any OIDC provider), with the `openidconnect` crate.
+//!
+//! This module owns the protocol: discovery, the authorization-code flow with PKCE (S256), `state` and
+//! `nonce`, the device grant (RFC 8628), refresh (optionally with narrowed scopes, which Dex allows but
+//! never widens), revocation when discovery offers it, and ID-token verification. It stores nothing: the
+//! caller ([`crate::session`]) decides what to keep and where.
+//!
+//! Dex facts it relies on (see `reference/dex-kubernetes-protocols.md` A.6 and A.8):
+//! - a client asks for a peer's audience with the scope `audience:server:client_id:<peer>`; the ID token
+//!   then carries `aud = [peer…, client_id]` and `azp = client_id`;
+//! - a dead refresh token is answered with HTTP 400 (`invalid_request` mostly, `invalid_grant` sometimes);
+//!   an upstream connector failure with HTTP 500.
+
+pub mod loopback;
+pub mod opener;
+
+use std::cell::Cell;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
+    CoreClientAuthMethod, CoreDeviceAuthorizationResponse, CoreErrorResponseType, CoreGenderClaim,
+    CoreGrantType, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreSubjectIdentifierType,
+    CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AdditionalClaims, AdditionalProviderMetadata, AuthType, AuthorizationCode, Client, ClientId,
+    ClientSecret, CsrfToken, DeviceAuthorizationUrl, EmptyExtraTokenFields, EndpointNotSet,
+    EndpointSet, HttpRequest, HttpResponse, IdToken, IdTokenFields, IdTokenVerifier, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata,
+    RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl, Scope, StandardErrorResponse,
+    StandardTokenResponse, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::{BASE_SCOPES, ProviderConfig};
+use crate::http::{HttpClient, HttpError, HttpOptions};
+use crate::secret::Secret;
+
+/// Dex's discovery fields that the core metadata type does not model.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct DexMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<DeviceAuthorizationUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<RevocationUrl>,
+}
+impl AdditionalProviderMetadata for DexMetadata {}
+
+/// Discovery document as Signet reads it.
+pub type DexProviderMetadata = ProviderMetadata<
+    DexMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// Dex's `groups` claim (a list; a lone string is accepted as one group).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct DexClaims {
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub groups: Vec<String>,
+}
+impl AdditionalClaims for DexClaims {}
+
+fn string_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(s)) => vec![s],
+        Some(OneOrMany::Many(v)) => v,
+    })
+}
+
+type DexIdTokenFields = IdTokenFields<
+    DexClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type DexTokenResponse = StandardTokenResponse<DexIdTokenFields, CoreTokenType>;
+type DexIdToken =
+    IdToken<DexClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type DexClient<HasDevice = EndpointNotSet, HasRevocation = EndpointNotSet> = Client<
+    DexClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    DexTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    HasDevice,
+    EndpointNotSet,
+    HasRevocation,
+    EndpointSet,
+    EndpointNotSet,
+>;
+
+/// Signature algorithms Signet accepts: asymmetric only. `none` and HMAC (whose "key" a public client
+/// would have to know) are refused.
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 10] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EcdsaP521Sha512,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// Who signed in, as the verified ID token says. Never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub audiences: Vec<String>,
+}
+
+/// The result of a sign-in or a refresh.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    pub id_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub expires_at: DateTime<Utc>,
+    pub issued_at: DateTime<Utc>,
+    pub identity: Identity,
+}
+
+/// What the person must do to finish a device sign-in.
+#[derive(Debug, Clone)]
+pub struct DeviceCode {
+    pub verification_uri: String,
+    pub verification_uri_complete: Option<String>,
+    pub user_code: String,
+    pub expires_in: Duration,
+    pub interval: Duration,
+}
+
+/// An authorization request waiting for its redirect. Holds the PKCE verifier, `state` and `nonce`
+/// (their `Debug` is redacted by the `openidconnect` types).
+#[derive(Debug)]
+pub struct PendingLogin {
+    pub url: Url,
+    redirect: RedirectUrl,
+    state: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+    audiences: Vec<String>,
+}
+
+/// Why a protocol step failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OidcError {
+    #[error("discovery for '{issuer}' failed: {detail}")]
+    Discovery { issuer: String, detail: String },
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The token endpoint refused (4xx): for a refresh this means the session is over.
+    #[error("the identity provider refused the request (HTTP {status}, {error}{})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Rejected {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
+    /// The identity provider failed (5xx); Dex answers 500 when the upstream connector refused.
+    #[error("the identity provider failed (HTTP {status}{})", error.as_deref().map(|e| format!(", {e}")).unwrap_or_default())]
+    ServerError { status: u16, error: Option<String> },
+    #[error("the identity provider sent an unusable answer: {0}")]
+    BadResponse(String),
+    #[error("the ID token was rejected: {0}")]
+    InvalidIdToken(String),
+    #[error("the sign-in answer does not belong to this sign-in (state mismatch); start the sign-in again")]
+    StateMismatch,
+    /// The provider sent `error=` to the redirect URI.
+    #[error("the identity provider said '{error}'{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Refused {
+        error: String,
+        description: Option<String>,
+    },
+    #[error("'{issuer}' does not offer the device grant (no device_authorization_endpoint); use browser sign-in")]
+    DeviceUnsupported { issuer: String },
+    #[error("the device code expired before the sign-in was approved; run the sign-in again")]
+    DeviceExpired,
+    #[error("the sign-in was denied at the identity provider")]
+    AccessDenied,
+    #[error("the sign-in did not finish within {0:?}; run it again")]
+    LoginTimeout(Duration),
+    #[error("could not open the browser: {0}")]
+    Browser(String),
+    #[error("the loopback listener for the sign-in redirect failed: {0}")]
+    Listener(#[source] std::io::Error),
+}
+
+impl OidcError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            OidcError::Discovery { .. } => "oidc.discovery_failed",
+            OidcError::Http(HttpError::Tls { .. }) => "oidc.tls_failed",
+            OidcError::Http(HttpError::Timeout { .. }) => "oidc.timeout",
+            OidcError::Http(_) => "oidc.unreachable",
+            OidcError::Rejected { .. } => "oidc.rejected",
+            OidcError::ServerError { .. } => "oidc.server_error",
+            OidcError::BadResponse(_) => "oidc.bad_response",
+            OidcError::InvalidIdToken(_) => "oidc.invalid_id_token",
+            OidcError::StateMismatch => "oidc.state_mismatch",
+            OidcError::Refused { .. } => "oidc.refused",
+            OidcError::DeviceUnsupported { .. } => "oidc.device_unsupported",
+            OidcError::DeviceExpired => "oidc.device_expired",
+            OidcError::AccessDenied => "oidc.access_denied",
+            OidcError::LoginTimeout(_) => "oidc.login_timeout",
+            OidcError::Browser(_) => "oidc.browser_failed",
+            OidcError::Listener(_) => "oidc.listener_failed",
+        }
+    }
+
+    /// Whether trying again later may succeed without a new sign-in (network trouble).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OidcError::Http(_) | OidcError::Discovery { .. })
+    }
+}
+
+/// One provider after discovery: the client, its HTTP client and the cached JWKS.
+#[derive(Debug)]
+pub struct OidcProvider {
+    config: ProviderConfig,
+    http: HttpClient,
+    metadata: DexProviderMetadata,
+    jwks: Mutex<CoreJsonWebKeySet>,
+}
+
+impl OidcProvider {
+    /// Fetches discovery and the JWKS. The discovery `issuer` must equal the configured issuer exactly.
+    pub fn discover(config: &ProviderConfig, mut options: HttpOptions) -> Result<OidcProvider, OidcError> {
+        let discovery_err = |detail: String| OidcError::Discovery {
+            issuer: config.issuer.clone(),
+            detail,
+        };
+        if options.ca_pem.is_none() {
+            options.ca_pem = config
+                .ca_pem()
+                .map_err(|e| discovery_err(format!("cannot read the provider's CA: {e}")))?;
+        }
+        let http = HttpClient::new(options)?;
+        let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| discovery_err(e.to_string()))?;
+        let metadata = DexProviderMetadata::discover(&issuer, &http).map_err(|e| match e {
+            openidconnect::DiscoveryError::Request(http_err) => OidcError::Http(http_err),
+            openidconnect::DiscoveryError::Response(status, _, _) => {
+                discovery_err(format!("HTTP {status} from the discovery or JWKS endpoint"))
+            }
+            openidconnect::DiscoveryError::Parse(e) => discovery_err(format!("unreadable document: {e}")),
+            openidconnect::DiscoveryError::Validation(e) => discovery_err(e),
+            other => discovery_err(other.to_string()),
+        })?;
+        let jwks = Mutex::new(metadata.jwks().clone());
+        tracing::debug!(provider = %config.name, "discovery done");
+        Ok(OidcProvider {
+            config: config.clone(),
+            http,
+            metadata,
+            jwks,
+        })
+    }
+
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    pub fn metadata(&self) -> &DexProviderMetadata {
+        &self.metadata
+    }
+
+    /// Whether discovery lists a revocation endpoint (Dex does not; see dexidp/dex#1778).
+    pub fn can_revoke(&self) -> bool {
+        self.metadata.additional_metadata().revocation_endpoint.is_some()
+    }
+
+    /// The scopes of a sign-in (DESIGN.md §5.1): `openid email offline_access`, the provider's scopes,
+    /// and `audience:server:client_id:<a>` for every audience other than our own client id.
+    pub fn scopes(&self, audiences: &[String]) -> Vec<String> {
+        let mut scopes: Vec<String> = BASE_SCOPES.iter().map(|s| s.to_string()).collect();
+        for s in &self.config.scopes {
+            if !scopes.contains(s) {
+                scopes.push(s.clone());
+            }
+        }
+        for a in audiences {
+            let scope = format!("audience:server:client_id:{a}");
+            if a != &self.config.client_id && !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        scopes
+    }
+
+    fn client(&self) -> DexClient {
+        let jwks = self.jwks.lock().map(|j| j.clone()).unwrap_or_else(|p| p.into_inner().clone());
+        let mut client = Client::new(
+            ClientId::new(self.config.client_id.clone()),
+            self.metadata.issuer().clone(),
+            jwks,
+        )
+            .set_auth_uri(self.metadata.authorization_endpoint().clone())
+            .set_token_uri(
+                self.metadata
+                    .token_endpoint()
+                    .cloned()
+                    .unwrap_or_else(|| fallback_token_url(self.metadata.issuer())),
+            );
+        match &self.config.client_secret {
+            Some(secret) => {
+                client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
+            }
+            None => client = client.set_auth_type(AuthType::RequestBody),
+        }
+        client
+    }
+
+    /// Builds the authorization URL for a redirect to `redirect_uri` (a loopback URL or the embedded
+    /// webview's intercepted URL).
+    pub fn begin_login(&self, redirect_uri: &Url, audiences: &[String]) -> Result<PendingLogin, OidcError> {
+        let redirect = RedirectUrl::from_url(redirect_uri.clone());
+        let client = self.client().set_redirect_uri(redirect.clone());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .set_pkce_challenge(challenge);
+        for scope in self.scopes(audiences).into_iter().filter(|s| s != "openid") {
+            request = request.add_scope(Scope::new(scope));
+        }
+        if let Some(connector) = &self.config.connector {
+            request = request.add_extra_param("connector_id", connector.clone());
+        }
+        let (url, state, nonce) = request.url();
+        Ok(PendingLogin {
+            url,
+            redirect,
+            state,
+            nonce,
+            verifier,
+            audiences: audiences.to_vec(),
+        })
+    }
+
+    /// Finishes a sign-in from the URL the provider redirected to: checks `error=` and `state`, redeems the
+    /// code with the PKCE verifier, and verifies the ID token (with the nonce).
+    pub fn finish_login(&self, pending: PendingLogin, redirected_to: &Url) -> Result<TokenSet, OidcError> {
+        let query = |name: &str| {
+            redirected_to
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        if let Some(error) = query("error") {
+            return Err(OidcError::Refused {
+                error,
+                description: query("error_description"),
+            });
+        }
+        let state = query("state").unwrap_or_default();
+        if !constant_time_eq(state.as_bytes(), pending.state.secret().as_bytes()) {
+            return Err(OidcError::StateMismatch);
+        }
+        let code = query("code").ok_or_else(|| OidcError::BadResponse("the redirect carries no code".into()))?;
+        let client = self.client().set_redirect_uri(pending.redirect.clone());
+        let status = Cell::new(0u16);
+        let response = client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(pending.verifier)
+            .request(&self.recording(&status))
+            .map_err(|e| token_error(e, status.get()))?;
+        self.token_set(&response, Some(&pending.nonce), &pending.audiences, None)
+    }
+
+    /// Redeems a refresh token. `scopes` narrows the grant (Dex allows narrowing, never widening); `None`
+    /// keeps the original scopes. `audiences` are the `aud` values the new ID token may carry.
+    pub fn refresh(
+        &self,
+        refresh_token: &Secret,
+        scopes: Option<&[String]>,
+        audiences: &[String],
+    ) -> Result<TokenSet, OidcError> {
+        let client = self.client();
+        let token = RefreshToken::new(refresh_token.expose().to_string());
+        let status = Cell::new(0u16);
+        let mut request = client.exchange_refresh_token(&token);
+        if let Some(scopes) = scopes {
+            request = request.add_scopes(scopes.iter().cloned().map(Scope::new));
+        }
+        let response = request
+            .request(&self.recording(&status))
+            .map_err(|e| token_error(e, status.get()))?;
+        // Dex may keep the refresh token when rotation is off: keep the old one then.
+        self.token_set(&response, None, audiences, Some(refresh_token))
+    }
+
+    /// Starts the device grant (RFC 8628).
+    pub fn begin_device(&self, audiences: &[String]) -> Result<(DeviceCode, CoreDeviceAuthorizationResponse), OidcError> {
+        let url = self.device_url()?;
+        let client = self.client().set_device_authorization_url(url);
+        let status = Cell::new(0u16);
+        let mut request = client.exchange_device_code();
+        for scope in self.scopes(audiences) {
+            request = request.add_scope(Scope::new(scope));
+        }
+        let details: CoreDeviceAuthorizationResponse = request
+            .request(&self.recording(&status))
+            .map_err(|e| match e {
+                RequestTokenError::Request(h) => OidcError::Http(h),
+                RequestTokenError::ServerResponse(r) => OidcError::Rejected {
+                    status: status.get(),
+                    error: r.error().as_ref().to_string(),
+                    description: r.error_description().cloned(),
+                },
+                other => OidcError::BadResponse(other.to_string()),
+            })?;
+        let code = DeviceCode {
+            verification_uri: details.verification_uri().to_string(),
+            verification_uri_complete: details
+                .verification_uri_complete()
+                .map(|u| u.secret().to_string()),
+            user_code: details.user_code().secret().to_string(),
+            expires_in: details.expires_in(),
+            interval: details.interval(),
+        };
+        Ok((code, details))
+    }
+
+    /// Polls the token endpoint until the device sign-in is approved, denied or expired, honouring
+    /// `interval` and `slow_down` (each `slow_down` adds 5 s, RFC 8628 §3.5).
+    pub fn finish_device(
+        &self,
+        details: &CoreDeviceAuthorizationResponse,
+        audiences: &[String],
+        sleep: impl Fn(Duration),
+    ) -> Result<TokenSet, OidcError> {
+        let client = self.client().set_device_authorization_url(self.device_url()?);
+        let status = Cell::new(0u16);
+        let response: DexTokenResponse = client
+            .exchange_device_access_token(details)
+            .request(&self.recording(&status), sleep, None)
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => match r.error() {
+                    openidconnect::DeviceCodeErrorResponseType::ExpiredToken => OidcError::DeviceExpired,
+                    openidconnect::DeviceCodeErrorResponseType::AccessDenied => OidcError::AccessDenied,
+                    other => OidcError::Rejected {
+                        status: status.get(),
+                        error: other.as_ref().to_string(),
+                        description: r.error_description().cloned(),
+                    },
+                },
+                RequestTokenError::Request(h) => OidcError::Http(h),
+                other => OidcError::BadResponse(other.to_string()),
+            })?;
+        self.token_set(&response, None, audiences, None)
+    }
+
+    /// Revokes a refresh token (RFC 7009) when discovery lists a revocation endpoint; returns whether it did.
+    pub fn revoke(&self, refresh_token: &Secret) -> Result<bool, OidcError> {
+        let Some(url) = self.metadata.additional_metadata().revocation_endpoint.clone() else {
+            return Ok(false);
+        };
+        let client = self.client().set_revocation_url(url);
+        let status = Cell::new(0u16);
+        client
+            .revoke_token(CoreRevocableToken::from(RefreshToken::new(refresh_token.expose().to_string())))
+            .map_err(|e| OidcError::BadResponse(e.to_string()))?
+            .request(&self.recording(&status))
+            .map_err(|e| match e {
+                RequestTokenError::Request(h) => OidcError::Http(h),
+                RequestTokenError::ServerResponse(r) => OidcError::Rejected {
+                    status: status.get(),
+                    error: r.error().as_ref().to_string(),
+                    description: r.error_description().cloned(),
+                },
+                other => OidcError::BadResponse(other.to_string()),
+            })?;
+        Ok(true)
+    }
+
+    fn device_url(&self) -> Result<DeviceAuthorizationUrl, OidcError> {
+        self.metadata
+            .additional_metadata()
+            .device_authorization_endpoint
+            .clone()
+            .ok_or_else(|| OidcError::DeviceUnsupported {
+                issuer: self.config.issuer.clone(),
+            })
+    }
+
+    /// An HTTP client that remembers the status of the last answer (openidconnect drops it, and Dex's
+    /// 400-vs-500 distinction decides between "sign in again" and "retry").
+    fn recording<'a>(&'a self, status: &'a Cell<u16>) -> impl Fn(HttpRequest) -> Result<HttpResponse, HttpError> + 'a {
+        move |request| {
+            let response = self.http.send(request)?;
+            status.set(response.status().as_u16());
+            Ok(response)
+        }
+    }
+
+    fn token_set(
+        &self,
+        response: &DexTokenResponse,
+        nonce: Option<&Nonce>,
+        audiences: &[String],
+        previous_refresh: Option<&Secret>,
+    ) -> Result<TokenSet, OidcError> {
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| OidcError::BadResponse("the token response has no id_token".into()))?;
+        let (identity, expires_at, issued_at) = self.verify(id_token, nonce, audiences)?;
+        Ok(TokenSet {
+            id_token: Secret::new(id_token.to_string()),
+            refresh_token: response
+                .refresh_token()
+                .map(|t| Secret::new(t.secret().clone()))
+                .or_else(|| previous_refresh.cloned()),
+            expires_at,
+            issued_at,
+            identity,
+        })
+    }
+
+    /// Verifies signature (refetching the JWKS once on an unknown key), `iss`, `aud`, `azp`, `exp` and,
+    /// on sign-in, `nonce`.
+    fn verify(
+        &self,
+        token: &DexIdToken,
+        nonce: Option<&Nonce>,
+        audiences: &[String],
+    ) -> Result<(Identity, DateTime<Utc>, DateTime<Utc>), OidcError> {
+        let jwks = self.jwks.lock().map(|j| j.clone()).unwrap_or_else(|p| p.into_inner().clone());
+        match self.verify_with(token, nonce, audiences, jwks) {
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
+                openidconnect::SignatureVerificationError::NoMatchingKey,
+            )) => {
+                tracing::info!(provider = %self.config.name, "ID token signed by an unknown key; refetching the JWKS once");
+                let fresh = CoreJsonWebKeySet::fetch(self.metadata.jwks_uri(), &self.http).map_err(|e| match e {
+                    openidconnect::DiscoveryError::Request(h) => OidcError::Http(h),
+                    other => OidcError::BadResponse(format!("JWKS: {other}")),
+                })?;
+                if let Ok(mut cached) = self.jwks.lock() {
+                    *cached = fresh.clone();
+                }
+                self.verify_with(token, nonce, audiences, fresh)
+            }
+            other => other,
+        }
+        .map_err(|e| OidcError::InvalidIdToken(describe_claims_error(&e)))
+        .and_then(|(identity, exp, iat)| {
+            // openidconnect leaves `azp` to us: with several audiences it must name our client (OIDC Core §2).
+            if identity.audiences.len() > 1 && token_azp(token).as_deref() != Some(self.config.client_id.as_str()) {
+                return Err(OidcError::InvalidIdToken(
+                    "the token has several audiences but its azp is not this client".into(),
+                ));
+            }
+            Ok((identity, exp, iat))
+        })
+    }
+
+    fn verify_with(
+        &self,
+        token: &DexIdToken,
+        nonce: Option<&Nonce>,
+        audiences: &[String],
+        jwks: CoreJsonWebKeySet,
+    ) -> Result<(Identity, DateTime<Utc>, DateTime<Utc>), openidconnect::ClaimsVerificationError> {
+        let allowed: Vec<String> = audiences.to_vec();
+        let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
+            ClientId::new(self.config.client_id.clone()),
+            self.metadata.issuer().clone(),
+            jwks,
+        )
+        .set_allowed_algs(ALLOWED_ALGS)
+        .set_other_audience_verifier_fn(move |aud| allowed.iter().any(|a| a == aud.as_str()));
+        let claims = match nonce {
+            Some(nonce) => token.claims(&verifier, nonce)?,
+            None => token.claims(&verifier, |_: Option<&Nonce>| Ok(()))?,
+        };
+        let identity = Identity {
+            subject: claims.subject().to_string(),
+            email: claims.email().map(|e| e.to_string()),
+            email_verified: claims.email_verified(),
+            name: claims
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.to_string()),
+            groups: claims.additional_claims().groups.clone(),
+            audiences: claims.audiences().iter().map(|a| a.to_string()).collect(),
+        };
+        Ok((identity, claims.expiration(), claims.issue_time()))
+    }
+}
+
+fn token_azp(token: &DexIdToken) -> Option<String> {
+    // The claims were verified just before; read `azp` without re-verifying.
+    token
+        .clone()
+        .into_claims(&IdTokenVerifier::<CoreJsonWebKey>::new_insecure_without_verification(), |_: Option<&Nonce>| Ok(()))
+        .ok()
+        .and_then(|c| c.authorized_party().map(|a| a.to_string()))
+}
+
+fn describe_claims_error(e: &openidconnect::ClaimsVerificationError) -> String {
+    use openidconnect::ClaimsVerificationError as C;
+    match e {
+        C::SignatureVerification(s) => format!("bad signature ({s})"),
+        C::Expired(_) => "it has expired (check this machine's clock if that seems wrong)".into(),
+        C::InvalidIssuer(d) => format!("wrong issuer ({d})"),
+        C::InvalidAudience(d) => format!("wrong audience ({d})"),
+        C::InvalidNonce(_) => "the nonce does not match this sign-in".into(),
+        other => other.to_string(),
+    }
+}
+
+fn token_error(
+    e: RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>,
+    status: u16,
+) -> OidcError {
+    match e {
+        RequestTokenError::Request(h) => OidcError::Http(h),
+        RequestTokenError::ServerResponse(r) if status >= 500 => OidcError::ServerError {
+            status,
+            error: Some(r.error().as_ref().to_string()),
+        },
+        RequestTokenError::ServerResponse(r) => OidcError::Rejected {
+            status,
+            error: r.error().as_ref().to_string(),
+            description: r.error_description().cloned(),
+        },
+        // The body is not shown: it might hold a token.
+        RequestTokenError::Parse(_, _) if status >= 500 => OidcError::ServerError { status, error: None },
+        RequestTokenError::Parse(e, _) => OidcError::BadResponse(format!("HTTP {status}, unreadable body at {}", e.path())),
+        RequestTokenError::Other(s) if status >= 500 => OidcError::ServerError {
+            status,
+            error: Some(s),
+        },
+        RequestTokenError::Other(s) => OidcError::BadResponse(s),
+    }
+}
+
+fn fallback_token_url(issuer: &IssuerUrl) -> openidconnect::TokenUrl {
+    // Discovery without a token endpoint is not a usable provider; Dex always lists `{issuer}/token`.
+    openidconnect::TokenUrl::new(format!("{}/token", issuer.as_str().trim_end_matches('/')))
+        .unwrap_or_else(|_| openidconnect::TokenUrl::from_url(issuer.url().clone()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_contents_and_length() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn groups_claim_accepts_a_string_or_a_list() {
+        let one: DexClaims = serde_json::from_str(r#"{"groups":"dev"}"#).expect("string");
+        let many: DexClaims = serde_json::from_str(r#"{"groups":["dev","ops"]}"#).expect("list");
+        let none: DexClaims = serde_json::from_str("{}").expect("absent");
+        assert_eq!((one.groups, many.groups, none.groups), (vec!["dev".to_string()], vec!["dev".to_string(), "ops".to_string()], vec![]));
+    }
+}

@@ -1,0 +1,9 @@
+//! Signet's test world: real parts started by the tests themselves (DESIGN.md §7).
+//!
+//! Nothing here touches the real user's `HOME`, kubeconfig or keyring: every helper works inside a
+//! temporary directory and a private D-Bus session.
+
+pub mod apiserver;
+pub mod browser;
+pub mod idp;
+pub mod tls;
