@@ -36,10 +36,12 @@ for (let i = 0; i < argv.length; i += 1) {
 }
 const PREFIX = opts.issuerPath;
 
-const rsa = () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-const publishedKey = rsa();
-const impostorKey = rsa(); // same kid as the published key, different key material
-const unknownKey = rsa(); // a kid that /keys never lists
+const rsa = () => new Promise((resolve, reject) => {
+  crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, _pub, key) => (err ? reject(err) : resolve(key)));
+});
+// publishedKey is in /keys as "hostile-1"; impostorKey signs with the same kid (bad-signature);
+// unknownKey signs as "hostile-unknown", a kid /keys never lists.
+const [publishedKey, impostorKey, unknownKey] = await Promise.all([rsa(), rsa(), rsa()]);
 
 let mode = 'good';
 let lastNonce; // nonce of the latest /auth request

@@ -13,7 +13,11 @@ import * as querystring from 'node:querystring';
 
 for (const name of ['log', 'info', 'debug']) console[name] = (...args) => console.error(...args);
 
-const { default: Provider, interactionPolicy } = await import('oidc-provider');
+// The first signing key is generated on the thread pool while the library loads (saves ~0.2 s).
+const firstKey = new Promise((resolve, reject) => {
+  crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, _pub, key) => (err ? reject(err) : resolve(key)));
+});
+const { default: Provider, interactionPolicy, errors } = await import('oidc-provider');
 const { CompactSign } = await import('jose');
 
 // ---------------------------------------------------------------- command line
@@ -143,14 +147,13 @@ function isLoopbackHttp(value) {
 // ---------------------------------------------------------------- signing keys (mutable, rotatable)
 // ID tokens are signed here, not by oidc-provider's keystore, so keys can rotate without a restart.
 const signingKeys = [];
-function addSigningKey() {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+function addSigningKey(privateKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey) {
   const kid = crypto.randomBytes(20).toString('hex');
   const jwk = privateKey.export({ format: 'jwk' });
   signingKeys.push({ kid, privateKey, privateJwk: { ...jwk, kid, alg: 'RS256', use: 'sig' } });
   return kid;
 }
-addSigningKey();
+addSigningKey(await firstKey);
 const currentKey = () => signingKeys[signingKeys.length - 1];
 const publicJwks = () => ({
   keys: signingKeys.map(({ kid, privateJwk: { kty, n, e } }) => ({ use: 'sig', kty, kid, alg: 'RS256', n, e })),
@@ -374,8 +377,12 @@ function patchProvider() {
 
   // Dex (reuseInterval 0): a rotated-out refresh token is simply gone, so replaying it fails with
   // invalid_grant while the grant and the newest refresh token stay valid. oidc-provider would instead mark
-  // it consumed and revoke the whole grant on replay.
+  // it consumed and revoke the whole grant on replay. The synchronous claim makes concurrent refreshes of
+  // one token race like in Dex: exactly one wins, the others get invalid_grant.
+  const claimed = new Set();
   provider.RefreshToken.prototype.consume = function dexForgetRotatedRefreshToken() {
+    if (claimed.has(this.jti)) throw new errors.InvalidGrant('refresh token already used');
+    claimed.add(this.jti);
     return this.destroy();
   };
 

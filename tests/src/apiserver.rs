@@ -94,7 +94,9 @@ impl Default for ApiServerOptions {
             groups_claim: "groups".to_string(),
             groups_prefix: None,
             signing_algs: ALLOWED_SIGNING_ALGS.iter().map(|a| a.to_string()).collect(),
-            namespaces: ["default", "kube-system", "team-a"].map(String::from).to_vec(),
+            namespaces: ["default", "kube-system", "team-a"]
+                .map(String::from)
+                .to_vec(),
             forbid_namespace_list_for: Vec::new(),
             tls_dir: None,
         }
@@ -322,12 +324,12 @@ fn accept_loop(listener: TcpListener, state: Arc<State>, tls: Arc<rustls::Server
         if let Ok(clone) = stream.try_clone() {
             lock(&state.conns).insert(id, clone);
         }
-        let (state, tls) = (Arc::clone(&state), Arc::clone(&tls));
+        let (conn_state, conn_tls) = (Arc::clone(&state), Arc::clone(&tls));
         let spawned = std::thread::Builder::new()
             .name(format!("apiserver-conn-{id}"))
             .spawn(move || {
-                if let Err(e) = serve_connection(&state, stream, tls)
-                    && !state.stop.load(Ordering::SeqCst)
+                if let Err(e) = serve_connection(&conn_state, stream, conn_tls)
+                    && !conn_state.stop.load(Ordering::SeqCst)
                     && !matches!(
                         e.kind(),
                         io::ErrorKind::UnexpectedEof
@@ -339,7 +341,7 @@ fn accept_loop(listener: TcpListener, state: Arc<State>, tls: Arc<rustls::Server
                 {
                     eprintln!("{LOG}: connection error: {e}");
                 }
-                lock(&state.conns).remove(&id);
+                lock(&conn_state.conns).remove(&id);
             });
         if spawned.is_err() {
             lock(&state.conns).remove(&id);
@@ -371,7 +373,9 @@ fn serve_connection(
             resp.body.len(),
             if close { "Connection: close\r\n" } else { "" },
         )?;
-        w.write_all(&resp.body)?;
+        if req.method != "HEAD" {
+            w.write_all(&resp.body)?;
+        }
         w.flush()?;
         if close || state.stop.load(Ordering::SeqCst) {
             break;
@@ -525,11 +529,7 @@ impl State {
                     .as_deref()
                     .map(|k| format!(" (token sha256:{k}…)"))
                     .unwrap_or_default();
-                eprintln!(
-                    "{LOG}: 401 {} {}: {reason}{tok}",
-                    req.method,
-                    req.path()
-                );
+                eprintln!("{LOG}: 401 {} {}: {reason}{tok}", req.method, req.path());
             }
         }
         if resp.status == 403 {
@@ -630,7 +630,13 @@ impl State {
                 if self.forbidden(user) {
                     return forbidden(user, "list", None);
                 }
-                let names: Vec<&str> = self.auth.opts.namespaces.iter().map(String::as_str).collect();
+                let names: Vec<&str> = self
+                    .auth
+                    .opts
+                    .namespaces
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
                 if wants_table(req) {
                     Response::json(200, &self.namespace_table(&names))
                 } else {
@@ -680,8 +686,7 @@ impl State {
         self.auth
             .opts
             .forbid_namespace_list_for
-            .iter()
-            .any(|u| *u == user.username)
+            .contains(&user.username)
     }
 
     fn namespace_metadata(&self, name: &str) -> Value {
@@ -720,9 +725,7 @@ impl State {
                 })
             })
             .collect();
-        let col = |name: &str, format: &str, description: &str| {
-            json!({"name": name, "type": "string", "format": format, "description": description, "priority": 0})
-        };
+        let col = |name: &str, format: &str, description: &str| json!({"name": name, "type": "string", "format": format, "description": description, "priority": 0});
         json!({
             "kind": "Table",
             "apiVersion": "meta.k8s.io/v1",
@@ -765,8 +768,7 @@ fn is_known_path(p: &str) -> bool {
 }
 
 fn wants_table(req: &Request) -> bool {
-    req.header("accept")
-        .is_some_and(|a| a.contains("as=Table"))
+    req.header("accept").is_some_and(|a| a.contains("as=Table"))
 }
 
 fn version() -> Value {
@@ -963,7 +965,9 @@ impl Authenticator {
             .no_proxy();
         if let Some(pem) = &opts.issuer_ca_pem {
             let cert = reqwest::Certificate::from_pem(pem.as_bytes()).expect("issuer CA PEM");
-            http = http.tls_built_in_root_certs(false).add_root_certificate(cert);
+            http = http
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(cert);
         }
         Authenticator {
             username_prefix,
@@ -1006,7 +1010,10 @@ impl Authenticator {
         let doc = self
             .get_json(&url)
             .map_err(|e| format!("oidc: authenticator not initialized: {e}"))?;
-        let issuer = doc.get("issuer").and_then(Value::as_str).unwrap_or_default();
+        let issuer = doc
+            .get("issuer")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if issuer != self.opts.issuer {
             return Err(format!(
                 "oidc: authenticator not initialized: oidc: issuer did not match the issuer returned by provider, expected {:?} got {issuer:?}",
@@ -1083,7 +1090,10 @@ impl Authenticator {
             }
         }
         let header = decode(parts[0]).ok_or("oidc: malformed jwt: bad JOSE header")?;
-        let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !self.opts.signing_algs.iter().any(|a| a == alg) {
             return Err(format!(
                 "oidc: malformed jwt: unexpected signature algorithm {alg:?}; expected {:?}",
@@ -1100,7 +1110,12 @@ impl Authenticator {
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
         };
-        if !self.opts.audiences.iter().any(|a| aud.contains(&a.as_str())) {
+        if !self
+            .opts
+            .audiences
+            .iter()
+            .any(|a| aud.contains(&a.as_str()))
+        {
             return Err(format!(
                 "oidc: verify token: audience mismatch: expected any of {:?} got {aud:?}",
                 self.opts.audiences

@@ -22,7 +22,11 @@ pub enum BrowserError {
     /// The IdP rejected the credentials (HTTP 401, or the login form came back).
     LoginRejected { status: u16, body: String },
     /// The IdP (or the callback, for [`FormBrowser::login_and_deliver`]) answered an error status.
-    Status { url: String, status: u16, body: String },
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
     /// A page without a form to submit and that is not the end of the flow.
     NoForm { url: String, body: String },
     /// A redirect without a usable `Location`.
@@ -183,12 +187,10 @@ impl FormBrowser {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                let next = url
-                    .join(&location)
-                    .map_err(|_| BrowserError::BadRedirect {
-                        url: url.to_string(),
-                        location: location.clone(),
-                    })?;
+                let next = url.join(&location).map_err(|_| BrowserError::BadRedirect {
+                    url: url.to_string(),
+                    location: location.clone(),
+                })?;
                 if next.origin() != origin && is_loopback_http(&next) {
                     return Ok(Outcome::Callback(next));
                 }
@@ -197,10 +199,7 @@ impl FormBrowser {
             }
             let body = response.text().unwrap_or_default();
             if status.as_u16() == 401 {
-                return Err(BrowserError::LoginRejected {
-                    status: 401,
-                    body,
-                });
+                return Err(BrowserError::LoginRejected { status: 401, body });
             }
             if !status.is_success() {
                 return Err(BrowserError::Status {
@@ -314,12 +313,7 @@ fn first_form(html: &str) -> Option<Form> {
         };
         let input = parse_attributes(&inner[tag_start..tag_start + close]);
         pos = tag_start + close;
-        let get = |key: &str| {
-            input
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-        };
+        let get = |key: &str| input.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let kind = get("type").unwrap_or_default().to_ascii_lowercase();
         if matches!(kind.as_str(), "submit" | "button" | "image" | "reset") {
             continue;
@@ -328,12 +322,7 @@ fn first_form(html: &str) -> Option<Form> {
             fields.push((name, get("value").unwrap_or_default()));
         }
     }
-    let attr = |key: &str| {
-        attrs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    };
+    let attr = |key: &str| attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     Some(Form {
         action: attr("action").unwrap_or_default(),
         method_post: attr("method").is_some_and(|m| m.eq_ignore_ascii_case("post")),
@@ -359,7 +348,10 @@ fn parse_attributes(tag: &str) -> Vec<(String, String)> {
             i += 1;
             continue;
         }
-        let key: String = chars[key_start..i].iter().collect::<String>().to_ascii_lowercase();
+        let key: String = chars[key_start..i]
+            .iter()
+            .collect::<String>()
+            .to_ascii_lowercase();
         while i < chars.len() && chars[i].is_whitespace() {
             i += 1;
         }
@@ -450,13 +442,21 @@ mod tests {
         let form = first_form(html).expect("a form");
         assert_eq!(form.action, "/dex/auth/local/login/a&b");
         assert!(form.method_post);
-        let names: Vec<_> = form.fields.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let names: Vec<_> = form
+            .fields
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
         assert_eq!(names, ["xsrf=s'1", "login=", "password="]);
     }
 
     #[test]
     fn loopback_detection() {
-        let yes = ["http://127.0.0.1:1/callback", "http://[::1]:2/x", "http://localhost:3/"];
+        let yes = [
+            "http://127.0.0.1:1/callback",
+            "http://[::1]:2/x",
+            "http://localhost:3/",
+        ];
         let no = ["https://127.0.0.1/callback", "http://example.com/callback"];
         for u in yes {
             assert!(is_loopback_http(&Url::parse(u).expect("url")), "{u}");

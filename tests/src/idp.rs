@@ -203,7 +203,8 @@ impl Idp {
     }
 
     pub fn reset_stats(&self) {
-        self.server.admin_post("reset-stats", &serde_json::json!({}));
+        self.server
+            .admin_post("reset-stats", &serde_json::json!({}));
     }
 
     /// Invalidates every grant, refresh and access token of `user` (next refresh: 400 `invalid_grant`).
@@ -217,7 +218,8 @@ impl Idp {
     }
 
     pub fn clear_faults(&self) {
-        self.server.admin_post("fault/clear", &serde_json::json!({}));
+        self.server
+            .admin_post("fault/clear", &serde_json::json!({}));
     }
 
     /// Adds a new signing key (new `kid`), signs from now on with it and keeps the old ones in `/keys`.
@@ -356,7 +358,9 @@ impl NodeServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{node} {script}` (is Node.js on PATH?): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start `{node} {script}` (is Node.js on PATH?): {e}")
+            });
         let stdin = child.stdin.take();
 
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -398,17 +402,26 @@ impl NodeServer {
             Ok(Some(Ok(line))) => line,
             Ok(Some(Err(e))) => panic!("{}", fail(format!("reading stdout: {e}"), &mut child)),
             Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                panic!("{}", fail("it exited before the ready line".into(), &mut child))
+                panic!(
+                    "{}",
+                    fail("it exited before the ready line".into(), &mut child)
+                )
             }
             Err(mpsc::RecvTimeoutError::Timeout) => panic!(
                 "{}",
-                fail(format!("no ready line within {READY_TIMEOUT:?}"), &mut child)
+                fail(
+                    format!("no ready line within {READY_TIMEOUT:?}"),
+                    &mut child
+                )
             ),
         };
         let ready: ReadyLine = match serde_json::from_str::<ReadyLine>(&line) {
             Ok(ready) if ready.ready => ready,
             Ok(_) => panic!("{}", fail(format!("not ready: {line}"), &mut child)),
-            Err(e) => panic!("{}", fail(format!("bad ready line {line:?}: {e}"), &mut child)),
+            Err(e) => panic!(
+                "{}",
+                fail(format!("bad ready line {line:?}: {e}"), &mut child)
+            ),
         };
 
         let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30));

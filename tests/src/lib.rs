@@ -6,4 +6,6 @@
 pub mod apiserver;
 pub mod browser;
 pub mod idp;
+pub mod keyring;
 pub mod tls;
+pub mod world;

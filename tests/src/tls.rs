@@ -33,9 +33,9 @@ impl TestCa {
         let leaf_key = KeyPair::generate().expect("generate leaf key");
         let mut leaf_params =
             CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
-        leaf_params.subject_alt_names.push(SanType::IpAddress(
-            std::net::Ipv4Addr::LOCALHOST.into(),
-        ));
+        leaf_params
+            .subject_alt_names
+            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
         leaf_params
             .subject_alt_names
             .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));

@@ -176,12 +176,7 @@ impl Config {
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
             message: e.message().trim().to_string(),
         })?;
-        Validator {
-            text,
-            path,
-            home,
-        }
-        .validate(raw)
+        Validator { text, path, home }.validate(raw)
     }
 
     /// Writes the config atomically with mode 0600 (it may hold a client secret).
@@ -327,7 +322,12 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err<T>(&self, span: std::ops::Range<usize>, key: String, message: impl Into<String>) -> Result<T, ConfigError> {
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        key: String,
+        message: impl Into<String>,
+    ) -> Result<T, ConfigError> {
         Err(ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line: line_of(self.text, span.start),
@@ -365,16 +365,30 @@ impl Validator<'_> {
         }
     }
 
-    fn check_url(&self, value: &Spanned<String>, key: String, what: &str) -> Result<(), ConfigError> {
+    fn check_url(
+        &self,
+        value: &Spanned<String>,
+        key: String,
+        what: &str,
+    ) -> Result<(), ConfigError> {
         let url = match url::Url::parse(value.get_ref()) {
             Ok(url) => url,
-            Err(e) => return self.err(value.span(), key, format!("'{}' is not a URL ({e})", value.get_ref())),
+            Err(e) => {
+                return self.err(
+                    value.span(),
+                    key,
+                    format!("'{}' is not a URL ({e})", value.get_ref()),
+                );
+            }
         };
         if !is_secure_or_loopback(&url) {
             return self.err(
                 value.span(),
                 key,
-                format!("'{}' must use https ({what} may use http only on a loopback address)", value.get_ref()),
+                format!(
+                    "'{}' must use https ({what} may use http only on a loopback address)",
+                    value.get_ref()
+                ),
             );
         }
         if url.query().is_some() || url.fragment().is_some() {
@@ -390,11 +404,18 @@ impl Validator<'_> {
         key: &str,
     ) -> Result<(Option<PathBuf>, Option<String>), ConfigError> {
         match (file, data) {
-            (Some(f), Some(_)) => self.err(f.span(), format!("{key}.ca_file"), "set ca_file or ca_data, not both"),
+            (Some(f), Some(_)) => self.err(
+                f.span(),
+                format!("{key}.ca_file"),
+                "set ca_file or ca_data, not both",
+            ),
             (Some(f), None) => {
                 let resolved = self.resolve(f.get_ref());
                 match std::fs::read(&resolved) {
-                    Ok(bytes) if String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") => {
+                    Ok(bytes)
+                        if String::from_utf8_lossy(&bytes)
+                            .contains("-----BEGIN CERTIFICATE-----") =>
+                    {
                         Ok((Some(resolved), None))
                     }
                     Ok(_) => self.err(
@@ -425,7 +446,11 @@ impl Validator<'_> {
             let key = |field: &str| format!("providers[{i}].{field}");
             self.check_name(&p.name, key("name"))?;
             if !names.insert(p.name.get_ref().clone()) {
-                return self.err(p.name.span(), key("name"), format!("duplicate provider name '{}'", p.name.get_ref()));
+                return self.err(
+                    p.name.span(),
+                    key("name"),
+                    format!("duplicate provider name '{}'", p.name.get_ref()),
+                );
             }
             self.check_url(&p.issuer, key("issuer"), "an issuer")?;
             if p.client_id.get_ref().trim().is_empty() {
@@ -433,15 +458,24 @@ impl Validator<'_> {
             }
             for scope in &p.scopes {
                 if scope.get_ref().is_empty() || scope.get_ref().contains(char::is_whitespace) {
-                    return self.err(scope.span(), key("scopes"), format!("'{}' is not a single scope", scope.get_ref()));
+                    return self.err(
+                        scope.span(),
+                        key("scopes"),
+                        format!("'{}' is not a single scope", scope.get_ref()),
+                    );
                 }
             }
             if let Some(c) = &p.connector
                 && c.get_ref().trim().is_empty()
             {
-                return self.err(c.span(), key("connector"), "must not be empty (remove the key instead)");
+                return self.err(
+                    c.span(),
+                    key("connector"),
+                    "must not be empty (remove the key instead)",
+                );
             }
-            let (ca_file, ca_data) = self.check_ca(&p.ca_file, &p.ca_data, &format!("providers[{i}]"))?;
+            let (ca_file, ca_data) =
+                self.check_ca(&p.ca_file, &p.ca_data, &format!("providers[{i}]"))?;
             config.providers.push(ProviderConfig {
                 name: p.name.into_inner(),
                 issuer: p.issuer.into_inner(),
@@ -462,26 +496,50 @@ impl Validator<'_> {
             let c = spanned.into_inner();
             let key = |field: &str| format!("clusters[{i}].{field}");
             if c.name.get_ref().is_empty() || c.name.get_ref().contains(char::is_whitespace) {
-                return self.err(c.name.span(), key("name"), "must be non-empty without spaces");
+                return self.err(
+                    c.name.span(),
+                    key("name"),
+                    "must be non-empty without spaces",
+                );
             }
             if !cluster_names.insert(c.name.get_ref().clone()) {
-                return self.err(c.name.span(), key("name"), format!("duplicate cluster name '{}'", c.name.get_ref()));
+                return self.err(
+                    c.name.span(),
+                    key("name"),
+                    format!("duplicate cluster name '{}'", c.name.get_ref()),
+                );
             }
             let context = c.context.as_ref().unwrap_or(&c.name);
             if !contexts.insert(context.get_ref().clone()) {
-                return self.err(context.span(), key("context"), format!("duplicate context name '{}'", context.get_ref()));
+                return self.err(
+                    context.span(),
+                    key("context"),
+                    format!("duplicate context name '{}'", context.get_ref()),
+                );
             }
             if config.provider(c.provider.get_ref()).is_none() {
                 return self.err(
                     c.provider.span(),
                     key("provider"),
-                    format!("no provider named '{}' (known: {})", c.provider.get_ref(), known(&config)),
+                    format!(
+                        "no provider named '{}' (known: {})",
+                        c.provider.get_ref(),
+                        known(&config)
+                    ),
                 );
             }
             self.check_url(&c.server, key("server"), "an API server")?;
-            let (ca_file, ca_data) = self.check_ca(&c.ca_file, &c.ca_data, &format!("clusters[{i}]"))?;
-            let insecure = c.insecure_skip_tls_verify.as_ref().is_some_and(|v| *v.get_ref());
-            if let Some(flag) = c.insecure_skip_tls_verify.as_ref().filter(|_| insecure && (ca_file.is_some() || ca_data.is_some())) {
+            let (ca_file, ca_data) =
+                self.check_ca(&c.ca_file, &c.ca_data, &format!("clusters[{i}]"))?;
+            let insecure = c
+                .insecure_skip_tls_verify
+                .as_ref()
+                .is_some_and(|v| *v.get_ref());
+            if let Some(flag) = c
+                .insecure_skip_tls_verify
+                .as_ref()
+                .filter(|_| insecure && (ca_file.is_some() || ca_data.is_some()))
+            {
                 return self.err(
                     flag.span(),
                     key("insecure_skip_tls_verify"),
@@ -491,7 +549,11 @@ impl Validator<'_> {
             if let Some(a) = &c.audience
                 && a.get_ref().trim().is_empty()
             {
-                return self.err(a.span(), key("audience"), "must not be empty (remove the key to use the client_id)");
+                return self.err(
+                    a.span(),
+                    key("audience"),
+                    "must not be empty (remove the key to use the client_id)",
+                );
             }
             config.clusters.push(ClusterConfig {
                 name: c.name.into_inner(),
@@ -555,7 +617,9 @@ credentials = "token"
 
     fn invalid(text: &str) -> (usize, String, String) {
         match parse(text) {
-            Err(ConfigError::Invalid { line, key, message, .. }) => (line, key, message),
+            Err(ConfigError::Invalid {
+                line, key, message, ..
+            }) => (line, key, message),
             other => panic!("expected an Invalid error, got {other:?}"),
         }
     }
@@ -574,12 +638,21 @@ credentials = "token"
 
     #[test]
     fn unknown_key_names_the_key_and_line() {
-        let text = GOOD.replace("scopes = [\"groups\"]", "scopes = [\"groups\"]\nscope = \"x\"");
+        let text = GOOD.replace(
+            "scopes = [\"groups\"]",
+            "scopes = [\"groups\"]\nscope = \"x\"",
+        );
         match parse(&text) {
             Err(e @ ConfigError::Syntax { line, .. }) => {
                 assert_eq!(line, 8, "line of the unknown key in: {e}");
-                assert!(e.to_string().contains("unknown field `scope`"), "message: {e}");
-                assert!(e.to_string().starts_with("/cfg/config.toml:8:"), "message: {e}");
+                assert!(
+                    e.to_string().contains("unknown field `scope`"),
+                    "message: {e}"
+                );
+                assert!(
+                    e.to_string().starts_with("/cfg/config.toml:8:"),
+                    "message: {e}"
+                );
             }
             other => panic!("expected a syntax error, got {other:?}"),
         }
@@ -587,26 +660,40 @@ credentials = "token"
 
     #[test]
     fn duplicate_provider_is_rejected_with_its_line() {
-        let text = format!("{GOOD}\n[[providers]]\nname = \"corp\"\nissuer = \"https://x\"\nclient_id = \"a\"\n");
+        let text = format!(
+            "{GOOD}\n[[providers]]\nname = \"corp\"\nissuer = \"https://x\"\nclient_id = \"a\"\n"
+        );
         let (line, key, message) = invalid(&text);
-        assert_eq!((line, key.as_str()), (26, "providers[1].name"));
-        assert!(message.contains("duplicate provider name 'corp'"), "{message}");
+        assert_eq!((line, key.as_str()), (23, "providers[1].name"));
+        assert!(
+            message.contains("duplicate provider name 'corp'"),
+            "{message}"
+        );
     }
 
     #[test]
     fn cluster_naming_a_missing_provider_is_rejected() {
-        let (line, key, message) = invalid(&GOOD.replace("provider = \"corp\"\nserver = \"https://api", "provider = \"crop\"\nserver = \"https://api"));
+        let (line, key, message) = invalid(&GOOD.replace(
+            "provider = \"corp\"\nserver = \"https://api",
+            "provider = \"crop\"\nserver = \"https://api",
+        ));
         assert_eq!((line, key.as_str()), (11, "clusters[0].provider"));
-        assert!(message.contains("no provider named 'crop' (known: corp)"), "{message}");
+        assert!(
+            message.contains("no provider named 'crop' (known: corp)"),
+            "{message}"
+        );
     }
 
     #[test]
     fn plain_http_issuer_off_loopback_is_rejected_but_loopback_is_fine() {
-        let (_, key, message) = invalid(&GOOD.replace("https://dex.example.com", "http://dex.example.com"));
+        let (_, key, message) =
+            invalid(&GOOD.replace("https://dex.example.com", "http://dex.example.com"));
         assert_eq!(key, "providers[0].issuer");
         assert!(message.contains("must use https"), "{message}");
-        parse(&GOOD.replace("https://dex.example.com", "http://127.0.0.1:5556/dex")).expect("loopback http is allowed");
-        parse(&GOOD.replace("https://dex.example.com", "http://[::1]:5556")).expect("ipv6 loopback http is allowed");
+        parse(&GOOD.replace("https://dex.example.com", "http://127.0.0.1:5556/dex"))
+            .expect("loopback http is allowed");
+        parse(&GOOD.replace("https://dex.example.com", "http://[::1]:5556"))
+            .expect("ipv6 loopback http is allowed");
     }
 
     #[test]
@@ -620,14 +707,16 @@ credentials = "token"
 
     #[test]
     fn unreadable_ca_file_is_rejected_with_the_resolved_path() {
-        let (_, key, message) = invalid(&GOOD.replace("scopes = [\"groups\"]", "ca_file = \"~/missing-ca.pem\""));
+        let (_, key, message) =
+            invalid(&GOOD.replace("scopes = [\"groups\"]", "ca_file = \"~/missing-ca.pem\""));
         assert_eq!(key, "providers[0].ca_file");
         assert!(message.contains("/home/u/missing-ca.pem"), "{message}");
     }
 
     #[test]
     fn ca_data_must_be_base64_pem() {
-        let (_, key, message) = invalid(&GOOD.replace("namespace = \"default\"", "ca_data = \"bm90IGEgY2VydA==\""));
+        let (_, key, message) =
+            invalid(&GOOD.replace("namespace = \"default\"", "ca_data = \"bm90IGEgY2VydA==\""));
         assert_eq!(key, "clusters[0].ca_data");
         assert!(message.contains("PEM"), "{message}");
     }
@@ -659,8 +748,12 @@ credentials = "token"
 
     #[test]
     fn missing_file_says_how_to_start() {
-        let err = Config::load(Path::new("/nonexistent/signet.toml"), Path::new("/h")).expect_err("missing");
+        let err = Config::load(Path::new("/nonexistent/signet.toml"), Path::new("/h"))
+            .expect_err("missing");
         assert_eq!(err.code(), "config.missing");
-        assert!(err.to_string().contains("kubectl signet add provider"), "{err}");
+        assert!(
+            err.to_string().contains("kubectl signet add provider"),
+            "{err}"
+        );
     }
 }

@@ -42,7 +42,9 @@ pub enum HttpError {
     Timeout { url: String, seconds: u64 },
     #[error("cannot connect to {url}: {detail}")]
     Connect { url: String, detail: String },
-    #[error("TLS to {url} failed: {detail} (if the provider uses a private CA, set ca_file or ca_data)")]
+    #[error(
+        "TLS to {url} failed: {detail} (if the provider uses a private CA, set ca_file or ca_data)"
+    )]
     Tls { url: String, detail: String },
     #[error("the answer from {url} is larger than {limit} bytes")]
     TooLarge { url: String, limit: usize },
@@ -65,9 +67,12 @@ impl HttpClient {
             .timeout(options.timeout)
             .user_agent(concat!("signet/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &options.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| HttpError::BadCa(e.to_string()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| HttpError::BadCa(e.to_string()))?;
             if certs.is_empty() {
-                return Err(HttpError::BadCa("no certificate found in the PEM data".into()));
+                return Err(HttpError::BadCa(
+                    "no certificate found in the PEM data".into(),
+                ));
             }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
@@ -134,7 +139,10 @@ impl HttpClient {
                     self.options.timeout.as_secs()
                 },
             }
-        } else if detail.contains("certificate") || detail.contains("UnknownIssuer") || detail.contains("tls") {
+        } else if detail.contains("certificate")
+            || detail.contains("UnknownIssuer")
+            || detail.contains("tls")
+        {
             HttpError::Tls { url, detail }
         } else if e.is_connect() {
             HttpError::Connect { url, detail }

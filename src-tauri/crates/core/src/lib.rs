@@ -54,7 +54,9 @@ impl Error {
 
     /// Whether a later retry may succeed without the person doing anything.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Session(session::SessionError::RefreshFailed { .. }))
-            || matches!(self, Error::Oidc(e) if e.is_transient())
+        matches!(
+            self,
+            Error::Session(session::SessionError::RefreshFailed { .. })
+        ) || matches!(self, Error::Oidc(e) if e.is_transient())
     }
 }

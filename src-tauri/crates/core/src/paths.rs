@@ -22,7 +22,9 @@ pub struct Paths {
 
 /// `HOME` is not set, so no default location can be worked out.
 #[derive(Debug, thiserror::Error)]
-#[error("HOME is not set, so Signet cannot find its config and cache; set HOME (or SIGNET_CONFIG and the XDG_* variables)")]
+#[error(
+    "HOME is not set, so Signet cannot find its config and cache; set HOME (or SIGNET_CONFIG and the XDG_* variables)"
+)]
 pub struct NoHomeError;
 
 impl Paths {
@@ -103,7 +105,10 @@ mod tests {
     #[test]
     fn follows_xdg_defaults_under_home() {
         let p = paths(&[("HOME", "/h")]);
-        assert_eq!(p.config_file, PathBuf::from("/h/.config/signet/config.toml"));
+        assert_eq!(
+            p.config_file,
+            PathBuf::from("/h/.config/signet/config.toml")
+        );
         assert_eq!(p.tokens_dir(), PathBuf::from("/h/.cache/signet/tokens"));
         assert_eq!(p.state_dir, PathBuf::from("/h/.local/state/signet"));
         assert_eq!(p.runtime_dir, None);

@@ -38,6 +38,9 @@ mod tests {
         let secret = Secret::new("eyJhbGciOiJSUzI1NiJ9.payload.sig");
         let shown = format!("{secret:?} {:?}", Some(&secret));
         assert!(!shown.contains("eyJ"), "secret leaked into Debug: {shown}");
-        assert!(shown.contains("[redacted]"), "expected a redaction marker in {shown}");
+        assert!(
+            shown.contains("[redacted]"),
+            "expected a redaction marker in {shown}"
+        );
     }
 }

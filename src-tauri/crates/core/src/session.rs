@@ -36,10 +36,14 @@ const SERVER_ERROR_RETRY_DELAY: Duration = Duration::from_millis(500);
 #[non_exhaustive]
 pub enum SessionError {
     /// The session is over (or never began): a person must sign in.
-    #[error("sign-in to '{provider}' is required ({reason}); run `kubectl signet login {provider}`")]
+    #[error(
+        "sign-in to '{provider}' is required ({reason}); run `kubectl signet login {provider}`"
+    )]
     SignInRequired { provider: String, reason: String },
     /// Refreshing failed for a reason that may pass (network, IdP down); the current tokens are kept.
-    #[error("could not refresh the session of '{provider}': {source}; the current tokens are kept, try again shortly")]
+    #[error(
+        "could not refresh the session of '{provider}': {source}; the current tokens are kept, try again shortly"
+    )]
     RefreshFailed {
         provider: String,
         #[source]
@@ -124,12 +128,19 @@ pub struct Signet {
 
 impl std::fmt::Debug for Signet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signet").field("paths", &self.paths).finish_non_exhaustive()
+        f.debug_struct("Signet")
+            .field("paths", &self.paths)
+            .finish_non_exhaustive()
     }
 }
 
 impl Signet {
-    pub fn new(paths: Paths, config: Config, secrets: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Signet {
+    pub fn new(
+        paths: Paths,
+        config: Config,
+        secrets: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Signet {
         Signet {
             cache: TokenCache::new(&paths),
             paths,
@@ -177,10 +188,18 @@ impl Signet {
 
     /// The discovered provider (discovery runs once per process and provider).
     pub fn oidc(&self, provider: &str) -> Result<Arc<OidcProvider>, Error> {
-        if let Some(p) = self.providers.lock().ok().and_then(|m| m.get(provider).cloned()) {
+        if let Some(p) = self
+            .providers
+            .lock()
+            .ok()
+            .and_then(|m| m.get(provider).cloned())
+        {
             return Ok(p);
         }
-        let discovered = Arc::new(OidcProvider::discover(self.provider_config(provider)?, self.http.clone())?);
+        let discovered = Arc::new(OidcProvider::discover(
+            self.provider_config(provider)?,
+            self.http.clone(),
+        )?);
         if let Ok(mut map) = self.providers.lock() {
             map.insert(provider.to_string(), discovered.clone());
         }
@@ -211,7 +230,12 @@ impl Signet {
                 let callback = listener.accept(timeout)?;
                 match oidc.finish_login(pending, &callback.url) {
                     Ok(tokens) => {
-                        let who = tokens.identity.email.as_deref().map(|e| format!(" as {e}")).unwrap_or_default();
+                        let who = tokens
+                            .identity
+                            .email
+                            .as_deref()
+                            .map(|e| format!(" as {e}"))
+                            .unwrap_or_default();
                         callback.finish(Ok(&who));
                         tokens
                     }
@@ -231,13 +255,24 @@ impl Signet {
     }
 
     /// Starts a sign-in whose redirect the caller catches itself (the tray's embedded webview).
-    pub fn begin_login(&self, provider: &str, redirect_uri: &url::Url) -> Result<PendingLogin, Error> {
+    pub fn begin_login(
+        &self,
+        provider: &str,
+        redirect_uri: &url::Url,
+    ) -> Result<PendingLogin, Error> {
         let cfg = self.provider_config(provider)?;
-        Ok(self.oidc(provider)?.begin_login(redirect_uri, &self.audiences(cfg))?)
+        Ok(self
+            .oidc(provider)?
+            .begin_login(redirect_uri, &self.audiences(cfg))?)
     }
 
     /// Finishes a sign-in begun with [`Signet::begin_login`] from the URL the provider redirected to.
-    pub fn finish_login(&self, provider: &str, pending: PendingLogin, redirected_to: &url::Url) -> Result<SessionRecord, Error> {
+    pub fn finish_login(
+        &self,
+        provider: &str,
+        pending: PendingLogin,
+        redirected_to: &url::Url,
+    ) -> Result<SessionRecord, Error> {
         let tokens = self.oidc(provider)?.finish_login(pending, redirected_to)?;
         self.complete_login(provider, tokens)
     }
@@ -251,7 +286,10 @@ impl Signet {
         match &tokens.refresh_token {
             Some(rt) => self.secrets.set(provider, rt)?,
             None => {
-                tracing::warn!(provider, "the provider issued no refresh token (its connector cannot refresh); sign-in will be needed when the ID token expires");
+                tracing::warn!(
+                    provider,
+                    "the provider issued no refresh token (its connector cannot refresh); sign-in will be needed when the ID token expires"
+                );
                 self.secrets.delete(provider)?;
             }
         }
@@ -272,7 +310,8 @@ impl Signet {
             }
         } else {
             for audience in &audiences {
-                self.cache.write(&self.cached(provider, audience, &tokens))?;
+                self.cache
+                    .write(&self.cached(provider, audience, &tokens))?;
             }
         }
         tracing::info!(provider, groups = tokens.identity.groups.len(), "signed in");
@@ -292,15 +331,23 @@ impl Signet {
     /// A valid ID token for `cluster`: the cached one while fresh, else a refresh under the provider lock
     /// (re-reading the cache inside it, so concurrent callers cause one token request).
     pub fn token_for(&self, cluster: &str) -> Result<CachedToken, Error> {
-        if let Some(token) = self.cached_token(cluster)? {
-            return Ok(token);
-        }
         let c = self.cluster_config(cluster)?;
         let p = self.provider_config(&c.provider)?;
         let audience = c.audience_or(p).to_string();
+        let seen = self.cache.read(&p.name, &audience);
+        if let Some(token) = seen.as_ref().filter(|t| t.is_fresh(self.clock.now())) {
+            return Ok(token.clone());
+        }
         let _lock = token_store::lock_provider(&self.paths, &p.name, LOCK_TIMEOUT)?;
-        if let Some(token) = self.cache.read(&p.name, &audience).filter(|t| t.is_fresh(self.clock.now())) {
-            tracing::debug!(provider = %p.name, "another process refreshed while we waited");
+        // Inside the lock: if another caller refreshed while we waited (a newer token than the stale one we
+        // saw), use theirs rather than spending — and rotating — the refresh token again.
+        let seen_expiry = seen.map(|t| t.expires_at);
+        if let Some(token) = self
+            .cache
+            .read(&p.name, &audience)
+            .filter(|t| t.is_fresh(self.clock.now()) || Some(t.expires_at) > seen_expiry)
+        {
+            tracing::debug!(provider = %p.name, "another caller refreshed while we waited");
             return Ok(token);
         }
         self.refresh_locked(p, Some(&audience))
@@ -326,7 +373,12 @@ impl Signet {
         let provider = p.name.as_str();
         let audiences = self.audiences(p);
         let targets: Vec<String> = if audiences.len() <= 1 {
-            vec![audiences.first().cloned().unwrap_or_else(|| p.client_id.clone())]
+            vec![
+                audiences
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| p.client_id.clone()),
+            ]
         } else {
             match only {
                 Some(a) => vec![a.to_string()],
@@ -342,7 +394,9 @@ impl Signet {
                 }
                 .into());
             };
-            let oidc = self.oidc(provider).map_err(|e| self.transient(provider, e))?;
+            let oidc = self
+                .oidc(provider)
+                .map_err(|e| self.transient(provider, e))?;
             let narrowed = (audiences.len() > 1).then(|| oidc.scopes(std::slice::from_ref(target)));
             let tokens = self.redeem(&oidc, &refresh_token, narrowed.as_deref(), &audiences)?;
             if let Some(new) = &tokens.refresh_token
@@ -350,7 +404,11 @@ impl Signet {
             {
                 self.secrets.set(provider, new)?;
             }
-            let written: Vec<&String> = if audiences.len() <= 1 { audiences.iter().collect() } else { vec![target] };
+            let written: Vec<&String> = if audiences.len() <= 1 {
+                audiences.iter().collect()
+            } else {
+                vec![target]
+            };
             for audience in written {
                 let cached = self.cached(provider, audience, &tokens);
                 self.cache.write(&cached)?;
@@ -358,13 +416,16 @@ impl Signet {
                     last = Some(cached);
                 }
             }
-            let mut record = self.cache.read_session(provider).unwrap_or_else(|| SessionRecord {
-                provider: provider.into(),
-                identity: tokens.identity.clone(),
-                signed_in_at: self.clock.now(),
-                refreshed_at: None,
-                refreshable: true,
-            });
+            let mut record = self
+                .cache
+                .read_session(provider)
+                .unwrap_or_else(|| SessionRecord {
+                    provider: provider.into(),
+                    identity: tokens.identity.clone(),
+                    signed_in_at: self.clock.now(),
+                    refreshed_at: None,
+                    refreshable: true,
+                });
             // Dex refreshes claims from the upstream on every refresh (groups may change).
             record.identity = Identity {
                 audiences: record.identity.audiences.clone(),
@@ -399,7 +460,11 @@ impl Signet {
             attempt += 1;
             match oidc.refresh(refresh_token, scopes, audiences) {
                 Ok(tokens) => return Ok(tokens),
-                Err(OidcError::Rejected { status: 400, error, description }) => {
+                Err(OidcError::Rejected {
+                    status: 400,
+                    error,
+                    description,
+                }) => {
                     tracing::warn!(provider, %error, "refresh token rejected; the session is over");
                     self.secrets.delete(provider)?;
                     return Err(SessionError::SignInRequired {
@@ -412,7 +477,11 @@ impl Signet {
                     .into());
                 }
                 Err(OidcError::ServerError { status, .. }) if attempt == 1 => {
-                    tracing::warn!(provider, status, "refresh failed at the identity provider; retrying once");
+                    tracing::warn!(
+                        provider,
+                        status,
+                        "refresh failed at the identity provider; retrying once"
+                    );
                     std::thread::sleep(SERVER_ERROR_RETRY_DELAY);
                 }
                 Err(OidcError::ServerError { status, .. }) => {
@@ -487,7 +556,10 @@ impl Signet {
                     .map(|c| ClusterStatus {
                         cluster: c.name.clone(),
                         audience: c.audience_or(p).to_string(),
-                        expires_at: self.cache.read(&p.name, c.audience_or(p)).map(|t| t.expires_at),
+                        expires_at: self
+                            .cache
+                            .read(&p.name, c.audience_or(p))
+                            .map(|t| t.expires_at),
                     })
                     .collect(),
             })
@@ -497,5 +569,9 @@ impl Signet {
 
 fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
     let list: Vec<&str> = it.collect();
-    if list.is_empty() { "none".into() } else { list.join(", ") }
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
 }

@@ -104,7 +104,9 @@ pub struct TokenCache {
 
 impl TokenCache {
     pub fn new(paths: &Paths) -> TokenCache {
-        TokenCache { dir: paths.tokens_dir() }
+        TokenCache {
+            dir: paths.tokens_dir(),
+        }
     }
 
     fn provider_dir(&self, provider: &str) -> PathBuf {
@@ -116,12 +118,21 @@ impl TokenCache {
         let plain = !audience.is_empty()
             && !audience.starts_with('.')
             && audience.len() <= 100
-            && audience.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            && audience
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         let key = if plain {
             audience.to_string()
         } else {
             let digest = sha2::Sha256::digest(audience.as_bytes());
-            format!("h-{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
+            format!(
+                "h-{}",
+                digest
+                    .iter()
+                    .take(12)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )
         };
         self.provider_dir(provider).join(format!("aud-{key}.json"))
     }
@@ -134,7 +145,10 @@ impl TokenCache {
     pub fn read(&self, provider: &str, audience: &str) -> Option<CachedToken> {
         let path = self.path_for(provider, audience);
         let token: CachedToken = read_json(&path)?;
-        if token.version != CACHE_VERSION || token.provider != provider || token.audience != audience {
+        if token.version != CACHE_VERSION
+            || token.provider != provider
+            || token.audience != audience
+        {
             tracing::warn!(path = %path.display(), "token cache file belongs to something else; ignoring it");
             return None;
         }
@@ -168,7 +182,8 @@ impl TokenCache {
             path: path.to_path_buf(),
             source,
         };
-        let body = serde_json::to_vec_pretty(value).map_err(|e| write_err(std::io::Error::other(e)))?;
+        let body =
+            serde_json::to_vec_pretty(value).map_err(|e| write_err(std::io::Error::other(e)))?;
         atomic_file::private_dir(&self.dir).map_err(write_err)?;
         if let Some(dir) = path.parent() {
             atomic_file::private_dir(dir).map_err(write_err)?;
@@ -203,7 +218,11 @@ pub struct ProviderLock {
 }
 
 /// Takes the provider's OS file lock, waiting up to `timeout`.
-pub fn lock_provider(paths: &Paths, provider: &str, timeout: Duration) -> Result<ProviderLock, TokenStoreError> {
+pub fn lock_provider(
+    paths: &Paths,
+    provider: &str,
+    timeout: Duration,
+) -> Result<ProviderLock, TokenStoreError> {
     let dir = paths.locks_dir();
     let path = dir.join(format!("{provider}.lock"));
     let lock_err = |source| TokenStoreError::Lock {
@@ -240,9 +259,13 @@ pub fn lock_provider(paths: &Paths, provider: &str, timeout: Duration) -> Result
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyringError {
-    #[error("no keyring is reachable ({detail}). Signet keeps refresh tokens only in the OS keyring: start a Secret Service provider (gnome-keyring-daemon, KeePassXC) in your desktop session and make sure DBUS_SESSION_BUS_ADDRESS is set")]
+    #[error(
+        "no keyring is reachable ({detail}). Signet keeps refresh tokens only in the OS keyring: start a Secret Service provider (gnome-keyring-daemon, KeePassXC) in your desktop session and make sure DBUS_SESSION_BUS_ADDRESS is set"
+    )]
     Unavailable { detail: String },
-    #[error("the keyring is locked ({detail}); unlock it (log in to the desktop, or run `gnome-keyring-daemon --unlock`) and try again")]
+    #[error(
+        "the keyring is locked ({detail}); unlock it (log in to the desktop, or run `gnome-keyring-daemon --unlock`) and try again"
+    )]
     Locked { detail: String },
     #[error("the keyring failed: {detail}")]
     Failed { detail: String },
@@ -277,8 +300,10 @@ impl KeyringStore {
     pub fn open() -> Result<KeyringStore, KeyringError> {
         #[cfg(target_os = "linux")]
         {
-            let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| KeyringError::Unavailable {
-                detail: platform_detail(&e),
+            let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| {
+                KeyringError::Unavailable {
+                    detail: platform_detail(&e),
+                }
             })?;
             Ok(KeyringStore { store })
         }
@@ -291,7 +316,8 @@ impl KeyringStore {
     }
 
     fn entry(&self, provider: &str) -> Result<keyring_core::Entry, KeyringError> {
-        keyring_core::Entry::new_in_store(&self.store, KEYRING_SERVICE, provider).map_err(map_keyring_error)
+        keyring_core::Entry::new_in_store(&self.store, KEYRING_SERVICE, provider)
+            .map_err(map_keyring_error)
     }
 }
 
@@ -305,7 +331,9 @@ impl SecretStore for KeyringStore {
     }
 
     fn set(&self, provider: &str, secret: &Secret) -> Result<(), KeyringError> {
-        self.entry(provider)?.set_password(secret.expose()).map_err(map_keyring_error)
+        self.entry(provider)?
+            .set_password(secret.expose())
+            .map_err(map_keyring_error)
     }
 
     fn delete(&self, provider: &str) -> Result<bool, KeyringError> {
@@ -333,7 +361,9 @@ fn map_keyring_error(e: keyring_core::Error) -> KeyringError {
     match e {
         keyring_core::Error::NoStorageAccess(_) => KeyringError::Locked { detail },
         keyring_core::Error::NoDefaultStore => KeyringError::Unavailable { detail },
-        keyring_core::Error::PlatformFailure(_) if detail.contains("ServiceUnknown") || detail.contains("NotFound") => {
+        keyring_core::Error::PlatformFailure(_)
+            if detail.contains("ServiceUnknown") || detail.contains("NotFound") =>
+        {
             KeyringError::Unavailable { detail }
         }
         _ => KeyringError::Failed { detail },
@@ -423,10 +453,28 @@ mod tests {
         let root = tempfile::tempdir().expect("tempdir");
         let paths = Paths::under(root.path());
         let cache = TokenCache::new(&paths);
-        cache.write(&token("corp", "kubernetes", 0, 100)).expect("write");
-        cache.write(&token("corp", "https://odd/aud", 0, 200)).expect("write odd audience");
-        assert_eq!(cache.read("corp", "kubernetes").expect("cached").expires_at.timestamp(), 100);
-        assert_eq!(cache.read("corp", "https://odd/aud").expect("cached").expires_at.timestamp(), 200);
+        cache
+            .write(&token("corp", "kubernetes", 0, 100))
+            .expect("write");
+        cache
+            .write(&token("corp", "https://odd/aud", 0, 200))
+            .expect("write odd audience");
+        assert_eq!(
+            cache
+                .read("corp", "kubernetes")
+                .expect("cached")
+                .expires_at
+                .timestamp(),
+            100
+        );
+        assert_eq!(
+            cache
+                .read("corp", "https://odd/aud")
+                .expect("cached")
+                .expires_at
+                .timestamp(),
+            200
+        );
         assert!(cache.read("corp", "other").is_none());
         #[cfg(unix)]
         {
@@ -443,11 +491,26 @@ mod tests {
     fn corrupt_cache_file_is_treated_as_absent() {
         let root = tempfile::tempdir().expect("tempdir");
         let cache = TokenCache::new(&Paths::under(root.path()));
-        cache.write(&token("corp", "kubernetes", 0, 100)).expect("write");
-        fs::write(cache.path_for("corp", "kubernetes"), b"{\"version\":1,\"provi").expect("corrupt it");
+        cache
+            .write(&token("corp", "kubernetes", 0, 100))
+            .expect("write");
+        fs::write(
+            cache.path_for("corp", "kubernetes"),
+            b"{\"version\":1,\"provi",
+        )
+        .expect("corrupt it");
         assert!(cache.read("corp", "kubernetes").is_none());
-        cache.write(&token("corp", "kubernetes", 0, 300)).expect("rewrite");
-        assert_eq!(cache.read("corp", "kubernetes").expect("rewritten").expires_at.timestamp(), 300);
+        cache
+            .write(&token("corp", "kubernetes", 0, 300))
+            .expect("rewrite");
+        assert_eq!(
+            cache
+                .read("corp", "kubernetes")
+                .expect("rewritten")
+                .expires_at
+                .timestamp(),
+            300
+        );
     }
 
     #[test]
@@ -455,9 +518,11 @@ mod tests {
         let root = tempfile::tempdir().expect("tempdir");
         let paths = Paths::under(root.path());
         let held = lock_provider(&paths, "corp", Duration::from_secs(1)).expect("first lock");
-        let err = lock_provider(&paths, "corp", Duration::from_millis(50)).expect_err("second must wait");
+        let err =
+            lock_provider(&paths, "corp", Duration::from_millis(50)).expect_err("second must wait");
         assert_eq!(err.code(), "token_store.lock_timeout");
-        lock_provider(&paths, "other", Duration::from_millis(50)).expect("other providers are independent");
+        lock_provider(&paths, "other", Duration::from_millis(50))
+            .expect("other providers are independent");
         drop(held);
         lock_provider(&paths, "corp", Duration::from_millis(50)).expect("free again");
     }
@@ -467,8 +532,13 @@ mod tests {
         let store = MemoryStore::new();
         store.set("corp", &Secret::new("r1")).expect("set");
         assert_eq!(store.get("corp").expect("get"), Some(Secret::new("r1")));
-        store.fail_with(Some(|| KeyringError::Unavailable { detail: "test".into() }));
-        assert_eq!(store.get("corp").expect_err("fails").code(), "keyring.unavailable");
+        store.fail_with(Some(|| KeyringError::Unavailable {
+            detail: "test".into(),
+        }));
+        assert_eq!(
+            store.get("corp").expect_err("fails").code(),
+            "keyring.unavailable"
+        );
         store.fail_with(None);
         assert!(store.delete("corp").expect("delete"));
         assert!(!store.delete("corp").expect("delete again"));

@@ -28,12 +28,18 @@ pub struct Callback {
 
 impl LoopbackListener {
     pub fn bind() -> Result<LoopbackListener, OidcError> {
-        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(OidcError::Listener)?;
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .map_err(OidcError::Listener)?;
         let port = listener.local_addr().map_err(OidcError::Listener)?.port();
         let redirect_uri = Url::parse(&format!("http://127.0.0.1:{port}/callback"))
             .map_err(|e| OidcError::Listener(io::Error::other(e)))?;
-        listener.set_nonblocking(true).map_err(OidcError::Listener)?;
-        Ok(LoopbackListener { listener, redirect_uri })
+        listener
+            .set_nonblocking(true)
+            .map_err(OidcError::Listener)?;
+        Ok(LoopbackListener {
+            listener,
+            redirect_uri,
+        })
     }
 
     pub fn redirect_uri(&self) -> &Url {
@@ -79,7 +85,12 @@ impl LoopbackListener {
         if method == "GET" && url.path() == self.redirect_uri.path() {
             Some(Callback { url, stream })
         } else {
-            respond(stream, "404 Not Found", "Not found", "This address only receives Signet's sign-in redirect.");
+            respond(
+                stream,
+                "404 Not Found",
+                "Not found",
+                "This address only receives Signet's sign-in redirect.",
+            );
             None
         }
     }
@@ -135,7 +146,8 @@ mod tests {
     use super::*;
 
     fn get(uri: &Url, path: &str) -> String {
-        let mut stream = TcpStream::connect(uri.socket_addrs(|| None).expect("addr")[0]).expect("connect");
+        let mut stream =
+            TcpStream::connect(uri.socket_addrs(|| None).expect("addr")[0]).expect("connect");
         write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").expect("send");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("read");
@@ -156,15 +168,24 @@ mod tests {
         assert_eq!(callback.url.query(), Some("code=c0de&state=st4te"));
         callback.finish(Err("the identity provider said <'access_denied'>"));
         let (favicon, page) = browser.join().expect("browser thread");
-        assert!(favicon.starts_with("HTTP/1.1 404"), "favicon answer: {favicon}");
+        assert!(
+            favicon.starts_with("HTTP/1.1 404"),
+            "favicon answer: {favicon}"
+        );
         assert!(page.starts_with("HTTP/1.1 400"), "callback answer: {page}");
-        assert!(page.contains("&lt;&#x27;access_denied&#x27;&gt;") || page.contains("&lt;'access_denied'&gt;"), "escaped page: {page}");
+        assert!(
+            page.contains("&lt;&#x27;access_denied&#x27;&gt;")
+                || page.contains("&lt;'access_denied'&gt;"),
+            "escaped page: {page}"
+        );
     }
 
     #[test]
     fn gives_up_after_the_timeout() {
         let listener = LoopbackListener::bind().expect("bind");
-        let err = listener.accept(Duration::from_millis(100)).expect_err("nobody came");
+        let err = listener
+            .accept(Duration::from_millis(100))
+            .expect_err("nobody came");
         assert_eq!(err.code(), "oidc.login_timeout");
     }
 }

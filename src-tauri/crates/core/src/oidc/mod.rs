@@ -31,8 +31,8 @@ use openidconnect::{
     AdditionalClaims, AdditionalProviderMetadata, AuthType, AuthorizationCode, Client, ClientId,
     ClientSecret, CsrfToken, DeviceAuthorizationUrl, EmptyExtraTokenFields, EndpointNotSet,
     EndpointSet, HttpRequest, HttpResponse, IdToken, IdTokenFields, IdTokenVerifier, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata,
-    RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl, Scope, StandardErrorResponse,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl,
+    RefreshToken, RequestTokenError, RevocationUrl, Scope, StandardErrorResponse,
     StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -200,7 +200,9 @@ pub enum OidcError {
     BadResponse(String),
     #[error("the ID token was rejected: {0}")]
     InvalidIdToken(String),
-    #[error("the sign-in answer does not belong to this sign-in (state mismatch); start the sign-in again")]
+    #[error(
+        "the sign-in answer does not belong to this sign-in (state mismatch); start the sign-in again"
+    )]
     StateMismatch,
     /// The provider sent `error=` to the redirect URI.
     #[error("the identity provider said '{error}'{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
@@ -208,7 +210,9 @@ pub enum OidcError {
         error: String,
         description: Option<String>,
     },
-    #[error("'{issuer}' does not offer the device grant (no device_authorization_endpoint); use browser sign-in")]
+    #[error(
+        "'{issuer}' does not offer the device grant (no device_authorization_endpoint); use browser sign-in"
+    )]
     DeviceUnsupported { issuer: String },
     #[error("the device code expired before the sign-in was approved; run the sign-in again")]
     DeviceExpired,
@@ -261,7 +265,10 @@ pub struct OidcProvider {
 
 impl OidcProvider {
     /// Fetches discovery and the JWKS. The discovery `issuer` must equal the configured issuer exactly.
-    pub fn discover(config: &ProviderConfig, mut options: HttpOptions) -> Result<OidcProvider, OidcError> {
+    pub fn discover(
+        config: &ProviderConfig,
+        mut options: HttpOptions,
+    ) -> Result<OidcProvider, OidcError> {
         let discovery_err = |detail: String| OidcError::Discovery {
             issuer: config.issuer.clone(),
             detail,
@@ -272,13 +279,16 @@ impl OidcProvider {
                 .map_err(|e| discovery_err(format!("cannot read the provider's CA: {e}")))?;
         }
         let http = HttpClient::new(options)?;
-        let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| discovery_err(e.to_string()))?;
+        let issuer =
+            IssuerUrl::new(config.issuer.clone()).map_err(|e| discovery_err(e.to_string()))?;
         let metadata = DexProviderMetadata::discover(&issuer, &http).map_err(|e| match e {
             openidconnect::DiscoveryError::Request(http_err) => OidcError::Http(http_err),
             openidconnect::DiscoveryError::Response(status, _, _) => {
                 discovery_err(format!("HTTP {status} from the discovery or JWKS endpoint"))
             }
-            openidconnect::DiscoveryError::Parse(e) => discovery_err(format!("unreadable document: {e}")),
+            openidconnect::DiscoveryError::Parse(e) => {
+                discovery_err(format!("unreadable document: {e}"))
+            }
             openidconnect::DiscoveryError::Validation(e) => discovery_err(e),
             other => discovery_err(other.to_string()),
         })?;
@@ -302,7 +312,10 @@ impl OidcProvider {
 
     /// Whether discovery lists a revocation endpoint (Dex does not; see dexidp/dex#1778).
     pub fn can_revoke(&self) -> bool {
-        self.metadata.additional_metadata().revocation_endpoint.is_some()
+        self.metadata
+            .additional_metadata()
+            .revocation_endpoint
+            .is_some()
     }
 
     /// The scopes of a sign-in (DESIGN.md §5.1): `openid email offline_access`, the provider's scopes,
@@ -324,19 +337,23 @@ impl OidcProvider {
     }
 
     fn client(&self) -> DexClient {
-        let jwks = self.jwks.lock().map(|j| j.clone()).unwrap_or_else(|p| p.into_inner().clone());
+        let jwks = self
+            .jwks
+            .lock()
+            .map(|j| j.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
         let mut client = Client::new(
             ClientId::new(self.config.client_id.clone()),
             self.metadata.issuer().clone(),
             jwks,
         )
-            .set_auth_uri(self.metadata.authorization_endpoint().clone())
-            .set_token_uri(
-                self.metadata
-                    .token_endpoint()
-                    .cloned()
-                    .unwrap_or_else(|| fallback_token_url(self.metadata.issuer())),
-            );
+        .set_auth_uri(self.metadata.authorization_endpoint().clone())
+        .set_token_uri(
+            self.metadata
+                .token_endpoint()
+                .cloned()
+                .unwrap_or_else(|| fallback_token_url(self.metadata.issuer())),
+        );
         match &self.config.client_secret {
             Some(secret) => {
                 client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
@@ -348,12 +365,20 @@ impl OidcProvider {
 
     /// Builds the authorization URL for a redirect to `redirect_uri` (a loopback URL or the embedded
     /// webview's intercepted URL).
-    pub fn begin_login(&self, redirect_uri: &Url, audiences: &[String]) -> Result<PendingLogin, OidcError> {
+    pub fn begin_login(
+        &self,
+        redirect_uri: &Url,
+        audiences: &[String],
+    ) -> Result<PendingLogin, OidcError> {
         let redirect = RedirectUrl::from_url(redirect_uri.clone());
         let client = self.client().set_redirect_uri(redirect.clone());
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
             .set_pkce_challenge(challenge);
         for scope in self.scopes(audiences).into_iter().filter(|s| s != "openid") {
             request = request.add_scope(Scope::new(scope));
@@ -374,7 +399,11 @@ impl OidcProvider {
 
     /// Finishes a sign-in from the URL the provider redirected to: checks `error=` and `state`, redeems the
     /// code with the PKCE verifier, and verifies the ID token (with the nonce).
-    pub fn finish_login(&self, pending: PendingLogin, redirected_to: &Url) -> Result<TokenSet, OidcError> {
+    pub fn finish_login(
+        &self,
+        pending: PendingLogin,
+        redirected_to: &Url,
+    ) -> Result<TokenSet, OidcError> {
         let query = |name: &str| {
             redirected_to
                 .query_pairs()
@@ -391,7 +420,8 @@ impl OidcProvider {
         if !constant_time_eq(state.as_bytes(), pending.state.secret().as_bytes()) {
             return Err(OidcError::StateMismatch);
         }
-        let code = query("code").ok_or_else(|| OidcError::BadResponse("the redirect carries no code".into()))?;
+        let code = query("code")
+            .ok_or_else(|| OidcError::BadResponse("the redirect carries no code".into()))?;
         let client = self.client().set_redirect_uri(pending.redirect.clone());
         let status = Cell::new(0u16);
         let response = client
@@ -425,7 +455,10 @@ impl OidcProvider {
     }
 
     /// Starts the device grant (RFC 8628).
-    pub fn begin_device(&self, audiences: &[String]) -> Result<(DeviceCode, CoreDeviceAuthorizationResponse), OidcError> {
+    pub fn begin_device(
+        &self,
+        audiences: &[String],
+    ) -> Result<(DeviceCode, CoreDeviceAuthorizationResponse), OidcError> {
         let url = self.device_url()?;
         let client = self.client().set_device_authorization_url(url);
         let status = Cell::new(0u16);
@@ -464,15 +497,21 @@ impl OidcProvider {
         audiences: &[String],
         sleep: impl Fn(Duration),
     ) -> Result<TokenSet, OidcError> {
-        let client = self.client().set_device_authorization_url(self.device_url()?);
+        let client = self
+            .client()
+            .set_device_authorization_url(self.device_url()?);
         let status = Cell::new(0u16);
         let response: DexTokenResponse = client
             .exchange_device_access_token(details)
             .request(&self.recording(&status), sleep, None)
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => match r.error() {
-                    openidconnect::DeviceCodeErrorResponseType::ExpiredToken => OidcError::DeviceExpired,
-                    openidconnect::DeviceCodeErrorResponseType::AccessDenied => OidcError::AccessDenied,
+                    openidconnect::DeviceCodeErrorResponseType::ExpiredToken => {
+                        OidcError::DeviceExpired
+                    }
+                    openidconnect::DeviceCodeErrorResponseType::AccessDenied => {
+                        OidcError::AccessDenied
+                    }
                     other => OidcError::Rejected {
                         status: status.get(),
                         error: other.as_ref().to_string(),
@@ -486,26 +525,53 @@ impl OidcProvider {
     }
 
     /// Revokes a refresh token (RFC 7009) when discovery lists a revocation endpoint; returns whether it did.
+    ///
+    /// Sent by hand rather than through `openidconnect`, which refuses a plain-http revocation URL even on
+    /// loopback, where the config allows http issuers.
     pub fn revoke(&self, refresh_token: &Secret) -> Result<bool, OidcError> {
-        let Some(url) = self.metadata.additional_metadata().revocation_endpoint.clone() else {
+        let Some(url) = self
+            .metadata
+            .additional_metadata()
+            .revocation_endpoint
+            .clone()
+        else {
             return Ok(false);
         };
-        let client = self.client().set_revocation_url(url);
-        let status = Cell::new(0u16);
-        client
-            .revoke_token(CoreRevocableToken::from(RefreshToken::new(refresh_token.expose().to_string())))
-            .map_err(|e| OidcError::BadResponse(e.to_string()))?
-            .request(&self.recording(&status))
-            .map_err(|e| match e {
-                RequestTokenError::Request(h) => OidcError::Http(h),
-                RequestTokenError::ServerResponse(r) => OidcError::Rejected {
-                    status: status.get(),
-                    error: r.error().as_ref().to_string(),
-                    description: r.error_description().cloned(),
-                },
-                other => OidcError::BadResponse(other.to_string()),
-            })?;
-        Ok(true)
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", refresh_token.expose())
+            .append_pair("token_type_hint", "refresh_token")
+            .append_pair("client_id", &self.config.client_id);
+        if let Some(secret) = &self.config.client_secret {
+            form.append_pair("client_secret", secret.expose());
+        }
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(url.as_str())
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json")
+            .body(form.finish().into_bytes())
+            .map_err(|e| OidcError::BadResponse(e.to_string()))?;
+        let response = self.http.send(request)?;
+        let status = response.status().as_u16();
+        match status {
+            200..=299 => Ok(true),
+            500.. => Err(OidcError::ServerError {
+                status,
+                error: None,
+            }),
+            _ => {
+                let body: serde_json::Value =
+                    serde_json::from_slice(response.body()).unwrap_or_default();
+                Err(OidcError::Rejected {
+                    status,
+                    error: body["error"].as_str().unwrap_or("unknown").to_string(),
+                    description: body["error_description"].as_str().map(String::from),
+                })
+            }
+        }
     }
 
     fn device_url(&self) -> Result<DeviceAuthorizationUrl, OidcError> {
@@ -520,7 +586,10 @@ impl OidcProvider {
 
     /// An HTTP client that remembers the status of the last answer (openidconnect drops it, and Dex's
     /// 400-vs-500 distinction decides between "sign in again" and "retry").
-    fn recording<'a>(&'a self, status: &'a Cell<u16>) -> impl Fn(HttpRequest) -> Result<HttpResponse, HttpError> + 'a {
+    fn recording<'a>(
+        &'a self,
+        status: &'a Cell<u16>,
+    ) -> impl Fn(HttpRequest) -> Result<HttpResponse, HttpError> + 'a {
         move |request| {
             let response = self.http.send(request)?;
             status.set(response.status().as_u16());
@@ -559,7 +628,11 @@ impl OidcProvider {
         nonce: Option<&Nonce>,
         audiences: &[String],
     ) -> Result<(Identity, DateTime<Utc>, DateTime<Utc>), OidcError> {
-        let jwks = self.jwks.lock().map(|j| j.clone()).unwrap_or_else(|p| p.into_inner().clone());
+        let jwks = self
+            .jwks
+            .lock()
+            .map(|j| j.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
         match self.verify_with(token, nonce, audiences, jwks) {
             Err(openidconnect::ClaimsVerificationError::SignatureVerification(
                 openidconnect::SignatureVerificationError::NoMatchingKey,
@@ -594,7 +667,8 @@ impl OidcProvider {
         nonce: Option<&Nonce>,
         audiences: &[String],
         jwks: CoreJsonWebKeySet,
-    ) -> Result<(Identity, DateTime<Utc>, DateTime<Utc>), openidconnect::ClaimsVerificationError> {
+    ) -> Result<(Identity, DateTime<Utc>, DateTime<Utc>), openidconnect::ClaimsVerificationError>
+    {
         let allowed: Vec<String> = audiences.to_vec();
         let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
             ClientId::new(self.config.client_id.clone()),
@@ -626,7 +700,10 @@ fn token_azp(token: &DexIdToken) -> Option<String> {
     // The claims were verified just before; read `azp` without re-verifying.
     token
         .clone()
-        .into_claims(&IdTokenVerifier::<CoreJsonWebKey>::new_insecure_without_verification(), |_: Option<&Nonce>| Ok(()))
+        .into_claims(
+            &IdTokenVerifier::<CoreJsonWebKey>::new_insecure_without_verification(),
+            |_: Option<&Nonce>| Ok(()),
+        )
         .ok()
         .and_then(|c| c.authorized_party().map(|a| a.to_string()))
 }
@@ -659,8 +736,13 @@ fn token_error(
             description: r.error_description().cloned(),
         },
         // The body is not shown: it might hold a token.
-        RequestTokenError::Parse(_, _) if status >= 500 => OidcError::ServerError { status, error: None },
-        RequestTokenError::Parse(e, _) => OidcError::BadResponse(format!("HTTP {status}, unreadable body at {}", e.path())),
+        RequestTokenError::Parse(_, _) if status >= 500 => OidcError::ServerError {
+            status,
+            error: None,
+        },
+        RequestTokenError::Parse(e, _) => {
+            OidcError::BadResponse(format!("HTTP {status}, unreadable body at {}", e.path()))
+        }
         RequestTokenError::Other(s) if status >= 500 => OidcError::ServerError {
             status,
             error: Some(s),
@@ -695,6 +777,13 @@ mod tests {
         let one: DexClaims = serde_json::from_str(r#"{"groups":"dev"}"#).expect("string");
         let many: DexClaims = serde_json::from_str(r#"{"groups":["dev","ops"]}"#).expect("list");
         let none: DexClaims = serde_json::from_str("{}").expect("absent");
-        assert_eq!((one.groups, many.groups, none.groups), (vec!["dev".to_string()], vec!["dev".to_string(), "ops".to_string()], vec![]));
+        assert_eq!(
+            (one.groups, many.groups, none.groups),
+            (
+                vec!["dev".to_string()],
+                vec!["dev".to_string(), "ops".to_string()],
+                vec![]
+            )
+        );
     }
 }

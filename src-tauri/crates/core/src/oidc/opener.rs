@@ -24,7 +24,9 @@ impl SystemBrowser {
     /// Reads `$BROWSER` from this process's environment.
     pub fn from_env() -> SystemBrowser {
         SystemBrowser {
-            browser_var: std::env::var("BROWSER").ok().filter(|b| !b.trim().is_empty()),
+            browser_var: std::env::var("BROWSER")
+                .ok()
+                .filter(|b| !b.trim().is_empty()),
         }
     }
 
@@ -64,7 +66,9 @@ impl UrlOpener for SystemBrowser {
     fn open(&self, url: &Url) -> Result<(), String> {
         let mut tried = Vec::new();
         for words in self.candidates(url) {
-            let Some((program, args)) = words.split_first() else { continue };
+            let Some((program, args)) = words.split_first() else {
+                continue;
+            };
             match Command::new(program)
                 .args(args)
                 .stdin(Stdio::null())
@@ -75,7 +79,10 @@ impl UrlOpener for SystemBrowser {
                 Err(e) => tried.push(format!("{program}: {e}")),
             }
         }
-        Err(format!("no browser could be started ({}); set $BROWSER or use --device", tried.join("; ")))
+        Err(format!(
+            "no browser could be started ({}); set $BROWSER or use --device",
+            tried.join("; ")
+        ))
     }
 }
 
@@ -89,7 +96,12 @@ pub struct CommandOpener {
 impl UrlOpener for CommandOpener {
     fn open(&self, url: &Url) -> Result<(), String> {
         Command::new("sh")
-            .args(["-c", &format!("{} \"$1\"", self.command), "signet-browser", url.as_str()])
+            .args([
+                "-c",
+                &format!("{} \"$1\"", self.command),
+                "signet-browser",
+                url.as_str(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -107,7 +119,10 @@ mod tests {
         let url = Url::parse("https://idp.example/auth?x=1").expect("url");
         let b = SystemBrowser::with_browser_var(Some("firefox --new-tab %s:w3m".into()));
         let c = b.candidates(&url);
-        assert_eq!(c[0], vec!["firefox", "--new-tab", "https://idp.example/auth?x=1"]);
+        assert_eq!(
+            c[0],
+            vec!["firefox", "--new-tab", "https://idp.example/auth?x=1"]
+        );
         assert_eq!(c[1], vec!["w3m", "https://idp.example/auth?x=1"]);
         assert_eq!(c.len(), 3, "the platform opener comes last: {c:?}");
     }

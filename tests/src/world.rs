@@ -1,0 +1,174 @@
+//! One test's world: a temporary root with its own `HOME`, XDG directories and Signet config, a Dex
+//! stand-in, and the adapters a test needs (a clock it can move, an opener that signs in through the
+//! IdP's form like a person in a browser would).
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use signet_core::Signet;
+use signet_core::clock::Clock;
+use signet_core::config::{ClusterConfig, Config, Credentials, LoginMode, ProviderConfig};
+use signet_core::oidc::opener::UrlOpener;
+use signet_core::paths::Paths;
+use signet_core::token_store::SecretStore;
+use url::Url;
+
+use crate::browser::FormBrowser;
+use crate::idp::Idp;
+use crate::tls::TestCa;
+
+/// A temporary root plus the Dex stand-in.
+#[derive(Debug)]
+pub struct World {
+    pub root: tempfile::TempDir,
+    pub paths: Paths,
+    pub idp: Idp,
+}
+
+impl World {
+    pub fn new(idp: Idp) -> World {
+        let root = tempfile::tempdir().expect("create the test root");
+        let paths = Paths::under(root.path());
+        std::fs::create_dir_all(&paths.home).expect("create HOME");
+        World { root, paths, idp }
+    }
+
+    /// Provider `corp` (client `signet`, scope `groups`, the IdP's CA when it has one) and cluster `prod`
+    /// (audience `kubernetes`).
+    pub fn config(&self) -> Config {
+        Config {
+            providers: vec![provider("corp", self.idp.issuer(), self.idp.ca())],
+            clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+        }
+    }
+
+    pub fn write_config(&self, config: &Config) {
+        config
+            .save(&self.paths.config_file)
+            .expect("save the test config");
+    }
+
+    pub fn signet(
+        &self,
+        config: Config,
+        secrets: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Signet {
+        Signet::new(self.paths.clone(), config, secrets, clock)
+    }
+
+    /// A command whose environment points every Signet path into this world (and nowhere else).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        let root = self.root.path();
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.paths.home)
+            .env("SIGNET_CONFIG", &self.paths.config_file)
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .env("XDG_CACHE_HOME", root.join("cache"))
+            .env("XDG_STATE_HOME", root.join("state"))
+            .env("XDG_DATA_HOME", root.join("data"))
+            .env("KUBECONFIG", root.join("kubeconfig"))
+            .env("RUST_BACKTRACE", "1");
+        cmd
+    }
+}
+
+pub fn provider(name: &str, issuer: &str, ca: Option<&TestCa>) -> ProviderConfig {
+    ProviderConfig {
+        name: name.into(),
+        issuer: issuer.into(),
+        client_id: "signet".into(),
+        client_secret: None,
+        connector: None,
+        scopes: vec!["groups".into()],
+        ca_file: ca.map(|ca| ca.ca_file.clone()),
+        ca_data: None,
+        login: LoginMode::Browser,
+        username_claim: "email".into(),
+    }
+}
+
+pub fn cluster(name: &str, provider: &str, audience: Option<&str>) -> ClusterConfig {
+    ClusterConfig {
+        name: name.into(),
+        provider: provider.into(),
+        server: "https://127.0.0.1:6443".into(),
+        ca_data: None,
+        ca_file: None,
+        insecure_skip_tls_verify: false,
+        audience: audience.map(String::from),
+        namespace: None,
+        context: None,
+        credentials: Credentials::Exec,
+        kubeconfig: None,
+    }
+}
+
+/// A clock a test can move forward (to make cached tokens stale without sleeping).
+#[derive(Debug, Default)]
+pub struct TestClock {
+    offset: Mutex<TimeDelta>,
+}
+
+impl TestClock {
+    pub fn new() -> Arc<TestClock> {
+        Arc::new(TestClock::default())
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        let mut offset = self.offset.lock().expect("clock lock");
+        *offset += TimeDelta::seconds(seconds);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.offset.lock().expect("clock lock")
+    }
+}
+
+/// A "browser" that signs in through the IdP's login form and delivers the redirect to the loopback
+/// listener, as a person would. Records the redirect URLs it delivered (they carry the codes).
+#[derive(Debug)]
+pub struct FormOpener {
+    ca: Option<TestCa>,
+    user: String,
+    password: String,
+    pub delivered: Arc<Mutex<Vec<Url>>>,
+    pub failures: Arc<Mutex<Vec<String>>>,
+}
+
+impl FormOpener {
+    pub fn new(ca: Option<&TestCa>, user: &str, password: &str) -> FormOpener {
+        FormOpener {
+            ca: ca.cloned(),
+            user: user.into(),
+            password: password.into(),
+            delivered: Arc::default(),
+            failures: Arc::default(),
+        }
+    }
+}
+
+impl UrlOpener for FormOpener {
+    fn open(&self, url: &Url) -> Result<(), String> {
+        let (ca, user, password) = (self.ca.clone(), self.user.clone(), self.password.clone());
+        let (delivered, failures) = (self.delivered.clone(), self.failures.clone());
+        let url = url.to_string();
+        std::thread::spawn(move || {
+            let browser = FormBrowser::new(ca.as_ref());
+            match browser.login(&url, &user, &password) {
+                Ok(callback) => {
+                    delivered.lock().expect("lock").push(callback.clone());
+                    // Deliver the redirect to the loopback listener like a browser; the page is not needed.
+                    let _ = reqwest::blocking::get(callback);
+                }
+                Err(e) => failures.lock().expect("lock").push(e.to_string()),
+            }
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! Hostile identity providers: every forged or mismatched ID token is refused, and a redirect whose
+//! `state` is not ours is refused before the code is redeemed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use signet_core::Signet;
+use signet_core::clock::SystemClock;
+use signet_core::config::Config;
+use signet_core::paths::Paths;
+use signet_core::session::LoginMethod;
+use signet_core::token_store::{MemoryStore, SecretStore};
+use signet_tests::idp::{Hostile, HostileOptions};
+use signet_tests::world::{FormOpener, cluster, provider};
+
+fn login_against(
+    hostile: &Hostile,
+    mode: &str,
+) -> (Result<(), signet_core::Error>, Arc<MemoryStore>) {
+    hostile.set_mode(mode);
+    let root = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        providers: vec![provider("corp", hostile.issuer(), None)],
+        clusters: vec![cluster("prod", "corp", None)],
+    };
+    let store = Arc::new(MemoryStore::new());
+    let signet = Signet::new(
+        Paths::under(root.path()),
+        config,
+        store.clone(),
+        Arc::new(SystemClock),
+    );
+    let opener = FormOpener::new(None, "alice", "password");
+    let result = signet
+        .login(
+            "corp",
+            LoginMethod::Browser {
+                opener: &opener,
+                timeout: Duration::from_secs(10),
+            },
+        )
+        .map(|_| ());
+    (result, store)
+}
+
+#[test]
+fn a_well_formed_token_from_the_same_server_is_accepted() {
+    // Proves the hostile server is a fair test: only its forgeries fail.
+    let hostile = Hostile::start(HostileOptions::default());
+    let (result, store) = login_against(&hostile, "good");
+    result.expect("the good mode signs in");
+    assert!(store.get("corp").expect("store").is_some());
+}
+
+#[test]
+fn forged_and_mismatched_id_tokens_are_rejected() {
+    let hostile = Hostile::start(HostileOptions::default());
+    for (mode, expected) in [
+        ("wrong-iss", "wrong issuer"),
+        ("wrong-aud", "wrong audience"),
+        ("expired", "expired"),
+        ("bad-signature", "bad signature"),
+        ("alg-none", "signature"),
+        ("hs256", "signature"),
+        ("nonce-mismatch", "nonce"),
+        ("unknown-kid", "signature"),
+    ] {
+        let (result, store) = login_against(&hostile, mode);
+        let err = result.expect_err(mode);
+        assert_eq!(err.code(), "oidc.invalid_id_token", "{mode}: {err}");
+        assert!(
+            err.to_string().contains(expected),
+            "{mode}: expected '{expected}' in: {err}"
+        );
+        assert!(
+            store.get("corp").expect("store").is_none(),
+            "{mode}: nothing stored"
+        );
+    }
+}
+
+#[test]
+fn a_redirect_with_someone_elses_state_is_refused_before_redeeming_the_code() {
+    let hostile = Hostile::start(HostileOptions::default());
+    let before = hostile.stats().token_requests.total;
+    let (result, _) = login_against(&hostile, "state-mismatch");
+    assert_eq!(
+        result.expect_err("state mismatch").code(),
+        "oidc.state_mismatch"
+    );
+    assert_eq!(
+        hostile.stats().token_requests.total,
+        before,
+        "the code was never redeemed"
+    );
+}
