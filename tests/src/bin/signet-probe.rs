@@ -8,6 +8,7 @@
 //!   signet-probe refresh <provider>
 //!   signet-probe logout <provider>
 //!   signet-probe keyring-check
+//!   signet-probe browse <user> <url>        (a "browser" for `--browser-command` / `$BROWSER`)
 //! Prints one JSON line: `{"ok":…}` or `{"error":"<code>","message":"…"}` (exit 1). Never prints a token:
 //! `fingerprint` is the first 16 hex digits of its SHA-256.
 
@@ -54,6 +55,39 @@ fn fingerprint(token: &str) -> String {
 
 fn run(args: &[String]) -> Result<serde_json::Value, signet_core::Error> {
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
+    if arg(0) == "browse" {
+        // A stand-in for a person at a browser: `browse <user> <url>` signs in through the IdP's form and
+        // delivers the redirect to the loopback listener. Appends one line per launch to
+        // $SIGNET_TEST_BROWSER_LOG so tests can count browser windows.
+        if let Some(log) = std::env::var_os("SIGNET_TEST_BROWSER_LOG") {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .expect("browser log");
+            writeln!(f, "launch").expect("write browser log");
+        }
+        let ca = std::env::var_os("SIGNET_TEST_IDP_CA").map(|f| {
+            let f = std::path::PathBuf::from(f);
+            signet_tests::tls::TestCa {
+                ca_pem: std::fs::read_to_string(&f).unwrap_or_default(),
+                ca_file: f.clone(),
+                cert_file: f.clone(),
+                key_file: f,
+            }
+        });
+        let body = signet_tests::browser::FormBrowser::new(ca.as_ref())
+            .login_and_deliver(arg(2), arg(1), signet_tests::idp::PASSWORD)
+            .map_err(|e| std::io::Error::other(e.to_string()));
+        return match body {
+            Ok(page) => Ok(json!({ "page": page.contains("Signed in") })),
+            Err(e) => {
+                eprintln!("browse failed: {e}");
+                std::process::exit(1);
+            }
+        };
+    }
     if arg(0) == "keyring-check" {
         let store = KeyringStore::open()?;
         return Ok(json!({ "present": store.get("probe")?.is_some() }));

@@ -8,7 +8,9 @@
 pub mod atomic_file;
 pub mod clock;
 pub mod config;
+pub mod exec_credential;
 pub mod http;
+pub mod kubeconfig;
 pub mod oidc;
 pub mod paths;
 pub mod secret;
@@ -36,6 +38,8 @@ pub enum Error {
     Http(#[from] http::HttpError),
     #[error(transparent)]
     NoHome(#[from] paths::NoHomeError),
+    #[error(transparent)]
+    Kubeconfig(#[from] kubeconfig::KubeconfigError),
 }
 
 impl Error {
@@ -49,6 +53,7 @@ impl Error {
             Error::Keyring(e) => e.code(),
             Error::Http(_) => "oidc.unreachable",
             Error::NoHome(_) => "config.no_home",
+            Error::Kubeconfig(e) => e.code(),
         }
     }
 

@@ -345,6 +345,47 @@ impl SecretStore for KeyringStore {
     }
 }
 
+/// The OS keyring, connected on first use: the exec plugin's fast path (a fresh cached token) must not
+/// pay for a D-Bus connection it does not need.
+#[derive(Debug, Default)]
+pub struct LazyKeyringStore {
+    store: std::sync::OnceLock<Result<KeyringStore, String>>,
+}
+
+impl LazyKeyringStore {
+    pub fn new() -> LazyKeyringStore {
+        LazyKeyringStore::default()
+    }
+
+    fn store(&self) -> Result<&KeyringStore, KeyringError> {
+        self.store
+            .get_or_init(|| {
+                KeyringStore::open().map_err(|e| match e {
+                    KeyringError::Unavailable { detail } => detail,
+                    other => other.to_string(),
+                })
+            })
+            .as_ref()
+            .map_err(|detail| KeyringError::Unavailable {
+                detail: detail.clone(),
+            })
+    }
+}
+
+impl SecretStore for LazyKeyringStore {
+    fn get(&self, provider: &str) -> Result<Option<Secret>, KeyringError> {
+        self.store()?.get(provider)
+    }
+
+    fn set(&self, provider: &str, secret: &Secret) -> Result<(), KeyringError> {
+        self.store()?.set(provider, secret)
+    }
+
+    fn delete(&self, provider: &str) -> Result<bool, KeyringError> {
+        self.store()?.delete(provider)
+    }
+}
+
 fn platform_detail(e: &keyring_core::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Signet's build and tests need on Debian 12 and is a no-op when everything is there.
+# Used by scripts/test.sh, scripts/run.sh and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: the keyring, D-Bus and secret-tool for the real-keyring tests; Node.js for the Dex
+# stand-in (the machine's Node 20 is used when present; Debian's nodejs otherwise).
+packages=(gnome-keyring dbus dbus-x11 libsecret-tools)
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null 2>&1 || { echo "setup: Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
+
+# The Dex stand-in's npm packages, exactly as locked.
+if [ ! -d tests/idp/node_modules ] || [ tests/idp/package-lock.json -nt tests/idp/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci (tests/idp)" >&2
+  npm ci --prefix tests/idp --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,288 @@
+//! The commands: each translates its input, calls the core, and presents the result.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use signet_core::clock::SystemClock;
+use signet_core::config::{Config, LoginMode};
+use signet_core::exec_credential::ExecInfo;
+use signet_core::oidc::DeviceCode;
+use signet_core::oidc::opener::{CommandOpener, SystemBrowser, UrlOpener};
+use signet_core::paths::Paths;
+use signet_core::session::{LoginMethod, Revocation, SessionError};
+use signet_core::token_store::{self, LazyKeyringStore};
+use signet_core::{Error, Signet};
+
+use crate::Command;
+
+/// How long a browser sign-in may take before the loopback listener gives up.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long `token` waits for another process's sign-in to finish.
+const LOGIN_LOCK_TIMEOUT: Duration = Duration::from_secs(330);
+
+/// A failure shown to the person as one line (or a few), prefixed with `signet:`.
+#[derive(Debug)]
+pub struct Failure(String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "signet: {}", self.0)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+pub fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Token { cluster } => token(&cluster),
+        Command::Login {
+            target,
+            browser: _,
+            device,
+            browser_command,
+        } => login(&target, device, browser_command),
+        Command::Logout { provider } => logout(&provider),
+        Command::Status { json } => status(json),
+    }
+}
+
+fn signet() -> Result<Signet, Error> {
+    let paths = Paths::from_env()?;
+    let config = Config::load(&paths.config_file, &paths.home)?;
+    Ok(Signet::new(
+        paths,
+        config,
+        Arc::new(LazyKeyringStore::new()),
+        Arc::new(SystemClock),
+    ))
+}
+
+/// `token`: the exec plugin. Fresh cached token → one file read; stale → refresh under the provider
+/// lock; session over → sign in when interactive (one sign-in per provider at a time), else one line.
+fn token(cluster: &str) -> Result<(), Failure> {
+    let exec_info = ExecInfo::from_env_value(std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref());
+    let signet = signet()?;
+    let token = match signet.token_for(cluster) {
+        Ok(token) => token,
+        Err(Error::Session(SessionError::SignInRequired { provider, reason })) => {
+            let interactive = exec_info
+                .interactive
+                .unwrap_or_else(|| std::io::stdin().is_terminal());
+            if !interactive {
+                return Err(Failure(format!(
+                    "sign-in to '{provider}' required ({reason}); run `kubectl signet login {provider}`"
+                )));
+            }
+            sign_in_once(&signet, &provider)?;
+            signet.token_for(cluster)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let json = signet_core::exec_credential::render(
+        exec_info.api_version,
+        &token.id_token,
+        token.expires_at,
+        Utc::now(),
+    );
+    println!("{json}");
+    Ok(())
+}
+
+/// Signs in from `token`, making sure concurrent kubectl processes open one browser between them: the
+/// first takes the provider's login lock and signs in; the others wait for it, then use its session.
+fn sign_in_once(signet: &Signet, provider: &str) -> Result<(), Failure> {
+    let before = signet
+        .status()
+        .into_iter()
+        .find(|s| s.provider == provider)
+        .and_then(|s| s.session);
+    let _login = token_store::lock_provider(
+        signet.paths(),
+        &format!("{provider}.login"),
+        LOGIN_LOCK_TIMEOUT,
+    )
+    .map_err(Error::from)?;
+    let after = signet
+        .status()
+        .into_iter()
+        .find(|s| s.provider == provider)
+        .and_then(|s| s.session);
+    if after.is_some() && after != before {
+        return Ok(());
+    }
+    let mode = signet.provider_config(provider)?.login;
+    let no_browser = !has_display() && std::env::var_os("BROWSER").is_none();
+    run_login(
+        signet,
+        provider,
+        mode == LoginMode::Device || no_browser,
+        None,
+    )?;
+    Ok(())
+}
+
+fn login(target: &str, device: bool, browser_command: Option<String>) -> Result<(), Failure> {
+    let signet = signet()?;
+    let provider = match signet.config().provider(target) {
+        Some(p) => p.name.clone(),
+        None => signet.cluster_config(target)?.provider.clone(),
+    };
+    let use_device = device
+        || (browser_command.is_none() && std::env::var_os("BROWSER").is_none() && !has_display());
+    let record = run_login(&signet, &provider, use_device, browser_command)?;
+    let who = record
+        .identity
+        .email
+        .clone()
+        .unwrap_or_else(|| record.identity.subject.clone());
+    let groups = if record.identity.groups.is_empty() {
+        "no groups".to_string()
+    } else {
+        format!("groups: {}", record.identity.groups.join(", "))
+    };
+    println!("Signed in to {provider} as {who} ({groups}).");
+    for c in signet.config().clusters_of(&provider) {
+        println!("  cluster {} → context {}", c.name, c.context_name());
+    }
+    Ok(())
+}
+
+fn run_login(
+    signet: &Signet,
+    provider: &str,
+    device: bool,
+    browser_command: Option<String>,
+) -> Result<signet_core::token_store::SessionRecord, Failure> {
+    if device {
+        let show = |code: &DeviceCode| {
+            eprintln!(
+                "To sign in to {provider}, open {} and enter the code {}",
+                code.verification_uri, code.user_code
+            );
+            if let Some(complete) = &code.verification_uri_complete {
+                eprintln!("  (or open {complete})");
+            }
+            eprintln!("Waiting for approval…");
+        };
+        return Ok(signet.login(provider, LoginMethod::Device { show: &show })?);
+    }
+    let opener: Box<dyn UrlOpener> = match browser_command {
+        Some(command) => Box::new(CommandOpener { command }),
+        None => Box::new(SystemBrowser::from_env()),
+    };
+    let announcing = Announce(opener);
+    Ok(signet.login(
+        provider,
+        LoginMethod::Browser {
+            opener: &announcing,
+            timeout: BROWSER_TIMEOUT,
+        },
+    )?)
+}
+
+/// Opens the URL and tells the person, with the URL to paste if no browser appears.
+struct Announce(Box<dyn UrlOpener>);
+
+impl UrlOpener for Announce {
+    fn open(&self, url: &url::Url) -> Result<(), String> {
+        eprintln!("Opening your browser to sign in. If it does not open, visit:\n  {url}");
+        self.0.open(url)
+    }
+}
+
+fn has_display() -> bool {
+    cfg!(any(target_os = "macos", windows))
+        || std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty())
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
+}
+
+fn logout(provider: &str) -> Result<(), Failure> {
+    let signet = signet()?;
+    let outcome = signet.logout(provider)?;
+    let detail = match outcome {
+        Revocation::Revoked => "the refresh token was revoked at the identity provider".to_string(),
+        Revocation::NotOffered => {
+            "the identity provider offers no revocation (Dex does not), so the tokens were forgotten here".to_string()
+        }
+        Revocation::NoSession => "there was no session".to_string(),
+        Revocation::Failed(why) => format!("revocation failed ({why}); the tokens were still forgotten here"),
+    };
+    println!("Signed out of {provider}: {detail}.");
+    Ok(())
+}
+
+fn status(json: bool) -> Result<(), Failure> {
+    let signet = signet()?;
+    let now = Utc::now();
+    let statuses = signet.status();
+    if json {
+        let value: Vec<serde_json::Value> = statuses
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "provider": s.provider,
+                    "signed_in": s.session.is_some(),
+                    "email": s.session.as_ref().and_then(|r| r.identity.email.clone()),
+                    "groups": s.session.as_ref().map(|r| r.identity.groups.clone()).unwrap_or_default(),
+                    "signed_in_at": s.session.as_ref().map(|r| r.signed_in_at),
+                    "refreshed_at": s.session.as_ref().and_then(|r| r.refreshed_at),
+                    "clusters": s.clusters.iter().map(|c| serde_json::json!({
+                        "cluster": c.cluster,
+                        "audience": c.audience,
+                        "expires_at": c.expires_at,
+                        "fresh": c.expires_at.is_some_and(|e| e > now),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "providers": value }));
+        return Ok(());
+    }
+    if statuses.is_empty() {
+        println!(
+            "No providers configured. Add one with `kubectl signet add provider` or import a catalog."
+        );
+    }
+    for s in statuses {
+        match &s.session {
+            Some(r) => println!(
+                "{}: signed in as {} ({})",
+                s.provider,
+                r.identity.email.as_deref().unwrap_or(&r.identity.subject),
+                if r.identity.groups.is_empty() {
+                    "no groups".into()
+                } else {
+                    r.identity.groups.join(", ")
+                }
+            ),
+            None => println!(
+                "{}: not signed in — run `kubectl signet login {}`",
+                s.provider, s.provider
+            ),
+        }
+        for c in s.clusters {
+            let state = match c.expires_at {
+                Some(e) if e > now => format!("token valid for {}", human(e - now)),
+                Some(_) => "token expired (refreshed on next use)".to_string(),
+                None => "no token".to_string(),
+            };
+            println!("  {:<24} {state}", c.cluster);
+        }
+    }
+    Ok(())
+}
+
+fn human(d: chrono::TimeDelta) -> String {
+    let s = d.num_seconds();
+    match s {
+        s if s >= 3600 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}

@@ -1,0 +1,85 @@
+//! `kubectl-signet`: Signet's CLI and kubectl's exec-credential plugin (DESIGN.md §4).
+//!
+//! A thin adapter: it reads arguments and `KUBERNETES_EXEC_INFO`, calls `signet-core`, and writes the
+//! result. stdout carries only the requested output (the ExecCredential for `token`); messages go to
+//! stderr. Exit codes: 0 ok, 1 a failure the person can act on (the message says how), 2 usage.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Keeps you signed in to Kubernetes clusters behind Dex (or any OpenID Connect provider).
+///
+/// kubectl runs `kubectl-signet token` for every cluster Signet manages; you run the other commands.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-signet",
+    bin_name = "kubectl signet",
+    version,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print an ExecCredential for a cluster (run by kubectl; refreshes or signs in when needed).
+    Token {
+        /// The cluster's name in the Signet config.
+        #[arg(long)]
+        cluster: String,
+    },
+    /// Sign in to a provider (or to the provider of a cluster).
+    Login {
+        /// A provider or cluster name.
+        target: String,
+        /// Use the system browser and a loopback redirect (the default when there is a display).
+        #[arg(long, conflicts_with = "device")]
+        browser: bool,
+        /// Use a device code: prints a URL and a code to enter on any device (the default without a display).
+        #[arg(long)]
+        device: bool,
+        /// Command that opens the sign-in URL (the URL is passed as its last argument); `$BROWSER` works too.
+        #[arg(long, value_name = "CMD", conflicts_with = "device")]
+        browser_command: Option<String>,
+    },
+    /// Sign out of a provider: forget its tokens (and revoke them where the provider allows).
+    Logout {
+        /// The provider's name.
+        provider: String,
+    },
+    /// Show providers, accounts, groups, token expiry and clusters.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match commands::run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr, quiet by default; `SIGNET_LOG=debug` (any tracing filter) shows more.
+fn init_logging() {
+    let Ok(filter) = std::env::var("SIGNET_LOG") else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

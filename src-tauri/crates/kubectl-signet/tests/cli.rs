@@ -1,0 +1,318 @@
+//! `kubectl-signet` as kubectl runs it: the real kubectl, the exec entry, the API-server stand-in, the
+//! Dex stand-in and the real keyring on a private D-Bus session.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use signet_tests::apiserver::{ApiServer, ApiServerOptions};
+use signet_tests::idp::{Idp, IdpOptions};
+use signet_tests::keyring::KeyringSession;
+use signet_tests::world::World;
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
+
+/// The 50-process test and the fail-fast timing test never overlap (2 cores): timing stays meaningful.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn probe() -> PathBuf {
+    // signet-probe is built next to this test's binaries by the workspace build.
+    let dir = Path::new(PLUGIN).parent().expect("target dir");
+    let probe = dir.join("signet-probe");
+    assert!(
+        probe.exists(),
+        "{} is missing: run `cargo test --workspace` (scripts/test.sh)",
+        probe.display()
+    );
+    probe
+}
+
+struct Env {
+    world: World,
+    keyring: KeyringSession,
+    api: ApiServer,
+    browser_log: PathBuf,
+}
+
+impl Env {
+    fn new(idp: IdpOptions) -> Env {
+        let world = World::new(Idp::start(idp));
+        let api = ApiServer::start(ApiServerOptions::new(world.idp.issuer(), "kubernetes"));
+        let mut config = world.config();
+        config.clusters[0].server = api.url().to_string();
+        world.write_config(&config);
+        let kubeconfig = world.root.path().join("kubeconfig");
+        let ca = world.root.path().join("apiserver-ca.pem");
+        std::fs::write(&ca, &api.ca().ca_pem).expect("write CA");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n    server: {}\n    certificate-authority: {}\n\
+                 users:\n- name: signet-prod\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {PLUGIN}\n      \
+                 args: [token, --cluster, prod]\n      interactiveMode: IfAvailable\n\
+                 contexts:\n- name: prod\n  context:\n    cluster: prod\n    user: signet-prod\ncurrent-context: prod\n",
+                api.url(),
+                ca.display()
+            ),
+        )
+        .expect("write kubeconfig");
+        let keyring = KeyringSession::start(&world.paths.home);
+        let browser_log = world.root.path().join("browser.log");
+        Env {
+            world,
+            keyring,
+            api,
+            browser_log,
+        }
+    }
+
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = self.world.command(program);
+        self.keyring.apply(&mut cmd);
+        cmd.env("BROWSER", format!("{} browse alice", probe().display()))
+            .env("SIGNET_TEST_BROWSER_LOG", &self.browser_log)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn plugin(&self, args: &[&str]) -> Output {
+        self.command(PLUGIN)
+            .args(args)
+            .output()
+            .expect("run kubectl-signet")
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        self.command("kubectl")
+            .args(args)
+            .output()
+            .expect("run kubectl")
+    }
+
+    fn login(&self) {
+        let out = self.plugin(&["login", "corp", "--browser"]);
+        assert!(out.status.success(), "login: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("Signed in to corp as alice@example.com (groups: dev, ops)"),
+            "{stdout}"
+        );
+        self.world.idp.reset_stats();
+    }
+
+    fn browser_launches(&self) -> usize {
+        std::fs::read_to_string(&self.browser_log)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn whoami(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "kubectl failed: {}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("whoami JSON")
+}
+
+#[test]
+fn kubectl_auth_whoami_through_the_exec_plugin_shows_alice_and_her_groups() {
+    let env = Env::new(IdpOptions::default());
+    env.login();
+    let review = whoami(&env.kubectl(&["auth", "whoami", "-o", "json"]));
+    assert_eq!(
+        review["status"]["userInfo"]["username"],
+        "alice@example.com"
+    );
+    let groups = review["status"]["userInfo"]["groups"]
+        .as_array()
+        .expect("groups")
+        .clone();
+    for g in ["dev", "ops", "system:authenticated"] {
+        assert!(groups.iter().any(|x| x == g), "group {g} in {groups:?}");
+    }
+    assert_eq!(
+        env.world.idp.stats().token_requests.total,
+        0,
+        "fresh token: no IdP traffic"
+    );
+}
+
+#[test]
+fn token_prints_an_exec_credential_that_expires_before_the_jwt() {
+    let env = Env::new(IdpOptions::default());
+    env.login();
+    let out = env.plugin(&["token", "--cluster", "prod"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cred: Value = serde_json::from_slice(&out.stdout).expect("ExecCredential JSON");
+    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(cred["kind"], "ExecCredential");
+    assert!(
+        cred["status"]["token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3),
+        "a JWT"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "nothing on stderr on the happy path: {}",
+        text(&out.stderr)
+    );
+
+    let v1beta1 = env
+        .command(PLUGIN)
+        .args(["token", "--cluster", "prod"])
+        .env("KUBERNETES_EXEC_INFO", r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{"interactive":false}}"#)
+        .output()
+        .expect("run");
+    let cred: Value = serde_json::from_slice(&v1beta1.stdout).expect("JSON");
+    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1beta1");
+}
+
+#[test]
+fn an_expired_id_token_is_refreshed_transparently_and_fifty_kubectls_cause_one_refresh() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
+    let env = Env::new(IdpOptions {
+        id_token_ttl: Some(12),
+        ..IdpOptions::default()
+    });
+    env.login();
+    // Let the 12 s token expire; the refreshed one then stays fresh for the ~10 s the 50 processes need.
+    std::thread::sleep(Duration::from_millis(12_200));
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            env.command("kubectl")
+                .args(["get", "ns", "-o", "name"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn kubectl")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl get ns: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).contains("namespace/default"));
+    }
+    let stats = env.world.idp.stats();
+    assert_eq!(
+        stats.token_requests.refresh_token, 1,
+        "one refresh for 50 kubectl processes: {stats:?}"
+    );
+    assert_eq!(stats.refresh_failures, 0);
+}
+
+#[test]
+fn a_revoked_session_fails_fast_with_one_line_when_not_interactive() {
+    let env = Env::new(IdpOptions {
+        id_token_ttl: Some(4),
+        ..IdpOptions::default()
+    });
+    env.login();
+    let launches = env.browser_launches();
+    env.world.idp.revoke("alice");
+    std::thread::sleep(Duration::from_millis(4200));
+    let _heavy = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
+    let start = Instant::now();
+    let out = env.kubectl(&["get", "ns"]);
+    let took = start.elapsed();
+    eprintln!("kubectl with a revoked session failed after {took:?}");
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(2), "failed fast, took {took:?}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("signet: sign-in to 'corp' required"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run `kubectl signet login corp`"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.browser_launches(),
+        launches,
+        "no browser from a non-interactive call"
+    );
+}
+
+#[test]
+fn twenty_interactive_token_calls_with_a_dead_session_open_one_browser() {
+    let env = Env::new(IdpOptions::default());
+    let exec_info = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":true}}"#;
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            env.command(PLUGIN)
+                .args(["token", "--cluster", "prod"])
+                .env("KUBERNETES_EXEC_INFO", exec_info)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn plugin")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("plugin");
+        assert!(out.status.success(), "token: {}", text(&out.stderr));
+    }
+    assert_eq!(
+        env.browser_launches(),
+        1,
+        "exactly one browser for 20 callers"
+    );
+    assert_eq!(env.world.idp.stats().token_requests.authorization_code, 1);
+}
+
+#[test]
+fn cli_errors_are_one_actionable_line_with_exit_1_and_usage_errors_exit_2() {
+    let env = Env::new(IdpOptions::default());
+    let out = env.plugin(&["token", "--cluster", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no cluster named 'nope' in the Signet config (known: prod)"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing on stdout on failure");
+
+    let out = env.plugin(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+
+    std::fs::write(&env.world.paths.config_file, "[[providers]]\nname = 1\n")
+        .expect("break the config");
+    let out = env.plugin(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("config.toml:2:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = &env.api;
+}
+
+#[test]
+fn status_json_reports_who_is_signed_in() {
+    let env = Env::new(IdpOptions::default());
+    env.login();
+    let out = env.plugin(&["status", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(status["providers"][0]["email"], "alice@example.com");
+    assert_eq!(status["providers"][0]["clusters"][0]["fresh"], true);
+    let out = env.plugin(&["logout", "corp"]);
+    assert!(
+        text(&out.stdout).contains("Signed out of corp"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(env.keyring.lookup("signet", "corp"), None);
+}

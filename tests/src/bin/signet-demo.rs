@@ -1,0 +1,108 @@
+//! `signet-demo`: a local playground for `scripts/run.sh`. Starts the Dex stand-in and the API-server
+//! stand-in on loopback, writes a demo Signet config and a separate demo kubeconfig (never yours) into
+//! `<demo dir>`, prints how to try it, and runs until Ctrl-C (or until stdin closes).
+//!
+//! Usage: signet-demo <demo dir> <path to kubectl-signet>
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use signet_core::config::{ClusterConfig, Config, Credentials, LoginMode, ProviderConfig};
+use signet_tests::apiserver::{ApiServer, ApiServerOptions};
+use signet_tests::idp::{Idp, IdpOptions};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().unwrap_or_else(|| usage()));
+    let plugin = PathBuf::from(args.next().unwrap_or_else(|| usage()));
+    std::fs::create_dir_all(&dir).expect("create the demo directory");
+
+    let idp = Idp::start(IdpOptions {
+        id_token_ttl: Some(600),
+        ..IdpOptions::default()
+    });
+    let api = ApiServer::start(ApiServerOptions::new(idp.issuer(), "kubernetes"));
+    let ca_file = dir.join("apiserver-ca.pem");
+    std::fs::write(&ca_file, &api.ca().ca_pem).expect("write the API server CA");
+
+    let config = Config {
+        providers: vec![ProviderConfig {
+            name: "demo".into(),
+            issuer: idp.issuer().into(),
+            client_id: "signet".into(),
+            client_secret: None,
+            connector: None,
+            scopes: vec!["groups".into()],
+            ca_file: None,
+            ca_data: None,
+            login: LoginMode::Browser,
+            username_claim: "email".into(),
+        }],
+        clusters: vec![ClusterConfig {
+            name: "demo".into(),
+            provider: "demo".into(),
+            server: api.url().into(),
+            ca_data: None,
+            ca_file: Some(ca_file.clone()),
+            insecure_skip_tls_verify: false,
+            audience: Some("kubernetes".into()),
+            namespace: Some("default".into()),
+            context: None,
+            credentials: Credentials::Exec,
+            kubeconfig: None,
+        }],
+    };
+    let config_file = dir.join("config.toml");
+    config.save(&config_file).expect("write the demo config");
+    let kubeconfig = dir.join("kubeconfig");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\n\
+         users:\n- name: signet-demo\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {plugin}\n      \
+         args: [token, --cluster, demo]\n      interactiveMode: IfAvailable\n      installHint: Install Signet (kubectl-signet) — see its README\n\
+         contexts:\n- name: demo\n  context:\n    cluster: demo\n    user: signet-demo\n    namespace: default\ncurrent-context: demo\n",
+        server = api.url(),
+        ca = ca_file.display(),
+        plugin = plugin.display(),
+    );
+    std::fs::write(&kubeconfig, yaml).expect("write the demo kubeconfig");
+
+    let mut env = format!(
+        "export SIGNET_CONFIG={} KUBECONFIG={} XDG_CACHE_HOME={}",
+        config_file.display(),
+        kubeconfig.display(),
+        dir.join("cache").display()
+    );
+    // scripts/run.sh gives the demo a private keyring when the session has none: other terminals reach it
+    // through this bus address.
+    if std::env::var_os("SIGNET_DEMO_IN_SESSION").is_some()
+        && let Ok(bus) = std::env::var("DBUS_SESSION_BUS_ADDRESS")
+    {
+        env.push_str(&format!(" DBUS_SESSION_BUS_ADDRESS='{bus}'"));
+    }
+    std::fs::write(dir.join("env.sh"), format!("{env}\n")).expect("write env.sh");
+    println!(
+        "\nSignet demo is running: a Dex stand-in at {issuer} and a Kubernetes API server at {server}.\n\
+         Nothing of yours is touched: config, kubeconfig and token cache live in {dir}.\n\n\
+         In another terminal:\n\n  source {dir}/env.sh\n  {plugin} login demo          # sign in as alice / password (browser, or a device code over SSH)\n  \
+         kubectl auth whoami          # alice@example.com, groups dev, ops\n  {plugin} status\n\n\
+         (or just run `kubectl auth whoami` first: kubectl asks Signet, and Signet signs you in.)\n\
+         Press Ctrl-C to stop the demo.",
+        issuer = idp.issuer(),
+        server = api.url(),
+        dir = dir.display(),
+        plugin = plugin.display(),
+    );
+    // Run until stdin closes or the process is interrupted.
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    if sink.is_empty() {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: signet-demo <demo dir> <path to kubectl-signet>");
+    std::process::exit(2);
+}
