@@ -7,7 +7,13 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
+use signet_core::Signet;
+use signet_core::clock::SystemClock;
 use signet_core::config::{ClusterConfig, Config, Credentials, LoginMode, ProviderConfig};
+use signet_core::paths::Paths;
+use signet_core::token_store::MemoryStore;
 use signet_tests::apiserver::{ApiServer, ApiServerOptions};
 use signet_tests::idp::{Idp, IdpOptions};
 
@@ -55,16 +61,22 @@ fn main() {
     let config_file = dir.join("config.toml");
     config.save(&config_file).expect("write the demo config");
     let kubeconfig = dir.join("kubeconfig");
-    let yaml = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\n\
-         users:\n- name: signet-demo\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {plugin}\n      \
-         args: [token, --cluster, demo]\n      interactiveMode: IfAvailable\n      installHint: Install Signet (kubectl-signet) — see its README\n\
-         contexts:\n- name: demo\n  context:\n    cluster: demo\n    user: signet-demo\n    namespace: default\ncurrent-context: demo\n",
-        server = api.url(),
-        ca = ca_file.display(),
-        plugin = plugin.display(),
+    // The demo kubeconfig is written by Signet itself (as `kubectl signet sync` would), never yours.
+    let mut paths = Paths::from_env().expect("HOME is set");
+    paths.config_file = config_file.clone();
+    paths.kubeconfig_env = Some(kubeconfig.clone().into_os_string());
+    let signet = Signet::new(
+        paths,
+        config.clone(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(SystemClock),
     );
-    std::fs::write(&kubeconfig, yaml).expect("write the demo kubeconfig");
+    signet
+        .sync_kubeconfig(None, &plugin.display().to_string())
+        .expect("write the demo kubeconfig");
+    signet
+        .use_cluster("demo", None)
+        .expect("make the demo context current");
 
     let mut env = format!(
         "export SIGNET_CONFIG={} KUBECONFIG={} XDG_CACHE_HOME={}",

@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod paths;
 pub mod secret;
 pub mod session;
+pub mod sync;
 pub mod token_store;
 
 pub use secret::Secret;

@@ -18,6 +18,8 @@ pub struct Paths {
     pub state_dir: PathBuf,
     /// `$XDG_RUNTIME_DIR/signet`, when there is a runtime dir: holds the agent socket.
     pub runtime_dir: Option<PathBuf>,
+    /// `$KUBECONFIG` as given (a list of files), for choosing kubeconfig files as client-go does.
+    pub kubeconfig_env: Option<OsString>,
 }
 
 /// `HOME` is not set, so no default location can be worked out.
@@ -56,6 +58,7 @@ impl Paths {
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
                 .map(|p| p.join("signet")),
+            kubeconfig_env: var("KUBECONFIG"),
             config_file,
             home,
         })
@@ -69,6 +72,7 @@ impl Paths {
             cache_dir: root.join("cache/signet"),
             state_dir: root.join("state/signet"),
             runtime_dir: Some(root.join("runtime/signet")),
+            kubeconfig_env: Some(root.join("kubeconfig").into_os_string()),
         }
     }
 

@@ -117,12 +117,12 @@ pub struct ClusterStatus {
 
 /// The use-cases over config, providers, the token cache and the keyring.
 pub struct Signet {
-    paths: Paths,
-    config: Config,
-    secrets: Arc<dyn SecretStore>,
-    clock: Arc<dyn Clock>,
+    pub(crate) paths: Paths,
+    pub(crate) config: Config,
+    pub(crate) secrets: Arc<dyn SecretStore>,
+    pub(crate) clock: Arc<dyn Clock>,
     http: HttpOptions,
-    cache: TokenCache,
+    pub(crate) cache: TokenCache,
     providers: Mutex<HashMap<String, Arc<OidcProvider>>>,
 }
 
@@ -314,6 +314,7 @@ impl Signet {
                     .write(&self.cached(provider, audience, &tokens))?;
             }
         }
+        self.write_static_tokens(provider);
         tracing::info!(provider, groups = tokens.identity.groups.len(), "signed in");
         Ok(self.cache.read_session(provider).unwrap_or(record))
     }
@@ -434,6 +435,7 @@ impl Signet {
             record.refreshed_at = Some(self.clock.now());
             self.cache.write_session(&record)?;
         }
+        self.write_static_tokens(provider);
         tracing::info!(provider, audiences = targets.len(), "session refreshed");
         last.ok_or_else(|| {
             SessionError::SignInRequired {

@@ -24,7 +24,7 @@ const LOGIN_LOCK_TIMEOUT: Duration = Duration::from_secs(330);
 
 /// A failure shown to the person as one line (or a few), prefixed with `signet:`.
 #[derive(Debug)]
-pub struct Failure(String);
+pub struct Failure(pub String);
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,9 +32,9 @@ impl std::fmt::Display for Failure {
     }
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure(e.to_string())
+impl<E: Into<Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.into().to_string())
     }
 }
 
@@ -49,10 +49,13 @@ pub fn run(command: Command) -> Result<(), Failure> {
         } => login(&target, device, browser_command),
         Command::Logout { provider } => logout(&provider),
         Command::Status { json } => status(json),
+        Command::Use { cluster, namespace } => use_cluster(&cluster, namespace.as_deref()),
+        Command::Sync => sync(),
+        Command::Add(add) => crate::add::run(add),
     }
 }
 
-fn signet() -> Result<Signet, Error> {
+pub fn signet() -> Result<Signet, Error> {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths.config_file, &paths.home)?;
     Ok(Signet::new(
@@ -147,8 +150,53 @@ fn login(target: &str, device: bool, browser_command: Option<String>) -> Result<
         format!("groups: {}", record.identity.groups.join(", "))
     };
     println!("Signed in to {provider} as {who} ({groups}).");
-    for c in signet.config().clusters_of(&provider) {
-        println!("  cluster {} → context {}", c.name, c.context_name());
+    let reports = signet.sync_kubeconfig(Some(&provider), &plugin_command())?;
+    print_sync(&reports);
+    Ok(())
+}
+
+/// The command kubeconfig exec entries run: `kubectl-signet` when that is this program on PATH, else
+/// this program's absolute path.
+pub fn plugin_command() -> String {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "kubectl-signet".into());
+    signet_core::sync::plugin_command(&exe, std::env::var_os("PATH").as_deref())
+}
+
+pub fn print_sync(reports: &[signet_core::sync::SyncReport]) {
+    for r in reports {
+        for (cluster, context) in &r.contexts {
+            println!("  context {context} (cluster {cluster})");
+        }
+        for cluster in &r.awaiting_sign_in {
+            println!("  cluster {cluster}: token mode, written after sign-in");
+        }
+        for file in &r.outcome.written {
+            println!("  wrote {}", file.display());
+        }
+        for backup in &r.outcome.backups {
+            println!("  backed up the previous file to {}", backup.display());
+        }
+    }
+}
+
+fn sync() -> Result<(), Failure> {
+    let signet = signet()?;
+    let reports = signet.sync_kubeconfig(None, &plugin_command())?;
+    if reports.is_empty() {
+        println!("No clusters configured; add one with `kubectl signet add cluster`.");
+    }
+    print_sync(&reports);
+    Ok(())
+}
+
+fn use_cluster(cluster: &str, namespace: Option<&str>) -> Result<(), Failure> {
+    let signet = signet()?;
+    let c = signet.cluster_config(cluster)?;
+    let context = c.context_name().to_string();
+    signet.use_cluster(cluster, namespace)?;
+    match namespace {
+        Some(ns) => println!("Switched to context {context} (namespace {ns})."),
+        None => println!("Switched to context {context}."),
     }
     Ok(())
 }

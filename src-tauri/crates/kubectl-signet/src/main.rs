@@ -4,6 +4,7 @@
 //! result. stdout carries only the requested output (the ExecCredential for `token`); messages go to
 //! stderr. Exit codes: 0 ok, 1 a failure the person can act on (the message says how), 2 usage.
 
+mod add;
 mod commands;
 
 use std::process::ExitCode;
@@ -57,6 +58,78 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Make a cluster's context the current kubectl context.
+    Use {
+        /// The cluster's name in the Signet config.
+        cluster: String,
+        /// Also set the context's namespace.
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
+    },
+    /// Write or repair the kubeconfig entries of every configured cluster.
+    Sync,
+    /// Add a provider or a cluster to the Signet config.
+    #[command(subcommand)]
+    Add(AddCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AddCommand {
+    /// Add an OpenID provider (checks its discovery document before saving).
+    Provider {
+        /// A short name: a-z, 0-9 and '-'.
+        name: String,
+        /// The issuer URL (https; http only on loopback). Must equal the discovery document's issuer.
+        #[arg(long)]
+        issuer: String,
+        /// Signet's client id at the provider (a Dex public client without redirectURIs).
+        #[arg(long, default_value = "signet")]
+        client_id: String,
+        /// Dex connector id, to skip Dex's connector picker.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Extra scope (repeatable); openid, email and offline_access are always requested.
+        #[arg(long = "scope", value_name = "SCOPE", default_values_t = ["groups".to_string()])]
+        scopes: Vec<String>,
+        /// CA bundle (PEM) for the provider's TLS.
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
+        /// How to sign in: embedded (tray app), browser or device.
+        #[arg(long, default_value = "browser")]
+        login: String,
+    },
+    /// Add a cluster whose API server trusts a provider, and write its kubeconfig entries.
+    Cluster {
+        /// The cluster's name (also the kubeconfig cluster and default context name).
+        name: String,
+        /// The provider it trusts.
+        #[arg(long)]
+        provider: String,
+        /// The API server URL.
+        #[arg(long)]
+        server: String,
+        /// CA bundle (PEM) for the API server.
+        #[arg(long, conflicts_with = "insecure_skip_tls_verify")]
+        ca_file: Option<std::path::PathBuf>,
+        /// Skip TLS verification of the API server (dangerous; for throw-away clusters only).
+        #[arg(long)]
+        insecure_skip_tls_verify: bool,
+        /// The audience (Dex peer client id) the API server expects; default: the provider's client id.
+        #[arg(long)]
+        audience: Option<String>,
+        /// The context's namespace.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// The kubeconfig context name (default: the cluster name).
+        #[arg(long)]
+        context: Option<String>,
+        /// exec (kubectl runs kubectl-signet) or token (a static token Signet rewrites).
+        #[arg(long, default_value = "exec")]
+        credentials: String,
+        /// Write this cluster's entries to this kubeconfig file instead of the default one.
+        #[arg(long)]
+        kubeconfig: Option<std::path::PathBuf>,
     },
 }
 

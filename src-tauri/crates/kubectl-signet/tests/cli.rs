@@ -13,8 +13,13 @@ use signet_tests::world::World;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
 
-/// The 50-process test and the fail-fast timing test never overlap (2 cores): timing stays meaningful.
-static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// The fail-fast timing test runs alone (write lock); the others share (read lock). On 2 cores a test
+/// running 50 kubectl processes would otherwise decide the timing.
+static LOAD: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    LOAD.read().unwrap_or_else(|p| p.into_inner())
+}
 
 fn probe() -> PathBuf {
     // signet-probe is built next to this test's binaries by the workspace build.
@@ -39,32 +44,25 @@ impl Env {
     fn new(idp: IdpOptions) -> Env {
         let world = World::new(Idp::start(idp));
         let api = ApiServer::start(ApiServerOptions::new(world.idp.issuer(), "kubernetes"));
-        let mut config = world.config();
-        config.clusters[0].server = api.url().to_string();
-        world.write_config(&config);
-        let kubeconfig = world.root.path().join("kubeconfig");
         let ca = world.root.path().join("apiserver-ca.pem");
         std::fs::write(&ca, &api.ca().ca_pem).expect("write CA");
-        std::fs::write(
-            &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n    server: {}\n    certificate-authority: {}\n\
-                 users:\n- name: signet-prod\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {PLUGIN}\n      \
-                 args: [token, --cluster, prod]\n      interactiveMode: IfAvailable\n\
-                 contexts:\n- name: prod\n  context:\n    cluster: prod\n    user: signet-prod\ncurrent-context: prod\n",
-                api.url(),
-                ca.display()
-            ),
-        )
-        .expect("write kubeconfig");
+        let mut config = world.config();
+        config.clusters[0].server = api.url().to_string();
+        config.clusters[0].ca_file = Some(ca);
+        world.write_config(&config);
         let keyring = KeyringSession::start(&world.paths.home);
         let browser_log = world.root.path().join("browser.log");
-        Env {
+        let env = Env {
             world,
             keyring,
             api,
             browser_log,
-        }
+        };
+        let out = env.plugin(&["sync"]);
+        assert!(out.status.success(), "sync: {}", text(&out.stderr));
+        let out = env.plugin(&["use", "prod"]);
+        assert!(out.status.success(), "use: {}", text(&out.stderr));
+        env
     }
 
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
@@ -123,6 +121,7 @@ fn whoami(out: &Output) -> Value {
 
 #[test]
 fn kubectl_auth_whoami_through_the_exec_plugin_shows_alice_and_her_groups() {
+    let _shared = shared();
     let env = Env::new(IdpOptions::default());
     env.login();
     let review = whoami(&env.kubectl(&["auth", "whoami", "-o", "json"]));
@@ -146,6 +145,7 @@ fn kubectl_auth_whoami_through_the_exec_plugin_shows_alice_and_her_groups() {
 
 #[test]
 fn token_prints_an_exec_credential_that_expires_before_the_jwt() {
+    let _shared = shared();
     let env = Env::new(IdpOptions::default());
     env.login();
     let out = env.plugin(&["token", "--cluster", "prod"]);
@@ -177,7 +177,7 @@ fn token_prints_an_exec_credential_that_expires_before_the_jwt() {
 
 #[test]
 fn an_expired_id_token_is_refreshed_transparently_and_fifty_kubectls_cause_one_refresh() {
-    let _heavy = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
+    let _shared = shared();
     let env = Env::new(IdpOptions {
         id_token_ttl: Some(12),
         ..IdpOptions::default()
@@ -214,6 +214,7 @@ fn an_expired_id_token_is_refreshed_transparently_and_fifty_kubectls_cause_one_r
 
 #[test]
 fn a_revoked_session_fails_fast_with_one_line_when_not_interactive() {
+    let _alone = LOAD.write().unwrap_or_else(|p| p.into_inner());
     let env = Env::new(IdpOptions {
         id_token_ttl: Some(4),
         ..IdpOptions::default()
@@ -222,7 +223,6 @@ fn a_revoked_session_fails_fast_with_one_line_when_not_interactive() {
     let launches = env.browser_launches();
     env.world.idp.revoke("alice");
     std::thread::sleep(Duration::from_millis(4200));
-    let _heavy = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
     let start = Instant::now();
     let out = env.kubectl(&["get", "ns"]);
     let took = start.elapsed();
@@ -247,6 +247,7 @@ fn a_revoked_session_fails_fast_with_one_line_when_not_interactive() {
 
 #[test]
 fn twenty_interactive_token_calls_with_a_dead_session_open_one_browser() {
+    let _shared = shared();
     let env = Env::new(IdpOptions::default());
     let exec_info = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":true}}"#;
     let children: Vec<_> = (0..20)
@@ -274,6 +275,7 @@ fn twenty_interactive_token_calls_with_a_dead_session_open_one_browser() {
 
 #[test]
 fn cli_errors_are_one_actionable_line_with_exit_1_and_usage_errors_exit_2() {
+    let _shared = shared();
     let env = Env::new(IdpOptions::default());
     let out = env.plugin(&["token", "--cluster", "nope"]);
     assert_eq!(out.status.code(), Some(1));
@@ -301,6 +303,7 @@ fn cli_errors_are_one_actionable_line_with_exit_1_and_usage_errors_exit_2() {
 
 #[test]
 fn status_json_reports_who_is_signed_in() {
+    let _shared = shared();
     let env = Env::new(IdpOptions::default());
     env.login();
     let out = env.plugin(&["status", "--json"]);
@@ -315,4 +318,138 @@ fn status_json_reports_who_is_signed_in() {
         text(&out.stdout)
     );
     assert_eq!(env.keyring.lookup("signet", "corp"), None);
+}
+
+#[test]
+fn add_provider_validates_discovery_and_add_cluster_writes_a_context_kubectl_uses() {
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    let out = env.plugin(&[
+        "add",
+        "provider",
+        "corp2",
+        "--issuer",
+        "https://127.0.0.1:9/dex",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "unreachable issuer is refused");
+    assert!(
+        text(&out.stderr).contains("was not saved"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let issuer = env.world.idp.issuer().to_string();
+    let out = env.plugin(&["add", "provider", "corp2", "--issuer", &issuer]);
+    assert!(out.status.success(), "add provider: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("revocation: offered"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let ca = env.world.root.path().join("apiserver-ca.pem");
+    let out = env.plugin(&[
+        "add",
+        "cluster",
+        "staging",
+        "--provider",
+        "corp2",
+        "--server",
+        env.api.url(),
+        "--ca-file",
+        ca.to_str().expect("utf-8 path"),
+        "--audience",
+        "kubernetes",
+        "--namespace",
+        "team-a",
+    ]);
+    assert!(out.status.success(), "add cluster: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("context staging (cluster staging)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = env.plugin(&[
+        "add",
+        "cluster",
+        "bad",
+        "--provider",
+        "nope",
+        "--server",
+        "https://x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no provider named 'nope'"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = env.plugin(&["use", "staging", "--namespace", "team-a"]);
+    assert!(out.status.success(), "use: {}", text(&out.stderr));
+    let current = env.kubectl(&["config", "current-context"]);
+    assert_eq!(text(&current.stdout).trim(), "staging");
+    let ns = env.kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.contexts[0].context.namespace}",
+    ]);
+    assert_eq!(text(&ns.stdout).trim(), "team-a");
+
+    let out = env
+        .command(PLUGIN)
+        .args(["login", "corp2", "--browser-command"])
+        .arg(format!("{} browse alice", probe().display()))
+        .output()
+        .expect("login");
+    assert!(out.status.success(), "login: {}", text(&out.stderr));
+    let review = whoami(&env.kubectl(&["auth", "whoami", "-o", "json"]));
+    assert_eq!(
+        review["status"]["userInfo"]["username"],
+        "alice@example.com"
+    );
+}
+
+#[test]
+fn token_mode_writes_a_static_token_that_kubectl_uses_and_rewrites_it_on_refresh() {
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    let mut config =
+        signet_core::config::Config::load(&env.world.paths.config_file, &env.world.paths.home)
+            .expect("config");
+    config.clusters[0].credentials = signet_core::config::Credentials::Token;
+    // Token mode needs a fresh set of entries: remove the exec ones first (sync refuses nothing here:
+    // the entries are Signet's, so they are rewritten in place).
+    config.save(&env.world.paths.config_file).expect("save");
+    env.login();
+    let token = env.kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "-o",
+        "jsonpath={.users[0].user.token}",
+    ]);
+    assert!(
+        text(&token.stdout).starts_with("eyJ"),
+        "a static JWT is written (not shown)"
+    );
+    let exec = env.kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "-o",
+        "jsonpath={.users[0].user.exec}",
+    ]);
+    assert!(
+        text(&exec.stdout).trim().is_empty(),
+        "no exec entry left in token mode"
+    );
+    let review = whoami(&env.kubectl(&["auth", "whoami", "-o", "json"]));
+    assert_eq!(
+        review["status"]["userInfo"]["username"],
+        "alice@example.com"
+    );
 }

@@ -22,6 +22,7 @@
 //! would rewrite relative paths (`certificate-authority`, `tokenFile`, …) to absolute ones in the file.
 //! Tokens (token mode) pass through here but are never logged or put in an error.
 
+mod fast;
 mod lock;
 mod target;
 
@@ -321,7 +322,7 @@ pub fn set_token(
             })?;
         let file = &mut chain.files[fi];
         let user = &mut file.config.auth_infos[ei];
-        check_owned(user, cluster, &file.path)?;
+        check_owned(user, cluster, &file.raw.path)?;
         user.auth_info.get_or_insert_with(AuthInfo::default).token =
             Some(token.expose().to_owned().into());
         file.dirty = true;
@@ -342,39 +343,137 @@ pub fn use_context(
     context: &str,
     namespace: Option<&str>,
 ) -> Result<EditOutcome, KubeconfigError> {
-    edit(target, |chain| {
-        let (fi, ei) = chain
-            .locate::<NamedContext>(context)
-            .ok_or(KubeconfigError::NotFound {
-                kind: EntryKind::Context,
-                name: context.to_owned(),
-            })?;
-        if let Some(namespace) = namespace {
-            let file = &mut chain.files[fi];
-            let entry = &mut file.config.contexts[ei];
-            if signet_mark(entry.extensions()).is_none() {
-                return Err(KubeconfigError::NotSignetOwned {
-                    kind: EntryKind::Context,
-                    name: context.to_owned(),
-                    path: file.path.clone(),
-                    owner: None,
-                });
-            }
-            let wanted = (!namespace.is_empty()).then(|| namespace.to_owned());
-            let ctx = entry.context.get_or_insert_with(Context::default);
-            if ctx.namespace != wanted {
-                ctx.namespace = wanted;
-                file.dirty = true;
-            }
-        }
-        if chain.current_context() != Some(context) {
-            let file = &mut chain.files[chain.default];
-            file.config.current_context = Some(context.to_owned());
-            file.dirty = true;
-        }
-        Ok(())
+    let _locks = lock::LockSet::acquire(target.precedence(), target.lock_timeout())?;
+    if let Some(outcome) = use_context_in_place(target, context, namespace)? {
+        return Ok(outcome);
+    }
+    edit_locked(target, |chain| {
+        use_context_parsed(chain, context, namespace)
     })
     .map(|((), outcome)| outcome)
+}
+
+/// [`use_context`] on fully parsed files: handles every valid kubeconfig.
+fn use_context_parsed(
+    chain: &mut Chain,
+    context: &str,
+    namespace: Option<&str>,
+) -> Result<(), KubeconfigError> {
+    let (fi, ei) = chain
+        .locate::<NamedContext>(context)
+        .ok_or_else(|| not_found_context(context))?;
+    if let Some(namespace) = namespace {
+        let file = &mut chain.files[fi];
+        let entry = &mut file.config.contexts[ei];
+        if signet_mark(entry.extensions()).is_none() {
+            return Err(not_owned_context(context, &file.raw.path));
+        }
+        let wanted = (!namespace.is_empty()).then(|| namespace.to_owned());
+        let ctx = entry.context.get_or_insert_with(Context::default);
+        if ctx.namespace != wanted {
+            ctx.namespace = wanted;
+            file.dirty = true;
+        }
+    }
+    if chain.current_context() != Some(context) {
+        let file = &mut chain.files[chain.default];
+        file.config.current_context = Some(context.to_owned());
+        file.dirty = true;
+    }
+    Ok(())
+}
+
+/// [`use_context`] by splicing two scalars into the files' text (see the `fast` module); `Ok(None)` when
+/// some file has a shape that needs the full path. Decides exactly as [`use_context_parsed`] does.
+fn use_context_in_place(
+    target: &KubeconfigTarget,
+    context: &str,
+    namespace: Option<&str>,
+) -> Result<Option<EditOutcome>, KubeconfigError> {
+    if namespace == Some("") {
+        return Ok(None); // clearing removes a line: the full path does that
+    }
+    let mut files = Vec::with_capacity(target.precedence().len());
+    for path in target.precedence() {
+        let raw = RawFile::read(path)?;
+        let skim = match raw.text() {
+            Some(text) => match fast::skim(text) {
+                Some(skim) => Some(skim),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        files.push((raw, skim, Vec::new()));
+    }
+    let Some((fi, ci)) = files.iter().enumerate().find_map(|(fi, (_, skim, _))| {
+        let position = skim
+            .as_ref()?
+            .contexts
+            .iter()
+            .position(|c| c.name == context)?;
+        Some((fi, position))
+    }) else {
+        return Err(not_found_context(context));
+    };
+    if let Some(namespace) = namespace {
+        let (raw, skim, splices) = &mut files[fi];
+        let found = skim.as_ref().map(|s| &s.contexts[ci]);
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        if !found.signet {
+            return Err(not_owned_context(context, &raw.path));
+        }
+        if found.namespace.as_deref() != Some(namespace) {
+            match found.set_namespace(namespace) {
+                Some(splice) => splices.push(splice),
+                None => return Ok(None),
+            }
+        }
+    }
+    let current = files
+        .iter()
+        .find_map(|(_, skim, _)| skim.as_ref()?.current.as_deref());
+    if current != Some(context) {
+        let exists: Vec<bool> = files
+            .iter()
+            .map(|(raw, ..)| raw.original.is_some())
+            .collect();
+        let (_, skim, splices) = &mut files[target.default_index(&exists)];
+        // A missing default file has to be created with a header: the full path does that.
+        match skim.as_ref().and_then(|s| s.set_current(context)) {
+            Some(splice) => splices.push(splice),
+            None => return Ok(None),
+        }
+    }
+    let mut outcome = EditOutcome::default();
+    for (raw, _, splices) in files {
+        if splices.is_empty() {
+            continue;
+        }
+        let Some(text) = raw.text() else {
+            return Ok(None);
+        };
+        let updated = fast::apply(text, splices);
+        raw.write(&updated, &mut outcome)?;
+    }
+    Ok(Some(outcome))
+}
+
+fn not_found_context(context: &str) -> KubeconfigError {
+    KubeconfigError::NotFound {
+        kind: EntryKind::Context,
+        name: context.to_owned(),
+    }
+}
+
+fn not_owned_context(context: &str, path: &Path) -> KubeconfigError {
+    KubeconfigError::NotSignetOwned {
+        kind: EntryKind::Context,
+        name: context.to_owned(),
+        path: path.to_path_buf(),
+        owner: None,
+    }
 }
 
 /// Removes the clusters, users and contexts Signet wrote for `cluster`, from every file in the chain.
@@ -407,7 +506,7 @@ pub fn read_merged(target: &KubeconfigTarget) -> Result<Kubeconfig, KubeconfigEr
     let chain = Chain::load(target)?;
     let mut merged = Kubeconfig::default();
     for file in chain.files {
-        let path = file.path;
+        let path = file.raw.path;
         merged = merged
             .merge(file.config)
             .map_err(|e| KubeconfigError::Parse {
@@ -436,7 +535,7 @@ pub fn signet_contexts(target: &KubeconfigTarget) -> Result<Vec<SignetContext>, 
                     cluster: mark.cluster.to_owned(),
                     namespace: entry.context.as_ref().and_then(|c| c.namespace.clone()),
                     current: current.as_deref() == Some(entry.name.as_str()),
-                    file: file.path.clone(),
+                    file: file.raw.path.clone(),
                 });
             }
         }
@@ -640,14 +739,21 @@ struct Chain {
     default: usize,
 }
 
-struct LoadedFile {
+/// One file of the chain as bytes on disk.
+struct RawFile {
     /// The path as listed in the chain (what locks and messages use).
     path: PathBuf,
     /// Where the bytes live: `path` with symlinks followed, so writing keeps a symlink a symlink.
     real_path: PathBuf,
-    /// The file's text, when it exists (kept for the one-time backup).
+    /// The file's text without a byte-order mark, when the file exists (also what the backup keeps).
     original: Option<String>,
+    /// The file's permission bits, kept on rewrite (0600 for a new file).
     mode: u32,
+}
+
+/// One file of the chain, parsed.
+struct LoadedFile {
+    raw: RawFile,
     config: Kubeconfig,
     dirty: bool,
 }
@@ -659,7 +765,7 @@ impl Chain {
             .iter()
             .map(|path| LoadedFile::load(path))
             .collect::<Result<Vec<_>, _>>()?;
-        let exists: Vec<bool> = files.iter().map(|f| f.original.is_some()).collect();
+        let exists: Vec<bool> = files.iter().map(|f| f.raw.original.is_some()).collect();
         let default = target.default_index(&exists);
         Ok(Chain { files, default })
     }
@@ -695,7 +801,7 @@ impl Chain {
             Some((fi, ei)) => {
                 let file = &mut self.files[fi];
                 let entry = &mut T::list_mut(&mut file.config)[ei];
-                check_owned(entry, cluster, &file.path)?;
+                check_owned(entry, cluster, &file.raw.path)?;
                 let before = serde_json::to_value(&*entry).ok();
                 edit(entry, false);
                 set_mark(entry, mark);
@@ -720,7 +826,7 @@ impl Chain {
     fn commit(self) -> Result<EditOutcome, KubeconfigError> {
         let mut outcome = EditOutcome::default();
         for mut file in self.files.into_iter().filter(|f| f.dirty) {
-            if file.original.is_none() {
+            if file.raw.original.is_none() {
                 // What kubectl writes at the top of a new file.
                 file.config
                     .api_version
@@ -729,37 +835,19 @@ impl Chain {
             }
             let yaml = serde_saphyr::to_string(&file.config).map_err(|source| {
                 KubeconfigError::Serialize {
-                    path: file.path.clone(),
+                    path: file.raw.path.clone(),
                     source,
                 }
             })?;
-            if let Some(original) = &file.original {
-                let backup = backup_path(&file.real_path);
-                if fs::symlink_metadata(&backup).is_err() {
-                    atomic_file::write(&backup, original.as_bytes(), file.mode).map_err(
-                        |source| KubeconfigError::Write {
-                            path: backup.clone(),
-                            source,
-                        },
-                    )?;
-                    outcome.backups.push(backup);
-                }
-            }
-            atomic_file::write(&file.real_path, yaml.as_bytes(), file.mode).map_err(|source| {
-                KubeconfigError::Write {
-                    path: file.real_path.clone(),
-                    source,
-                }
-            })?;
-            tracing::debug!(file = %file.real_path.display(), "kubeconfig written");
-            outcome.written.push(file.real_path);
+            file.raw.write(&yaml, &mut outcome)?;
         }
         Ok(outcome)
     }
 }
 
-impl LoadedFile {
-    fn load(path: &Path) -> Result<LoadedFile, KubeconfigError> {
+impl RawFile {
+    /// Reads `path` (following symlinks); a missing file is not an error.
+    fn read(path: &Path) -> Result<RawFile, KubeconfigError> {
         let read_err = |source| KubeconfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -768,28 +856,71 @@ impl LoadedFile {
         let bytes = match fs::read(&real_path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(LoadedFile {
+                return Ok(RawFile {
                     path: path.to_path_buf(),
                     real_path,
                     original: None,
                     mode: NEW_FILE_MODE,
-                    config: Kubeconfig::default(),
-                    dirty: false,
                 });
             }
             Err(e) => return Err(read_err(e)),
         };
         let mode = file_mode(&real_path).map_err(read_err)?;
-        let text = String::from_utf8(bytes).map_err(|_| KubeconfigError::Parse {
+        let mut text = String::from_utf8(bytes).map_err(|_| KubeconfigError::Parse {
             path: path.to_path_buf(),
             message: "the file is not UTF-8 text".to_owned(),
         })?;
-        let config = parse(&text, path)?;
-        Ok(LoadedFile {
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
+        Ok(RawFile {
             path: path.to_path_buf(),
             real_path,
             original: Some(text),
             mode,
+        })
+    }
+
+    fn text(&self) -> Option<&str> {
+        self.original.as_deref()
+    }
+
+    /// Replaces the file with `contents` atomically, keeping its mode; before Signet's first change to an
+    /// existing file, keeps a copy of it at [`backup_path`].
+    fn write(&self, contents: &str, outcome: &mut EditOutcome) -> Result<(), KubeconfigError> {
+        if let Some(original) = &self.original {
+            let backup = backup_path(&self.real_path);
+            if fs::symlink_metadata(&backup).is_err() {
+                atomic_file::write(&backup, original.as_bytes(), self.mode).map_err(|source| {
+                    KubeconfigError::Write {
+                        path: backup.clone(),
+                        source,
+                    }
+                })?;
+                outcome.backups.push(backup);
+            }
+        }
+        atomic_file::write(&self.real_path, contents.as_bytes(), self.mode).map_err(|source| {
+            KubeconfigError::Write {
+                path: self.real_path.clone(),
+                source,
+            }
+        })?;
+        tracing::debug!(file = %self.real_path.display(), "kubeconfig written");
+        outcome.written.push(self.real_path.clone());
+        Ok(())
+    }
+}
+
+impl LoadedFile {
+    fn load(path: &Path) -> Result<LoadedFile, KubeconfigError> {
+        let raw = RawFile::read(path)?;
+        let config = match raw.text() {
+            Some(text) => parse(text, path)?,
+            None => Kubeconfig::default(),
+        };
+        Ok(LoadedFile {
+            raw,
             config,
             dirty: false,
         })
@@ -800,7 +931,6 @@ impl LoadedFile {
 /// parser budget that grows with the file so a large but honest kubeconfig is never refused, and without
 /// source snippets in errors (they could quote a token).
 fn parse(text: &str, path: &Path) -> Result<Kubeconfig, KubeconfigError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_nodes: 250_000usize.max(text.len()),
@@ -853,12 +983,20 @@ fn file_mode(_path: &Path) -> io::Result<u32> {
     Ok(NEW_FILE_MODE)
 }
 
-/// Locks every file of the chain, loads them, lets `change` edit, writes what changed, then unlocks.
+/// Locks every file of the chain, then [`edit_locked`].
 fn edit<T>(
     target: &KubeconfigTarget,
     change: impl FnOnce(&mut Chain) -> Result<T, KubeconfigError>,
 ) -> Result<(T, EditOutcome), KubeconfigError> {
     let _locks = lock::LockSet::acquire(target.precedence(), target.lock_timeout())?;
+    edit_locked(target, change)
+}
+
+/// Loads the chain, lets `change` edit it, writes what changed. The caller holds the locks.
+fn edit_locked<T>(
+    target: &KubeconfigTarget,
+    change: impl FnOnce(&mut Chain) -> Result<T, KubeconfigError>,
+) -> Result<(T, EditOutcome), KubeconfigError> {
     let mut chain = Chain::load(target)?;
     let value = change(&mut chain)?;
     let outcome = chain.commit()?;

@@ -697,6 +697,162 @@ fn a_broken_file_is_a_parse_error_that_quotes_no_content() {
     assert!(!lock_path(&file).exists(), "lock left after an error");
 }
 
+// ----- use_context's in-place path ----------------------------------------------------------------------
+
+/// What `kubectl config view --raw` writes: sorted keys, `current-context: ""`, a context without namespace.
+const KUBECTL_STYLE: &str = r#"apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: LS0t
+    server: https://a.example
+  name: a
+contexts:
+- context:
+    cluster: a
+    namespace: kube-system
+    user: admin
+  name: admin@a
+- context:
+    cluster: a
+    extensions:
+    - extension:
+        cluster: a
+        provider: corp
+      name: signet
+    user: signet-a
+  name: a
+current-context: ""
+kind: Config
+preferences: {}
+users:
+- name: signet-a
+  user:
+    token: x
+"#;
+
+/// Hand-written: comments, a document marker, no current-context, quoted and flow scalars.
+const COMMENTED: &str = r#"# my clusters
+---
+apiVersion: v1
+kind: Config
+# the contexts
+contexts:
+- name: "a"   # first
+  context:
+    cluster: a
+    user: signet-a
+    namespace: 'old-ns'
+    extensions:
+    - name: signet
+      extension: {provider: corp, cluster: a}
+clusters: []
+users: []
+"#;
+
+/// A flow-style context: a namespace cannot be inserted as a line, so the full path runs.
+const FLOW_CONTEXT: &str = r#"contexts:
+- {name: a, context: {cluster: a, user: u, extensions: [{name: signet, extension: {provider: corp, cluster: a}}]}}
+current-context: a
+"#;
+
+/// Runs `use_context` both ways on copies of `files` and checks they agree; returns whether the in-place
+/// path handled it, and the in-place texts.
+fn both_ways(files: &[&str], context: &str, namespace: Option<&str>) -> (bool, Vec<String>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let setup = |name: &str| {
+        let paths: Vec<PathBuf> = files
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let path = dir.path().join(format!("{name}-{i}"));
+                fs::write(&path, text).expect("write fixture");
+                path
+            })
+            .collect();
+        let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        (chain(dir.path(), &refs), paths)
+    };
+    let (fast_target, fast_paths) = setup("fast");
+    let (full_target, full_paths) = setup("full");
+
+    let in_place = use_context_in_place(&fast_target, context, namespace).expect("in place");
+    let handled = in_place.is_some();
+    if !handled {
+        use_context(&fast_target, context, namespace).expect("use_context");
+    }
+    edit(&full_target, |c| use_context_parsed(c, context, namespace)).expect("parsed path");
+
+    for (fast, full) in fast_paths.iter().zip(&full_paths) {
+        assert_eq!(
+            json_of(&load(fast)),
+            json_of(&load(full)),
+            "in-place and parsed results differ for {}:\n{}",
+            fast.display(),
+            fs::read_to_string(fast).expect("read")
+        );
+    }
+    let texts = fast_paths
+        .iter()
+        .map(|p| fs::read_to_string(p).expect("read"))
+        .collect();
+    (handled, texts)
+}
+
+#[test]
+fn in_place_use_context_matches_the_parsed_path_on_a_kubectl_written_file() {
+    let (handled, texts) = both_ways(&[KUBECTL_STYLE], "a", Some("team"));
+    assert!(
+        handled,
+        "a kubectl-written file should take the in-place path"
+    );
+    assert!(texts[0].contains("current-context: a\n"), "{}", texts[0]);
+    assert!(
+        texts[0].contains("    namespace: team\n    cluster: a\n    extensions:"),
+        "{}",
+        texts[0]
+    );
+    let (handled, _) = both_ways(&[KUBECTL_STYLE], "admin@a", None);
+    assert!(handled);
+}
+
+#[test]
+fn in_place_use_context_keeps_comments_and_order() {
+    let (handled, texts) = both_ways(&[COMMENTED], "a", Some("new-ns"));
+    assert!(handled, "a commented file should take the in-place path");
+    let expected = COMMENTED
+        .replace("---\napiVersion", "---\ncurrent-context: a\napiVersion")
+        .replace("namespace: 'old-ns'", "namespace: new-ns");
+    assert_eq!(texts[0], expected);
+}
+
+#[test]
+fn in_place_use_context_handles_chains_and_files_signet_wrote() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ours = dir.path().join("ours");
+    upsert_cluster_entries(&single(&ours), &[entry("prod")]).expect("upsert");
+    let ours = fs::read_to_string(&ours).expect("read");
+    let (handled, texts) = both_ways(&[KUBECTL_STYLE, &ours], "prod", Some("x"));
+    assert!(handled, "Signet's own output should take the in-place path");
+    assert!(texts[0].contains("current-context: prod"), "{}", texts[0]);
+    assert!(texts[1].contains("namespace: x"), "{}", texts[1]);
+}
+
+#[test]
+fn shapes_the_in_place_path_does_not_edit_fall_back_to_the_parsed_path() {
+    let (handled, _) = both_ways(&[FLOW_CONTEXT], "a", Some("ns"));
+    assert!(!handled, "flow-style context needs the parsed path");
+    let (handled, _) = both_ways(&[COMMENTED], "a", Some(""));
+    assert!(!handled, "clearing a namespace needs the parsed path");
+    let anchored = KUBECTL_STYLE.replace(
+        "- context:\n    cluster: a\n    extensions",
+        "- context: &c\n    cluster: a\n    extensions",
+    );
+    let (handled, _) = both_ways(&[&anchored], "a", Some("ns"));
+    assert!(!handled, "anchors need the parsed path");
+    let (handled, _) = both_ways(&["", KUBECTL_STYLE], "a", None);
+    assert!(!handled, "an empty default file needs the parsed path");
+}
+
 // ----- performance ----------------------------------------------------------------------------------------
 
 /// DESIGN.md §8: `use` on a 2,000-context (~2 MB) kubeconfig; the budget is 0.2× kubectl's ~580 ms. The time

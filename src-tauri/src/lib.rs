@@ -1,0 +1,102 @@
+//! `signet`: the tray app. A thin shell over `signet-core` (DESIGN.md §2): the tray icon and menu
+//! ([`tray`]), sign-in windows ([`login`]), commands for the switcher window ([`commands`]) over plain
+//! DTOs ([`dto`]), notifications ([`notify`]).
+//!
+//! [`run_app`] is generic over the Tauri runtime so tests drive the same app on the mock runtime; its
+//! side effects come in through [`Services`] (keyring, clock, notifications, browser opener).
+//! Behaviour that is not about windows, menus or notifications belongs in `signet-core`.
+
+pub mod commands;
+pub mod dto;
+pub mod error;
+pub mod login;
+pub mod notify;
+pub mod state;
+pub mod tray;
+
+use tauri::{Manager, RunEvent, Runtime};
+
+pub use error::AppError;
+pub use state::{AppState, Services};
+
+/// The app's configuration (`tauri.conf.json`), capabilities and embedded front end, for any runtime.
+pub fn context<R: Runtime>() -> tauri::Context<R> {
+    tauri::generate_context!()
+}
+
+/// Builds the app: plugins (single-instance first), state, commands and — with `services.desktop` —
+/// the tray icon and its periodic status check.
+pub fn build_app<R: Runtime>(
+    builder: tauri::Builder<R>,
+    services: Services,
+    context: tauri::Context<R>,
+) -> tauri::Result<tauri::App<R>> {
+    let desktop = services.desktop;
+    let mut builder = builder;
+    if desktop {
+        builder = builder
+            .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+                second_launch(app);
+            }))
+            .plugin(tauri_plugin_autostart::init(
+                tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+                None,
+            ));
+    }
+    builder
+        .manage(AppState::new(services))
+        .manage(login::Logins::default())
+        .manage(tray::Shown::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::sign_in,
+            commands::sign_out
+        ])
+        .setup(move |app| {
+            if desktop {
+                tray::create(app.handle())?;
+                tray::spawn_checker(app.handle());
+            }
+            Ok(())
+        })
+        .build(context)
+}
+
+/// Builds and runs the app until "Quit". Closing every window keeps it running in the tray.
+pub fn run_app<R: Runtime>(
+    builder: tauri::Builder<R>,
+    services: Services,
+    context: tauri::Context<R>,
+) -> tauri::Result<()> {
+    let app = build_app(builder, services, context)?;
+    app.run(|_, event| {
+        // `code: None` is "the last window closed"; an explicit `exit` (Quit) carries a code.
+        if let RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+        {
+            api.prevent_exit();
+        }
+    });
+    Ok(())
+}
+
+/// Another `signet` was started: bring our windows forward, or say where we are.
+fn second_launch<R: Runtime>(app: &tauri::AppHandle<R>) {
+    tracing::info!("a second instance was started; this one stays");
+    let windows = app.webview_windows();
+    if windows.is_empty() {
+        app.state::<AppState>().notifier.notify(
+            notify::Note::new(
+                "Signet is already running",
+                "Use its icon in the system tray.",
+            ),
+            None,
+        );
+    }
+    for window in windows.values() {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}

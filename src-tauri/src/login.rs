@@ -1,0 +1,746 @@
+//! Sign-in from the tray (DESIGN.md §5.1).
+//!
+//! **embedded** (the default): a `login-<provider>` webview window loads the authorization URL. The redirect
+//! URI is `http://127.0.0.1:<port>/callback`, where `<port>` is reserved by binding a listener that is never
+//! served: the navigation to it is caught in `on_navigation` and cancelled, so the authorization code
+//! never goes over the network, and the URL is handed to [`Signet::finish_login`] on a background thread
+//! (it redeems the code with the PKCE verifier and checks `state` and `nonce`). The window has no Tauri
+//! capability (only the `main` window has one), cannot open popups or download files, and closing it
+//! cancels the sign-in. An IdP that refuses embedded browsers (Google's `disallowed_useragent`) ends
+//! the sign-in with an offer to switch that provider to `browser` mode.
+//!
+//! **browser** and **device** run the engine's own flows ([`LoginMethod`]) on a background thread.
+//!
+//! One sign-in per provider runs at a time; asking again focuses the running one. Nothing here logs a
+//! URL's query: it may carry the code.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use signet_core::config::LoginMode;
+use signet_core::oidc::opener::UrlOpener;
+use signet_core::oidc::{DeviceCode, OidcError, PendingLogin};
+use signet_core::session::LoginMethod;
+use signet_core::token_store::SessionRecord;
+use tauri::webview::{NewWindowResponse, WebviewWindowBuilder};
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WindowEvent};
+use url::Url;
+
+use crate::dto::{ErrorDto, SignInStarted, SignedOut};
+use crate::error::AppError;
+use crate::notify::Note;
+use crate::state::AppState;
+
+/// The path of the redirect URI.
+pub const REDIRECT_PATH: &str = "/callback";
+/// How long a `browser` sign-in waits for the redirect.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
+/// The `error` an IdP answers when it refuses embedded browsers (Google, also behind Dex).
+pub const DISALLOWED_USERAGENT: &str = "disallowed_useragent";
+/// The notification action that switches a provider to `browser` sign-in.
+pub const ACTION_USE_BROWSER: &str = "use-browser";
+
+/// The label of a provider's `n`-th login window: `login-<provider>-<n>`. Provider names are
+/// `[a-z0-9-]+`, valid in labels. Each sign-in gets a fresh label, so a window still being destroyed
+/// never blocks (or cancels) the next sign-in.
+pub fn window_label(provider: &str, n: u32) -> String {
+    format!("login-{provider}-{n}")
+}
+
+/// What the login window does with a navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Navigation {
+    /// An IdP (or upstream connector) page: load it.
+    Allow,
+    /// The redirect to our callback: cancel it and finish the sign-in with its URL.
+    Capture,
+    /// Anything else aimed at the reserved port, or a scheme a sign-in page has no business loading.
+    Block,
+    /// The IdP refuses embedded browsers: cancel, and offer `browser` mode.
+    EmbeddedRefused,
+}
+
+/// Decides a login-window navigation to `url`, for a sign-in redirecting to `redirect`.
+///
+/// The reserved port is matched on every loopback spelling (`127.0.0.1`, `localhost`, `[::1]`), so no
+/// request ever reaches it; only the exact redirect (host and path) is captured.
+pub fn decide(url: &Url, redirect: &Url) -> Navigation {
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+    ) || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+        || url.host_str() == Some("localhost");
+    if url.scheme() == "http" && loopback && url.port() == redirect.port() {
+        return if url.host_str() == redirect.host_str() && url.path() == redirect.path() {
+            Navigation::Capture
+        } else {
+            Navigation::Block
+        };
+    }
+    match url.scheme() {
+        "http" | "https" if refuses_embedded(url) => Navigation::EmbeddedRefused,
+        "http" | "https" => Navigation::Allow,
+        "about" if url.path() == "blank" => Navigation::Allow,
+        _ => Navigation::Block,
+    }
+}
+
+/// Whether a page says the IdP refuses embedded browsers: an `error=disallowed_useragent` parameter, or
+/// Google's error page, whose `authError` parameter is base64 text naming the error.
+pub fn refuses_embedded(url: &Url) -> bool {
+    url.query_pairs().any(|(k, v)| {
+        (k == "error" && v == DISALLOWED_USERAGENT)
+            || (k == "authError" && decodes_to_disallowed(&v))
+    })
+}
+
+/// Whether a page title names the refusal (Google: "Error 403: disallowed_useragent").
+pub fn title_refuses_embedded(title: &str) -> bool {
+    title.to_ascii_lowercase().contains(DISALLOWED_USERAGENT)
+}
+
+fn decodes_to_disallowed(value: &str) -> bool {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let value = value.trim();
+    [
+        STANDARD.decode(value),
+        URL_SAFE.decode(value),
+        STANDARD_NO_PAD.decode(value),
+        URL_SAFE_NO_PAD.decode(value),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|bytes| String::from_utf8_lossy(&bytes).contains(DISALLOWED_USERAGENT))
+}
+
+/// `scheme://host:port/path` — a URL without its query or fragment, for logs.
+pub fn without_query(url: &Url) -> String {
+    format!(
+        "{}://{}{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+        url.path()
+    )
+}
+
+/// An embedded sign-in waiting for its redirect.
+struct Attempt {
+    /// The login window's label.
+    label: String,
+    pending: PendingLogin,
+    /// Keeps the redirect port ours until the sign-in ends. Never accepted on.
+    _reservation: TcpListener,
+}
+
+enum Slot {
+    /// Discovery is running, or a browser/device sign-in waits, or a code is being redeemed.
+    Busy,
+    /// A login window is open.
+    Window(Attempt),
+}
+
+/// The sign-ins running, one per provider (managed state).
+#[derive(Default)]
+pub struct Logins {
+    slots: Mutex<HashMap<String, Slot>>,
+    windows: std::sync::atomic::AtomicU32,
+}
+
+impl std::fmt::Debug for Logins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running: Vec<String> = self
+            .slots
+            .lock()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
+        f.debug_struct("Logins").field("running", &running).finish()
+    }
+}
+
+impl Logins {
+    /// Claims the provider's slot; `false` if a sign-in already runs.
+    fn claim(&self, provider: &str) -> bool {
+        let Ok(mut slots) = self.slots.lock() else {
+            return false;
+        };
+        if slots.contains_key(provider) {
+            return false;
+        }
+        slots.insert(provider.to_string(), Slot::Busy);
+        true
+    }
+
+    fn open_window(&self, provider: &str, attempt: Attempt) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.insert(provider.to_string(), Slot::Window(attempt));
+        }
+    }
+
+    fn next_label(&self, provider: &str) -> String {
+        let n = self
+            .windows
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        window_label(provider, n)
+    }
+
+    /// Takes the attempt waiting in window `label` (leaving the slot busy); `None` if there is none (it
+    /// was captured, cancelled, or belongs to another window).
+    fn take_attempt(&self, provider: &str, label: &str) -> Option<Attempt> {
+        let mut slots = self.slots.lock().ok()?;
+        match slots.remove(provider)? {
+            Slot::Window(attempt) if attempt.label == label => {
+                slots.insert(provider.to_string(), Slot::Busy);
+                Some(attempt)
+            }
+            other => {
+                slots.insert(provider.to_string(), other);
+                None
+            }
+        }
+    }
+
+    fn release(&self, provider: &str) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.remove(provider);
+        }
+    }
+
+    /// The label of the provider's open login window, if one waits for its redirect.
+    pub fn window_of(&self, provider: &str) -> Option<String> {
+        match self.slots.lock().ok()?.get(provider)? {
+            Slot::Window(attempt) => Some(attempt.label.clone()),
+            Slot::Busy => None,
+        }
+    }
+
+    /// Whether a sign-in runs for `provider`.
+    pub fn running(&self, provider: &str) -> bool {
+        self.slots
+            .lock()
+            .map(|s| s.contains_key(provider))
+            .unwrap_or(false)
+    }
+}
+
+/// Starts a sign-in to `provider` in its configured mode and returns once it is under way (the login
+/// window is open, or the browser/device flow started). Blocks on discovery: call it off the main thread.
+pub fn start<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<SignInStarted, AppError> {
+    let state = app.state::<AppState>();
+    let signet = state.signet();
+    let mode = signet.provider_config(provider)?.login;
+    let logins = app.state::<Logins>();
+    if !logins.claim(provider) {
+        focus_window(app, provider);
+        return Ok(SignInStarted {
+            provider: provider.into(),
+            mode,
+            already_running: true,
+        });
+    }
+    state.update_activity(provider, |a| {
+        a.signing_in = true;
+        a.last_error = None;
+    });
+    crate::tray::refresh(app);
+    let started = match mode {
+        LoginMode::Embedded => open_window(app, provider),
+        LoginMode::Browser | LoginMode::Device => spawn_external(app, provider, mode),
+    };
+    if let Err(e) = &started {
+        tracing::warn!(provider, error = %e, "sign-in could not start");
+        logins.release(provider);
+        state.update_activity(provider, |a| {
+            a.signing_in = false;
+            a.last_error = Some(error_dto(e));
+        });
+        crate::tray::refresh(app);
+    }
+    started.map(|()| SignInStarted {
+        provider: provider.into(),
+        mode,
+        already_running: false,
+    })
+}
+
+/// [`start`] on a background thread; a failure is shown as a notification.
+pub fn spawn_start<R: Runtime>(app: &AppHandle<R>, provider: &str) {
+    let (app, provider) = (app.clone(), provider.to_string());
+    let spawned = std::thread::Builder::new()
+        .name(format!("sign-in-{provider}"))
+        .spawn(move || {
+            if let Err(e) = start(&app, &provider) {
+                app.state::<AppState>().notifier.notify(
+                    Note::new(format!("Could not sign in to {provider}"), e.to_string()),
+                    None,
+                );
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the sign-in thread");
+    }
+}
+
+fn open_window<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<(), AppError> {
+    let state = app.state::<AppState>();
+    let reservation = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(AppError::Reserve)?;
+    let port = reservation.local_addr().map_err(AppError::Reserve)?.port();
+    let redirect = Url::parse(&format!("http://127.0.0.1:{port}{REDIRECT_PATH}"))
+        .map_err(|e| AppError::Internal(format!("redirect URI: {e}")))?;
+    let pending = state.signet().begin_login(provider, &redirect)?;
+    let url = pending.url.clone();
+    app.state::<Logins>().open_window(
+        provider,
+        Attempt {
+            pending,
+            _reservation: reservation,
+        },
+    );
+
+    let label = window_label(provider);
+    let (nav_app, nav_provider) = (app.clone(), provider.to_string());
+    let (title_app, title_provider) = (app.clone(), provider.to_string());
+    // WebDriver can only see windows in the first web context, so under automation the login window
+    // shares it; otherwise it gets an ephemeral one: no IdP cookie outlives the sign-in, so "Sign out"
+    // really signs out and another account can be used.
+    let automation = std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true");
+    let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
+        .title(format!("Sign in to {provider} — Signet"))
+        .inner_size(480.0, 720.0)
+        .center()
+        .focused(true)
+        .incognito(!automation)
+        .on_navigation(move |url| match decide(url, &redirect) {
+            Navigation::Allow => true,
+            Navigation::Capture => {
+                captured(&nav_app, &nav_provider, url.clone());
+                false
+            }
+            Navigation::Block => {
+                tracing::warn!(provider = %nav_provider, url = %without_query(url), "blocked a navigation from the sign-in page");
+                false
+            }
+            Navigation::EmbeddedRefused => {
+                refused_embedded(&nav_app, &nav_provider);
+                false
+            }
+        })
+        .on_document_title_changed(move |_, title| {
+            if title_refuses_embedded(&title) {
+                refused_embedded(&title_app, &title_provider);
+            }
+        })
+        .on_new_window(|url, _| {
+            tracing::warn!(url = %without_query(&url), "blocked a popup from the sign-in page");
+            NewWindowResponse::Deny
+        })
+        .on_download(|_, event| {
+            if let tauri::webview::DownloadEvent::Requested { url, .. } = event {
+                tracing::warn!(url = %without_query(&url), "blocked a download from the sign-in page");
+            }
+            false
+        })
+        .build()
+        .map_err(AppError::Window)?;
+    let (close_app, close_provider) = (app.clone(), provider.to_string());
+    window.on_window_event(move |event| {
+        if let WindowEvent::Destroyed = event {
+            cancelled(&close_app, &close_provider);
+        }
+    });
+    tracing::info!(provider, "login window opened");
+    Ok(())
+}
+
+/// The login window caught the redirect: finish the sign-in off the main thread.
+pub fn captured<R: Runtime>(app: &AppHandle<R>, provider: &str, redirected_to: Url) {
+    let Some(attempt) = app.state::<Logins>().take_attempt(provider) else {
+        tracing::debug!(provider, "ignored a second redirect for a finished sign-in");
+        return;
+    };
+    tracing::info!(provider, "caught the sign-in redirect");
+    let (handle, owned) = (app.clone(), provider.to_string());
+    let spawned = std::thread::Builder::new()
+        .name(format!("finish-sign-in-{provider}"))
+        .spawn(move || {
+            let (app, provider) = (handle, owned);
+            close_window(&app, &provider);
+            let Attempt {
+                pending,
+                _reservation,
+            } = attempt;
+            let result = app
+                .state::<AppState>()
+                .signet()
+                .finish_login(&provider, pending, &redirected_to)
+                .map_err(AppError::from);
+            drop(_reservation);
+            finished(&app, &provider, result);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the sign-in thread");
+        app_release(app, provider);
+    }
+}
+
+fn refused_embedded<R: Runtime>(app: &AppHandle<R>, provider: &str) {
+    if app.state::<Logins>().take_attempt(provider).is_none() {
+        return;
+    }
+    tracing::warn!(provider, "the identity provider refuses embedded browsers");
+    let (app, provider) = (app.clone(), provider.to_string());
+    std::thread::spawn(move || {
+        close_window(&app, &provider);
+        let refused = OidcError::Refused {
+            error: DISALLOWED_USERAGENT.into(),
+            description: Some(
+                "the identity provider does not allow sign-in from an embedded browser".into(),
+            ),
+        };
+        finished(&app, &provider, Err(AppError::Core(refused.into())));
+    });
+}
+
+/// The login window was closed before the redirect: the sign-in is cancelled.
+fn cancelled<R: Runtime>(app: &AppHandle<R>, provider: &str) {
+    if app.state::<Logins>().take_attempt(provider).is_none() {
+        return;
+    }
+    tracing::info!(provider, "sign-in cancelled: the login window was closed");
+    app_release(app, provider);
+}
+
+fn app_release<R: Runtime>(app: &AppHandle<R>, provider: &str) {
+    app.state::<Logins>().release(provider);
+    app.state::<AppState>()
+        .update_activity(provider, |a| a.signing_in = false);
+    crate::tray::refresh(app);
+}
+
+fn close_window<R: Runtime>(app: &AppHandle<R>, provider: &str) {
+    if let Some(window) = app.get_webview_window(&window_label(provider))
+        && let Err(e) = window.destroy()
+    {
+        tracing::warn!(provider, error = %e, "could not close the login window");
+    }
+}
+
+fn focus_window<R: Runtime>(app: &AppHandle<R>, provider: &str) {
+    if let Some(window) = app.get_webview_window(&window_label(provider)) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+fn spawn_external<R: Runtime>(
+    app: &AppHandle<R>,
+    provider: &str,
+    mode: LoginMode,
+) -> Result<(), AppError> {
+    let (app, provider) = (app.clone(), provider.to_string());
+    std::thread::Builder::new()
+        .name(format!("sign-in-{provider}"))
+        .spawn(move || {
+            let state = app.state::<AppState>();
+            let signet = state.signet();
+            let opener = state.opener.clone();
+            let result = match mode {
+                LoginMode::Device => {
+                    let show = |code: &DeviceCode| {
+                        state.notifier.notify(
+                            Note::new(
+                                format!("Sign in to {provider}"),
+                                format!(
+                                    "Open {} and enter the code {}",
+                                    code.verification_uri, code.user_code
+                                ),
+                            ),
+                            None,
+                        );
+                        let target = code
+                            .verification_uri_complete
+                            .as_deref()
+                            .unwrap_or(&code.verification_uri);
+                        if let Ok(url) = Url::parse(target)
+                            && let Err(e) = opener.open(&url)
+                        {
+                            tracing::warn!(error = %e, "could not open the verification page");
+                        }
+                    };
+                    signet.login(&provider, LoginMethod::Device { show: &show })
+                }
+                _ => signet.login(
+                    &provider,
+                    LoginMethod::Browser {
+                        opener: &*opener as &dyn UrlOpener,
+                        timeout: BROWSER_TIMEOUT,
+                    },
+                ),
+            };
+            finished(&app, &provider, result.map_err(AppError::from));
+        })
+        .map(|_| ())
+        .map_err(|e| AppError::Internal(format!("could not start the sign-in thread: {e}")))
+}
+
+/// Records the outcome of a sign-in, tells the person, and updates the tray.
+fn finished<R: Runtime>(
+    app: &AppHandle<R>,
+    provider: &str,
+    result: Result<SessionRecord, AppError>,
+) {
+    let state = app.state::<AppState>();
+    app.state::<Logins>().release(provider);
+    match result {
+        Ok(record) => {
+            state.update_activity(provider, |a| {
+                a.signing_in = false;
+                a.last_error = None;
+            });
+            let clusters: Vec<String> = state
+                .signet()
+                .config()
+                .clusters_of(provider)
+                .map(|c| c.name.clone())
+                .collect();
+            state
+                .notifier
+                .notify(signed_in_note(provider, &record, &clusters), None);
+        }
+        Err(e) => {
+            tracing::warn!(provider, code = e.code(), error = %e, "sign-in failed");
+            state.update_activity(provider, |a| {
+                a.signing_in = false;
+                a.last_error = Some(error_dto(&e));
+            });
+            if is_disallowed_useragent(&e) {
+                let (action_app, action_provider) = (app.clone(), provider.to_string());
+                state.notifier.notify(
+                    Note::new(
+                        format!("{provider} does not allow sign-in in Signet's window"),
+                        "Sign in with your system browser instead.",
+                    )
+                    .with_action(ACTION_USE_BROWSER, "Use the system browser"),
+                    Some(Box::new(move |key: &str| {
+                        if key == ACTION_USE_BROWSER {
+                            switch_to_browser(&action_app, &action_provider);
+                        }
+                    })),
+                );
+            } else {
+                state.notifier.notify(
+                    Note::new(format!("Sign-in to {provider} failed"), e.to_string()),
+                    None,
+                );
+            }
+        }
+    }
+    crate::tray::refresh(app);
+}
+
+/// The "Signed in" notification: who, which groups, which clusters.
+pub fn signed_in_note(provider: &str, record: &SessionRecord, clusters: &[String]) -> Note {
+    let who = record
+        .identity
+        .email
+        .as_deref()
+        .unwrap_or(&record.identity.subject);
+    let groups = if record.identity.groups.is_empty() {
+        "no groups".to_string()
+    } else {
+        format!("groups {}", record.identity.groups.join(", "))
+    };
+    let body = if clusters.is_empty() {
+        format!("Signed in as {who} ({groups}).")
+    } else {
+        format!(
+            "Signed in as {who} ({groups}). Clusters: {}.",
+            clusters.join(", ")
+        )
+    };
+    Note::new(format!("Signed in to {provider} as {who}"), body)
+}
+
+/// Whether a sign-in failed because the IdP refuses embedded browsers.
+pub fn is_disallowed_useragent(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::Core(signet_core::Error::Oidc(OidcError::Refused { error, .. }))
+            if error == DISALLOWED_USERAGENT
+    )
+}
+
+/// Switches `provider` to `browser` sign-in (saving the config) and starts a sign-in that way.
+pub fn switch_to_browser<R: Runtime>(app: &AppHandle<R>, provider: &str) {
+    let state = app.state::<AppState>();
+    match state.set_login_mode(provider, LoginMode::Browser) {
+        Ok(()) => {
+            state.update_activity(provider, |a| a.last_error = None);
+            spawn_start(app, provider);
+        }
+        Err(e) => state.notifier.notify(
+            Note::new(
+                format!("Could not switch {provider} to the system browser"),
+                e.to_string(),
+            ),
+            None,
+        ),
+    }
+}
+
+/// Signs out of `provider` (DESIGN.md J7): revokes where the IdP allows, forgets the tokens, closes a
+/// login window still open. Blocks on the network: call it off the main thread.
+pub fn sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<SignedOut, AppError> {
+    let state = app.state::<AppState>();
+    let revocation = state.signet().logout(provider)?;
+    if app.state::<Logins>().take_attempt(provider).is_some() {
+        close_window(app, provider);
+        app.state::<Logins>().release(provider);
+    }
+    state.update_activity(provider, |a| {
+        a.signing_in = false;
+        a.last_error = None;
+    });
+    crate::tray::refresh(app);
+    Ok(SignedOut::new(provider, revocation))
+}
+
+/// [`sign_out`] on a background thread, with a notification either way.
+pub fn spawn_sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) {
+    let (app, provider) = (app.clone(), provider.to_string());
+    std::thread::spawn(move || {
+        let note = match sign_out(&app, &provider) {
+            Ok(_) => Note::new(
+                format!("Signed out of {provider}"),
+                "Its tokens are forgotten on this computer.",
+            ),
+            Err(e) => Note::new(format!("Could not sign out of {provider}"), e.to_string()),
+        };
+        app.state::<AppState>().notifier.notify(note, None);
+    });
+}
+
+fn error_dto(e: &AppError) -> ErrorDto {
+    ErrorDto {
+        code: e.code().to_string(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("valid test URL")
+    }
+
+    const REDIRECT: &str = "http://127.0.0.1:43117/callback";
+
+    #[test]
+    fn captures_the_redirect_with_its_code_and_state() {
+        assert_eq!(
+            decide(
+                &url("http://127.0.0.1:43117/callback?code=abc&state=xyz"),
+                &url(REDIRECT)
+            ),
+            Navigation::Capture
+        );
+    }
+
+    #[test]
+    fn captures_an_error_redirect_too() {
+        assert_eq!(
+            decide(
+                &url("http://127.0.0.1:43117/callback?error=access_denied&state=xyz"),
+                &url(REDIRECT)
+            ),
+            Navigation::Capture
+        );
+    }
+
+    #[test]
+    fn lets_idp_and_upstream_pages_through() {
+        for page in [
+            "http://127.0.0.1:5556/dex/auth?client_id=signet&redirect_uri=http%3A%2F%2F127.0.0.1%3A43117%2Fcallback",
+            "http://127.0.0.1:5556/dex/auth/local/login?back=&state=q",
+            "https://github.com/login/oauth/authorize?client_id=x",
+            "https://dex.example.com/callback?code=upstream",
+            "about:blank",
+        ] {
+            assert_eq!(
+                decide(&url(page), &url(REDIRECT)),
+                Navigation::Allow,
+                "{page} is a page of the sign-in"
+            );
+        }
+    }
+
+    #[test]
+    fn blocks_anything_else_aimed_at_the_reserved_port() {
+        for page in [
+            "http://127.0.0.1:43117/",
+            "http://127.0.0.1:43117/callback/../other",
+            "http://127.0.0.1:43117/callbackx?code=abc",
+            "http://localhost:43117/callback?code=abc",
+            "http://[::1]:43117/callback?code=abc",
+        ] {
+            assert_eq!(
+                decide(&url(page), &url(REDIRECT)),
+                Navigation::Block,
+                "{page} must never reach the reserved port"
+            );
+        }
+    }
+
+    #[test]
+    fn blocks_schemes_a_sign_in_page_has_no_business_with() {
+        for page in [
+            "file:///etc/passwd",
+            "tauri://localhost/index.html",
+            "data:text/html,hi",
+            "javascript:alert(1)",
+            "ipc://localhost/plugin:foo",
+        ] {
+            assert_eq!(
+                decide(&url(page), &url(REDIRECT)),
+                Navigation::Block,
+                "{page}"
+            );
+        }
+    }
+
+    #[test]
+    fn recognises_idps_that_refuse_embedded_browsers() {
+        let google = format!(
+            "https://accounts.google.com/signin/oauth/error?authError={}&client_id=x",
+            base64::engine::general_purpose::STANDARD
+                .encode("Cg9kaXNhbGxvd2VkX3VzZXJhZ2VudBIB disallowed_useragent")
+        );
+        assert_eq!(
+            decide(&url(&google), &url(REDIRECT)),
+            Navigation::EmbeddedRefused
+        );
+        assert_eq!(
+            decide(
+                &url("https://idp.example.com/err?error=disallowed_useragent"),
+                &url(REDIRECT)
+            ),
+            Navigation::EmbeddedRefused
+        );
+        assert!(title_refuses_embedded("Error 403: disallowed_useragent"));
+        assert!(!title_refuses_embedded("Sign in – Google Accounts"));
+    }
+
+    #[test]
+    fn logged_urls_lose_their_query() {
+        assert_eq!(
+            without_query(&url("http://127.0.0.1:43117/callback?code=secret#frag")),
+            "http://127.0.0.1:43117/callback"
+        );
+    }
+}

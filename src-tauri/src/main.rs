@@ -1,0 +1,67 @@
+//! The `signet` tray app's entry point: real services, logging, and the Wry runtime.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use signet_app::Services;
+use signet_app::notify::DesktopNotifier;
+use signet_core::clock::SystemClock;
+use signet_core::oidc::opener::SystemBrowser;
+use signet_core::paths::Paths;
+use signet_core::token_store::LazyKeyringStore;
+
+fn main() -> anyhow::Result<()> {
+    let paths = Paths::from_env()?;
+    init_logging(&paths);
+    let services = Services {
+        paths,
+        secrets: Arc::new(LazyKeyringStore::new()),
+        clock: Arc::new(SystemClock),
+        notifier: Arc::new(DesktopNotifier),
+        opener: Arc::new(SystemBrowser::from_env()),
+        desktop: true,
+    };
+    signet_app::run_app(tauri::Builder::default(), services, signet_app::context())
+        .context("the tray app failed")
+}
+
+/// Logs to stderr and to `$XDG_STATE_HOME/signet/signet.log` (0600). `SIGNET_LOG` is a tracing filter.
+fn init_logging(paths: &Paths) {
+    use tracing_subscriber::fmt::writer::MakeWriterExt as _;
+    let filter = std::env::var("SIGNET_LOG")
+        .unwrap_or_else(|_| "signet_app=info,signet=info,signet_core=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false);
+    let result = match open_log(paths) {
+        Ok(file) => builder
+            .with_writer(std::io::stderr.and(std::sync::Mutex::new(file)))
+            .with_ansi(false)
+            .try_init(),
+        Err(e) => {
+            eprintln!(
+                "signet: cannot write {}: {e}; logging to stderr only",
+                paths.state_dir.join("signet.log").display()
+            );
+            builder.with_writer(std::io::stderr).try_init()
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("signet: logging unavailable: {e}");
+    }
+}
+
+fn open_log(paths: &Paths) -> std::io::Result<std::fs::File> {
+    signet_core::atomic_file::private_dir(&paths.state_dir)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(paths.state_dir.join("signet.log"))
+}

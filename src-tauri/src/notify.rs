@@ -1,0 +1,150 @@
+//! Desktop notifications behind a small port: the real one talks to `org.freedesktop.Notifications`
+//! through notify-rust; the recording one lets tests read what the person would have seen.
+//!
+//! A missing notification daemon is normal on servers and in CI: showing a notification never fails the
+//! caller, it only logs. Notification text is written for a person and never holds a token or a code.
+
+use std::sync::{Arc, Mutex};
+
+/// Something to tell the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub summary: String,
+    pub body: String,
+    /// One button, as `(key, label)`; its key is passed to the `on_action` callback when pressed.
+    pub action: Option<(String, String)>,
+}
+
+impl Note {
+    pub fn new(summary: impl Into<String>, body: impl Into<String>) -> Note {
+        Note {
+            summary: summary.into(),
+            body: body.into(),
+            action: None,
+        }
+    }
+
+    pub fn with_action(mut self, key: &str, label: &str) -> Note {
+        self.action = Some((key.to_string(), label.to_string()));
+        self
+    }
+}
+
+/// Called with the action key the person pressed.
+pub type OnAction = Box<dyn FnOnce(&str) + Send + 'static>;
+
+/// Shows notifications. Implementations must not block the caller for long and must not fail it.
+pub trait Notifier: Send + Sync {
+    fn notify(&self, note: Note, on_action: Option<OnAction>);
+}
+
+/// The desktop's notification server (notify-rust over D-Bus), on a background thread.
+#[derive(Debug, Default)]
+pub struct DesktopNotifier;
+
+impl Notifier for DesktopNotifier {
+    fn notify(&self, note: Note, on_action: Option<OnAction>) {
+        let spawned = std::thread::Builder::new()
+            .name("notify".into())
+            .spawn(move || show_desktop(note, on_action));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the notification thread");
+        }
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn show_desktop(note: Note, on_action: Option<OnAction>) {
+    let mut n = notify_rust::Notification::new();
+    n.appname("Signet").summary(&note.summary).body(&note.body);
+    if let Some((key, label)) = &note.action {
+        n.action(key, label);
+    }
+    match n.show() {
+        Ok(handle) => {
+            tracing::debug!(summary = %note.summary, "notification shown");
+            if let Some(on_action) = on_action {
+                handle.wait_for_action(move |key| {
+                    if key != "__closed" {
+                        on_action(key);
+                    }
+                });
+            }
+        }
+        Err(e) => tracing::info!(
+            summary = %note.summary,
+            body = %note.body,
+            error = %e,
+            "no notification server; the message is only logged"
+        ),
+    }
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn show_desktop(note: Note, _on_action: Option<OnAction>) {
+    match notify_rust::Notification::new()
+        .appname("Signet")
+        .summary(&note.summary)
+        .body(&note.body)
+        .show()
+    {
+        Ok(_) => tracing::debug!(summary = %note.summary, "notification shown"),
+        Err(e) => {
+            tracing::info!(summary = %note.summary, body = %note.body, error = %e, "notification failed; the message is only logged")
+        }
+    }
+}
+
+/// Records notifications instead of showing them (tests); can press a notification's button.
+#[derive(Default)]
+pub struct RecordingNotifier {
+    shown: Mutex<Vec<Note>>,
+    actions: Mutex<Vec<(usize, OnAction)>>,
+}
+
+impl std::fmt::Debug for RecordingNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingNotifier")
+            .field("shown", &self.shown())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordingNotifier {
+    pub fn new() -> Arc<RecordingNotifier> {
+        Arc::default()
+    }
+
+    /// Every notification so far, oldest first.
+    pub fn shown(&self) -> Vec<Note> {
+        self.shown.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Presses the button of the `index`-th notification; `false` if it had none (or it was pressed).
+    pub fn press(&self, index: usize, key: &str) -> bool {
+        let callback = self.actions.lock().ok().and_then(|mut actions| {
+            let at = actions.iter().position(|(i, _)| *i == index)?;
+            Some(actions.remove(at).1)
+        });
+        match callback {
+            Some(callback) => {
+                callback(key);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Notifier for RecordingNotifier {
+    fn notify(&self, note: Note, on_action: Option<OnAction>) {
+        let Ok(mut shown) = self.shown.lock() else {
+            return;
+        };
+        let index = shown.len();
+        shown.push(note);
+        if let (Some(callback), Ok(mut actions)) = (on_action, self.actions.lock()) {
+            actions.push((index, callback));
+        }
+    }
+}

@@ -1,0 +1,595 @@
+//! The tray icon and its menu, rebuilt from the providers' state.
+//!
+//! The menu is first computed as plain data ([`TrayView`]: the icon state and a list of [`Entry`]s with
+//! namespaced ids, see [`MenuAction`]), which unit tests check without a display; then it is turned into
+//! a Tauri menu on the main thread. A view equal to the one shown is not applied again, so the periodic
+//! check costs nothing while nothing changes.
+//!
+//! Linux notes: the tray is a StatusNotifierItem exported by libayatana-appindicator, its menu a
+//! `com.canonical.dbusmenu` object; a click on the icon opens the menu (there is no click event), and
+//! tooltips are not shown.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Local, Utc};
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+
+use crate::dto::{ErrorDto, ProviderDto, ProviderState, overall_state};
+use crate::state::AppState;
+
+/// The tray icon's id. libayatana exports it as `/org/ayatana/NotificationItem/tray_icon_tray_app_signet`.
+pub const TRAY_ID: &str = "signet";
+/// Emitted to the app's windows whenever the providers' state may have changed.
+pub const STATUS_EVENT: &str = "signet:status-changed";
+/// How often the tray re-reads the config and the token cache (the CLI changes them too).
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Menu ids that do something. Informational rows use `provider:<name>:account|expiry|error`,
+/// `cluster:<name>` and `app:*` ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuAction {
+    SignIn(String),
+    SignOut(String),
+    /// Switch the provider to `browser` sign-in (offered after `disallowed_useragent`).
+    UseBrowser(String),
+    ToggleAutostart,
+    Quit,
+}
+
+pub const ID_AUTOSTART: &str = "app:autostart";
+pub const ID_QUIT: &str = "app:quit";
+
+impl MenuAction {
+    pub fn id(&self) -> String {
+        match self {
+            MenuAction::SignIn(p) => format!("provider:{p}:sign-in"),
+            MenuAction::SignOut(p) => format!("provider:{p}:sign-out"),
+            MenuAction::UseBrowser(p) => format!("provider:{p}:use-browser"),
+            MenuAction::ToggleAutostart => ID_AUTOSTART.into(),
+            MenuAction::Quit => ID_QUIT.into(),
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<MenuAction> {
+        match id {
+            ID_AUTOSTART => return Some(MenuAction::ToggleAutostart),
+            ID_QUIT => return Some(MenuAction::Quit),
+            _ => {}
+        }
+        let rest = id.strip_prefix("provider:")?;
+        let (provider, verb) = rest.rsplit_once(':')?;
+        if provider.is_empty() {
+            return None;
+        }
+        let provider = provider.to_string();
+        match verb {
+            "sign-in" => Some(MenuAction::SignIn(provider)),
+            "sign-out" => Some(MenuAction::SignOut(provider)),
+            "use-browser" => Some(MenuAction::UseBrowser(provider)),
+            _ => None,
+        }
+    }
+}
+
+/// One menu row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Item {
+        id: String,
+        label: String,
+        enabled: bool,
+    },
+    Check {
+        id: String,
+        label: String,
+        checked: bool,
+    },
+    Separator,
+}
+
+fn info(id: String, label: String) -> Entry {
+    Entry::Item {
+        id,
+        label,
+        enabled: false,
+    }
+}
+
+fn action(action: MenuAction, label: String) -> Entry {
+    Entry::Item {
+        id: action.id(),
+        label,
+        enabled: true,
+    }
+}
+
+/// What the tray shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayView {
+    pub state: ProviderState,
+    pub entries: Vec<Entry>,
+}
+
+/// Computes the tray from the providers. `autostart` is `None` when autostart is not available.
+pub fn view(
+    providers: &[ProviderDto],
+    config_error: Option<&ErrorDto>,
+    autostart: Option<bool>,
+    now: DateTime<Utc>,
+) -> TrayView {
+    let mut entries = Vec::new();
+    if let Some(e) = config_error {
+        entries.push(info(
+            "app:config-error".into(),
+            format!("Config error: {}", shorten(&e.message)),
+        ));
+        entries.push(Entry::Separator);
+    }
+    if providers.is_empty() {
+        entries.push(info(
+            "app:no-providers".into(),
+            "No providers configured".into(),
+        ));
+        entries.push(info(
+            "app:add-provider-hint".into(),
+            "Add one with: kubectl signet add provider".into(),
+        ));
+    }
+    for (i, p) in providers.iter().enumerate() {
+        if i > 0 {
+            entries.push(Entry::Separator);
+        }
+        provider_section(&mut entries, p, now);
+    }
+    entries.push(Entry::Separator);
+    if let Some(checked) = autostart {
+        entries.push(Entry::Check {
+            id: ID_AUTOSTART.into(),
+            label: "Start at login".into(),
+            checked,
+        });
+    }
+    entries.push(action(MenuAction::Quit, "Quit Signet".into()));
+    TrayView {
+        state: overall_state(providers),
+        entries,
+    }
+}
+
+fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc>) {
+    let name = &p.name;
+    let who = match &p.account {
+        Some(a) => a.email.clone().unwrap_or_else(|| a.subject.clone()),
+        None => "Not signed in".into(),
+    };
+    entries.push(info(
+        format!("provider:{name}:account"),
+        format!("{name} — {who}"),
+    ));
+    if let Some(a) = &p.account {
+        let expiry = match (p.expires_at, a.refreshable) {
+            (Some(end), true) if end > now => format!("Token valid until {}", clock_time(end, now)),
+            (Some(_), true) => "Token is refreshed on next use".into(),
+            (Some(end), false) if end > now => format!("Session ends at {}", clock_time(end, now)),
+            (Some(_), false) | (None, false) => "Session ended".into(),
+            (None, true) => "No token yet; fetched on next use".into(),
+        };
+        entries.push(info(format!("provider:{name}:expiry"), expiry));
+    }
+    if let Some(e) = &p.last_error {
+        entries.push(info(
+            format!("provider:{name}:error"),
+            format!("Failed: {}", shorten(&e.message)),
+        ));
+    }
+    for c in &p.clusters {
+        entries.push(info(
+            format!("cluster:{}", c.name),
+            format!("Cluster {}", c.name),
+        ));
+    }
+    let signed_in = p.account.is_some() && p.state != ProviderState::SignInNeeded;
+    if p.signing_in {
+        entries.push(action(
+            MenuAction::SignIn(name.clone()),
+            format!("Signing in to {name}… (show)"),
+        ));
+    } else if !signed_in {
+        entries.push(action(
+            MenuAction::SignIn(name.clone()),
+            format!("Sign in to {name}…"),
+        ));
+    }
+    if p.account.is_some() {
+        entries.push(action(
+            MenuAction::SignOut(name.clone()),
+            format!("Sign out of {name}"),
+        ));
+    }
+    let refused_embedded = p
+        .last_error
+        .as_ref()
+        .is_some_and(|e| e.message.contains(crate::login::DISALLOWED_USERAGENT));
+    if refused_embedded && p.login_mode == signet_core::config::LoginMode::Embedded {
+        entries.push(action(
+            MenuAction::UseBrowser(name.clone()),
+            format!("Use the system browser for {name}"),
+        ));
+    }
+}
+
+/// `14:32`, or `Tue 14:32` when more than a day away, in local time.
+fn clock_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&Local);
+    if at - now > chrono::TimeDelta::hours(20) {
+        local.format("%a %H:%M").to_string()
+    } else {
+        local.format("%H:%M").to_string()
+    }
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 70;
+    let line = text.lines().next().unwrap_or("");
+    if line.chars().count() <= MAX {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(MAX - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+/// muda reads `&` as a mnemonic marker; `&&` is a literal ampersand.
+fn escape(label: &str) -> String {
+    label.replace('&', "&&")
+}
+
+/// The icon for a state.
+pub fn icon(state: ProviderState) -> Image<'static> {
+    match state {
+        ProviderState::SignedIn => tauri::include_image!("../icons/tray-signed-in.png"),
+        ProviderState::Expiring => tauri::include_image!("../icons/tray-expiring.png"),
+        ProviderState::SignInNeeded => tauri::include_image!("../icons/tray-sign-in.png"),
+        ProviderState::Error => tauri::include_image!("../icons/tray-error.png"),
+    }
+}
+
+fn tooltip(state: ProviderState) -> &'static str {
+    match state {
+        ProviderState::SignedIn => "Signet — signed in",
+        ProviderState::Expiring => "Signet — a session ends soon",
+        ProviderState::SignInNeeded => "Signet — sign-in needed",
+        ProviderState::Error => "Signet — a sign-in or refresh failed",
+    }
+}
+
+fn build_menu<R: Runtime>(app: &AppHandle<R>, entries: &[Entry]) -> tauri::Result<Menu<R>> {
+    let mut items: Vec<Box<dyn IsMenuItem<R>>> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match entry {
+            Entry::Item { id, label, enabled } => items.push(Box::new(MenuItem::with_id(
+                app,
+                id.as_str(),
+                escape(label),
+                *enabled,
+                None::<&str>,
+            )?)),
+            Entry::Check { id, label, checked } => items.push(Box::new(CheckMenuItem::with_id(
+                app,
+                id.as_str(),
+                escape(label),
+                true,
+                *checked,
+                None::<&str>,
+            )?)),
+            Entry::Separator => items.push(Box::new(PredefinedMenuItem::separator(app)?)),
+        }
+    }
+    let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|i| i.as_ref()).collect();
+    Menu::with_items(app, &refs)
+}
+
+/// The last view applied to the tray (touched on the main thread only).
+#[derive(Debug, Default)]
+pub struct Shown(Mutex<Option<TrayView>>);
+
+fn current_view<R: Runtime>(app: &AppHandle<R>) -> TrayView {
+    let state = app.state::<AppState>();
+    view(
+        &state.providers(),
+        state.config_error().as_ref(),
+        autostart_enabled(app),
+        state.now(),
+    )
+}
+
+/// Creates the tray icon (desktop only; call from `setup`, on the main thread).
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let view = current_view(app);
+    let menu = build_menu(app, &view.entries)?;
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(view.state))
+        .tooltip(tooltip(view.state))
+        .menu(&menu)
+        .on_menu_event(|app, event| on_menu_event(app, event.id().as_ref()))
+        .build(app)?;
+    if let Ok(mut shown) = app.state::<Shown>().0.lock() {
+        *shown = Some(view);
+    }
+    tracing::info!(tray = TRAY_ID, "tray icon created");
+    Ok(())
+}
+
+/// Recomputes the view and applies it if it changed; tells the app's windows. Any thread.
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    if let Err(e) = app.emit(STATUS_EVENT, ()) {
+        tracing::debug!(error = %e, "could not emit the status event");
+    }
+    if app.tray_by_id(TRAY_ID).is_none() {
+        return;
+    }
+    let view = current_view(app);
+    let handle = app.clone();
+    let applied = app.run_on_main_thread(move || apply(&handle, view));
+    if let Err(e) = applied {
+        tracing::warn!(error = %e, "could not update the tray");
+    }
+}
+
+fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    let shown = app.state::<Shown>();
+    let Ok(mut shown) = shown.0.lock() else {
+        return;
+    };
+    if shown.as_ref() == Some(&view) {
+        return;
+    }
+    let result = build_menu(app, &view.entries).and_then(|menu| {
+        tray.set_menu(Some(menu))?;
+        tray.set_icon(Some(icon(view.state)))?;
+        tray.set_tooltip(Some(tooltip(view.state)))
+    });
+    match result {
+        Ok(()) => {
+            tracing::debug!(state = ?view.state, "tray updated");
+            *shown = Some(view);
+        }
+        Err(e) => tracing::warn!(error = %e, "could not update the tray menu"),
+    }
+}
+
+/// Re-reads the config and the token cache every [`CHECK_INTERVAL`] and updates the tray.
+pub fn spawn_checker<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    let spawned = std::thread::Builder::new()
+        .name("tray-check".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECK_INTERVAL);
+                app.state::<AppState>().reload_if_changed();
+                refresh(&app);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the tray status check");
+    }
+}
+
+fn autostart_enabled<R: Runtime>(app: &AppHandle<R>) -> Option<bool> {
+    let manager = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()?;
+    match manager.is_enabled() {
+        Ok(enabled) => Some(enabled),
+        Err(e) => {
+            tracing::debug!(error = %e, "autostart state unknown");
+            None
+        }
+    }
+}
+
+fn on_menu_event<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let Some(action) = MenuAction::parse(id) else {
+        tracing::debug!(id, "menu row without an action");
+        return;
+    };
+    tracing::info!(id, "menu action");
+    match action {
+        MenuAction::SignIn(provider) => crate::login::spawn_start(app, &provider),
+        MenuAction::SignOut(provider) => crate::login::spawn_sign_out(app, &provider),
+        MenuAction::UseBrowser(provider) => {
+            let (app, provider) = (app.clone(), provider.clone());
+            std::thread::spawn(move || crate::login::switch_to_browser(&app, &provider));
+        }
+        MenuAction::ToggleAutostart => {
+            if let Some(manager) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() {
+                let result = match manager.is_enabled() {
+                    Ok(true) => manager.disable(),
+                    _ => manager.enable(),
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "could not change autostart");
+                }
+            }
+            refresh(app);
+        }
+        MenuAction::Quit => app.exit(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dto::{AccountDto, ClusterDto};
+    use signet_core::config::LoginMode;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+            .expect("valid time")
+            .with_timezone(&Utc)
+    }
+
+    fn provider(name: &str, signed_in: bool) -> ProviderDto {
+        ProviderDto {
+            name: name.into(),
+            login_mode: LoginMode::Embedded,
+            state: if signed_in {
+                ProviderState::SignedIn
+            } else {
+                ProviderState::SignInNeeded
+            },
+            account: signed_in.then(|| AccountDto {
+                subject: "CgVhbGljZQ".into(),
+                email: Some("alice@example.com".into()),
+                name: None,
+                groups: vec!["admins".into()],
+                signed_in_at: now(),
+                refreshed_at: None,
+                refreshable: true,
+            }),
+            expires_at: signed_in.then(|| now() + chrono::TimeDelta::minutes(30)),
+            signing_in: false,
+            last_error: None,
+            clusters: vec![ClusterDto {
+                name: format!("{name}-prod"),
+                context: format!("{name}-prod"),
+                server: "https://127.0.0.1:6443".into(),
+                audience: "kubernetes".into(),
+                expires_at: None,
+            }],
+        }
+    }
+
+    fn labels(view: &TrayView) -> Vec<(String, String)> {
+        view.entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Item { id, label, .. } | Entry::Check { id, label, .. } => {
+                    Some((id.clone(), label.clone()))
+                }
+                Entry::Separator => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn menu_ids_round_trip() {
+        for action in [
+            MenuAction::SignIn("corp".into()),
+            MenuAction::SignOut("dev-eu-1".into()),
+            MenuAction::UseBrowser("google".into()),
+            MenuAction::ToggleAutostart,
+            MenuAction::Quit,
+        ] {
+            assert_eq!(MenuAction::parse(&action.id()), Some(action.clone()));
+        }
+        assert_eq!(
+            MenuAction::SignIn("corp".into()).id(),
+            "provider:corp:sign-in"
+        );
+        for informational in [
+            "provider:corp:account",
+            "cluster:prod",
+            "app:no-providers",
+            "provider::sign-in",
+        ] {
+            assert_eq!(MenuAction::parse(informational), None, "{informational}");
+        }
+    }
+
+    #[test]
+    fn signed_out_provider_offers_sign_in_and_lists_its_clusters() {
+        let v = view(&[provider("corp", false)], None, Some(false), now());
+        let rows = labels(&v);
+        assert_eq!(
+            rows,
+            [
+                (
+                    "provider:corp:account".into(),
+                    "corp — Not signed in".into()
+                ),
+                ("cluster:corp-prod".into(), "Cluster corp-prod".into()),
+                ("provider:corp:sign-in".into(), "Sign in to corp…".into()),
+                (ID_AUTOSTART.into(), "Start at login".into()),
+                (ID_QUIT.into(), "Quit Signet".into()),
+            ]
+        );
+        assert_eq!(v.state, ProviderState::SignInNeeded);
+    }
+
+    #[test]
+    fn signed_in_provider_shows_account_expiry_and_sign_out() {
+        let v = view(
+            &[provider("corp", true), provider("dev", false)],
+            None,
+            None,
+            now(),
+        );
+        let rows = labels(&v);
+        let expected_time = (now() + chrono::TimeDelta::minutes(30))
+            .with_timezone(&Local)
+            .format("%H:%M")
+            .to_string();
+        assert_eq!(rows[0].1, "corp — alice@example.com");
+        assert_eq!(rows[1].1, format!("Token valid until {expected_time}"));
+        assert!(
+            rows.contains(&("provider:corp:sign-out".into(), "Sign out of corp".into())),
+            "{rows:?}"
+        );
+        assert!(
+            !rows.iter().any(|(id, _)| id == "provider:corp:sign-in"),
+            "no sign-in while signed in: {rows:?}"
+        );
+        assert!(rows.iter().any(|(id, _)| id == "provider:dev:sign-in"));
+        assert!(
+            !rows.iter().any(|(id, _)| id == ID_AUTOSTART),
+            "no autostart row when autostart is unavailable"
+        );
+        assert_eq!(v.state, ProviderState::SignInNeeded, "dev needs a sign-in");
+        assert_eq!(
+            v.entries.iter().filter(|e| **e == Entry::Separator).count(),
+            2,
+            "one separator between providers, one before the app rows"
+        );
+    }
+
+    #[test]
+    fn a_refused_embedded_sign_in_offers_the_system_browser() {
+        let mut p = provider("google", false);
+        p.state = ProviderState::Error;
+        p.last_error = Some(ErrorDto {
+            code: "oidc.refused".into(),
+            message: "the identity provider said 'disallowed_useragent'".into(),
+        });
+        let v = view(&[p], None, None, now());
+        let rows = labels(&v);
+        assert!(rows.contains(&(
+            "provider:google:use-browser".into(),
+            "Use the system browser for google".into()
+        )));
+        assert!(rows.contains(&(
+            "provider:google:error".into(),
+            "Failed: the identity provider said 'disallowed_useragent'".into()
+        )));
+        assert_eq!(v.state, ProviderState::Error);
+    }
+
+    #[test]
+    fn no_providers_says_how_to_add_one() {
+        let v = view(&[], None, None, now());
+        assert_eq!(labels(&v)[0].1, "No providers configured");
+        assert_eq!(v.state, ProviderState::SignInNeeded);
+    }
+
+    #[test]
+    fn long_messages_are_shortened_and_ampersands_kept_literal() {
+        let long = "x".repeat(200);
+        assert_eq!(shorten(&long).chars().count(), 70);
+        assert_eq!(escape("R&D"), "R&&D");
+    }
+}

@@ -1,0 +1,411 @@
+//! The app on Tauri's mock runtime (no display, no session bus): every command the front end may call,
+//! the capability rules (a remote origin or a login window is refused), and the embedded sign-in from
+//! the authorization URL the login window loads to the redirect it catches — against the Dex stand-in.
+//!
+//! The mock runtime has no webview, so the person's part (filling the IdP's form) is played by
+//! `FormBrowser`, which stops at the redirect exactly where the login window's `on_navigation` catches it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use signet_app::login::{self, Navigation};
+use signet_app::notify::RecordingNotifier;
+use signet_app::{Services, build_app};
+use signet_core::clock::SystemClock;
+use signet_core::config::{Config, LoginMode};
+use signet_core::paths::Paths;
+use signet_core::token_store::MemoryStore;
+use signet_tests::browser::FormBrowser;
+use signet_tests::idp::{Idp, IdpOptions, PASSWORD};
+use signet_tests::world::{FormOpener, cluster, provider};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+use url::Url;
+
+const LOCAL: &str = "tauri://localhost";
+
+struct TestApp {
+    app: App<MockRuntime>,
+    main: WebviewWindow<MockRuntime>,
+    notes: Arc<RecordingNotifier>,
+    paths: Paths,
+    _root: tempfile::TempDir,
+}
+
+fn start(config: &Config, opener: Option<FormOpener>) -> TestApp {
+    let root = tempfile::tempdir().expect("create the test root");
+    let paths = Paths::under(root.path());
+    std::fs::create_dir_all(&paths.home).expect("create HOME");
+    config
+        .save(&paths.config_file)
+        .expect("save the test config");
+    let notes = RecordingNotifier::new();
+    let services = Services {
+        paths: paths.clone(),
+        secrets: Arc::new(MemoryStore::new()),
+        clock: Arc::new(SystemClock),
+        notifier: notes.clone(),
+        opener: match opener {
+            Some(o) => Arc::new(o),
+            None => Arc::new(FormOpener::new(None, "nobody", "wrong")),
+        },
+        desktop: false,
+    };
+    let app = build_app(mock_builder(), services, signet_app::context())
+        .expect("build the app on the mock runtime");
+    let main = WebviewWindowBuilder::new(&app, "main", WebviewUrl::default())
+        .build()
+        .expect("open the main window");
+    TestApp {
+        app,
+        main,
+        notes,
+        paths,
+        _root: root,
+    }
+}
+
+fn corp_config(issuer: &str, login: LoginMode) -> Config {
+    let mut corp = provider("corp", issuer, None);
+    corp.login = login;
+    Config {
+        providers: vec![corp],
+        clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+    }
+}
+
+fn invoke_from(
+    window: &WebviewWindow<MockRuntime>,
+    origin: &str,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: origin.parse().expect("valid origin"),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| {
+        body.deserialize::<Value>()
+            .expect("a JSON command response")
+    })
+}
+
+impl TestApp {
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        invoke_from(&self.main, LOCAL, cmd, args)
+    }
+
+    fn status(&self) -> Value {
+        self.invoke("status", json!({}))
+            .expect("status succeeds from the main window")
+    }
+
+    fn login_url(&self) -> Url {
+        let window = self
+            .app
+            .get_webview_window(&login::window_label("corp"))
+            .expect("the login window is open");
+        window.url().expect("the login window's URL")
+    }
+
+    /// Waits until `status` says `pred` (the sign-in finishes on a background thread).
+    fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = self.status();
+            if pred(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; status: {status:#}; notifications: {:?}",
+                self.notes.shown()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn redirect_of(auth_url: &Url) -> Url {
+    let redirect = auth_url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("the authorization URL names a redirect URI");
+    Url::parse(&redirect).expect("a valid redirect URI")
+}
+
+fn state_of(auth_url: &Url) -> String {
+    auth_url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("the authorization URL carries a state")
+}
+
+#[test]
+fn status_lists_providers_and_clusters_and_never_a_token() {
+    let t = start(
+        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        None,
+    );
+    let status = t.status();
+    assert_eq!(status[0]["name"], "corp", "{status:#}");
+    assert_eq!(status[0]["state"], "sign_in_needed");
+    assert_eq!(status[0]["loginMode"], "embedded");
+    assert_eq!(status[0]["account"], Value::Null);
+    assert_eq!(status[0]["clusters"][0]["name"], "prod");
+    assert_eq!(status[0]["clusters"][0]["audience"], "kubernetes");
+    assert!(t.paths.config_file.exists());
+}
+
+#[test]
+fn unknown_provider_is_an_error_object_with_a_code() {
+    let t = start(
+        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        None,
+    );
+    let err = t
+        .invoke("sign_in", json!({ "provider": "nope" }))
+        .expect_err("signing in to a provider that does not exist fails");
+    assert_eq!(
+        err,
+        json!({
+            "code": "session.unknown_provider",
+            "message": "no provider named 'nope' in the Signet config (known: corp)",
+        }),
+        "errors reach the front end as {{code, message}}"
+    );
+    let err = t
+        .invoke("sign_out", json!({ "provider": "nope" }))
+        .expect_err("signing out of a provider that does not exist fails");
+    assert_eq!(err["code"], "session.unknown_provider");
+}
+
+#[test]
+fn remote_origins_and_login_windows_cannot_call_commands() {
+    let t = start(
+        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        None,
+    );
+    t.invoke("status", json!({}))
+        .expect("the app's own page in the main window may call status");
+    for origin in [
+        "http://127.0.0.1:5556/",
+        "http://127.0.0.1:5556/dex/auth/local/login",
+        "https://github.com/login",
+    ] {
+        for cmd in ["status", "sign_in", "sign_out"] {
+            let refused = invoke_from(&t.main, origin, cmd, json!({ "provider": "corp" }));
+            assert!(
+                refused.is_err(),
+                "{cmd} from the remote origin {origin} must be refused, got {refused:?}"
+            );
+        }
+    }
+    // A window that is not `main` — the login window's label — has no capability, even for local pages.
+    let login =
+        WebviewWindowBuilder::new(&t.app, login::window_label("corp"), WebviewUrl::default())
+            .build()
+            .expect("open a window labelled like the login window");
+    for cmd in ["status", "sign_in", "sign_out"] {
+        let refused = invoke_from(&login, LOCAL, cmd, json!({ "provider": "corp" }));
+        assert!(
+            refused.is_err(),
+            "{cmd} from the login window must be refused, got {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn embedded_sign_in_catches_the_redirect_and_signs_in_then_sign_out_forgets_it() {
+    let idp = Idp::start(IdpOptions::default());
+    let t = start(&corp_config(idp.issuer(), LoginMode::Embedded), None);
+
+    let started = t
+        .invoke("sign_in", json!({ "provider": "corp" }))
+        .expect("sign_in starts");
+    assert_eq!(
+        started,
+        json!({ "provider": "corp", "mode": "embedded", "alreadyRunning": false })
+    );
+    let auth_url = t.login_url();
+    assert!(
+        auth_url
+            .as_str()
+            .starts_with(&format!("{}/auth?", idp.issuer())),
+        "the login window loads the IdP's authorization endpoint: {auth_url}"
+    );
+    let redirect = redirect_of(&auth_url);
+    assert_eq!(redirect.host_str(), Some("127.0.0.1"));
+    assert_eq!(redirect.path(), login::REDIRECT_PATH);
+    assert!(
+        auth_url
+            .query_pairs()
+            .any(|(k, v)| k == "code_challenge_method" && v == "S256"),
+        "PKCE S256: {auth_url}"
+    );
+    let status = t.status();
+    assert_eq!(status[0]["signingIn"], true, "{status:#}");
+
+    let again = t
+        .invoke("sign_in", json!({ "provider": "corp" }))
+        .expect("a second sign_in succeeds");
+    assert_eq!(
+        again["alreadyRunning"], true,
+        "a second request shares the open login window"
+    );
+
+    // The person signs in on the IdP's pages; the IdP redirects to the callback.
+    let callback = FormBrowser::new(None)
+        .login(auth_url.as_str(), "alice", PASSWORD)
+        .expect("sign in through the stand-in's form");
+    assert_eq!(
+        login::decide(&callback, &redirect),
+        Navigation::Capture,
+        "the login window cancels and captures {}",
+        login::without_query(&callback)
+    );
+    login::captured(t.app.handle(), "corp", callback.clone());
+    // A second delivery of the same redirect (WebKit may report it twice) is ignored.
+    login::captured(t.app.handle(), "corp", callback);
+
+    let status = t.wait_for("the sign-in to finish", |s| {
+        s[0]["state"] == "signed_in" && s[0]["signingIn"] == false
+    });
+    assert_eq!(status[0]["account"]["email"], "alice@example.com");
+    assert_eq!(status[0]["account"]["groups"], json!(["dev", "ops"]));
+    assert!(status[0]["expiresAt"].is_string(), "{status:#}");
+    let notes = t.notes.shown();
+    assert_eq!(notes.len(), 1, "exactly one notification: {notes:?}");
+    assert_eq!(notes[0].summary, "Signed in to corp as alice@example.com");
+    assert_eq!(
+        notes[0].body,
+        "Signed in as alice@example.com (groups dev, ops). Clusters: prod."
+    );
+    assert_eq!(idp.stats().token_requests.authorization_code, 1);
+
+    // The cached ID token never reaches the UI.
+    let token_file = std::fs::read_dir(t.paths.tokens_dir().join("corp"))
+        .expect("the token cache exists")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().contains("kubernetes"))
+        .expect("a cached token for the cluster's audience");
+    let cached: Value =
+        serde_json::from_slice(&std::fs::read(token_file.path()).expect("read the cached token"))
+            .expect("cached token JSON");
+    let id_token = cached["id_token"].as_str().expect("an ID token string");
+    assert!(id_token.len() > 20);
+    assert!(
+        !t.status().to_string().contains(id_token),
+        "status must not carry the ID token"
+    );
+
+    let out = t
+        .invoke("sign_out", json!({ "provider": "corp" }))
+        .expect("sign_out succeeds");
+    assert_eq!(
+        out,
+        json!({ "provider": "corp", "revocation": "revoked", "detail": null })
+    );
+    let status = t.status();
+    assert_eq!(status[0]["state"], "sign_in_needed", "{status:#}");
+    assert_eq!(status[0]["account"], Value::Null);
+}
+
+#[test]
+fn an_error_redirect_ends_the_sign_in_and_is_shown() {
+    let idp = Idp::start(IdpOptions::default());
+    let t = start(&corp_config(idp.issuer(), LoginMode::Embedded), None);
+    t.invoke("sign_in", json!({ "provider": "corp" }))
+        .expect("sign_in starts");
+    let auth_url = t.login_url();
+    let mut refused = redirect_of(&auth_url);
+    refused
+        .query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", "the person declined")
+        .append_pair("state", &state_of(&auth_url));
+    assert_eq!(
+        login::decide(&refused, &redirect_of(&auth_url)),
+        Navigation::Capture
+    );
+    login::captured(t.app.handle(), "corp", refused);
+    let status = t.wait_for("the failure to be recorded", |s| s[0]["state"] == "error");
+    assert_eq!(status[0]["lastError"]["code"], "oidc.refused", "{status:#}");
+    assert_eq!(status[0]["signingIn"], false);
+    let notes = t.notes.shown();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].summary, "Sign-in to corp failed");
+    assert!(
+        notes[0].body.contains("access_denied") && notes[0].body.contains("the person declined"),
+        "{notes:?}"
+    );
+    assert_eq!(idp.stats().token_requests.total, 0, "no code was redeemed");
+    // The person can try again.
+    let again = t
+        .invoke("sign_in", json!({ "provider": "corp" }))
+        .expect("a new sign-in starts after a failure");
+    assert_eq!(again["alreadyRunning"], false);
+}
+
+#[test]
+fn disallowed_useragent_offers_the_browser_and_switching_signs_in_that_way() {
+    let idp = Idp::start(IdpOptions::default());
+    let opener = FormOpener::new(None, "alice", PASSWORD);
+    let delivered = opener.delivered.clone();
+    let t = start(
+        &corp_config(idp.issuer(), LoginMode::Embedded),
+        Some(opener),
+    );
+    t.invoke("sign_in", json!({ "provider": "corp" }))
+        .expect("sign_in starts");
+    let auth_url = t.login_url();
+    let mut refused = redirect_of(&auth_url);
+    refused
+        .query_pairs_mut()
+        .append_pair("error", login::DISALLOWED_USERAGENT)
+        .append_pair("state", &state_of(&auth_url));
+    login::captured(t.app.handle(), "corp", refused);
+    t.wait_for("the refusal to be recorded", |s| s[0]["state"] == "error");
+    let notes = t.notes.shown();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        notes[0].action,
+        Some((
+            login::ACTION_USE_BROWSER.to_string(),
+            "Use the system browser".to_string()
+        )),
+        "the notification offers the switch"
+    );
+
+    assert!(
+        t.notes.press(0, login::ACTION_USE_BROWSER),
+        "press the notification's button"
+    );
+    let status = t.wait_for("a browser sign-in", |s| s[0]["state"] == "signed_in");
+    assert_eq!(status[0]["loginMode"], "browser", "{status:#}");
+    assert_eq!(status[0]["account"]["email"], "alice@example.com");
+    let saved = Config::load(&t.paths.config_file, &t.paths.home).expect("reload the config");
+    assert_eq!(
+        saved.providers[0].login,
+        LoginMode::Browser,
+        "the switch is saved in the config"
+    );
+    assert_eq!(
+        delivered.lock().expect("delivered lock").len(),
+        1,
+        "the system browser signed in once"
+    );
+}
