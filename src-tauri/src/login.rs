@@ -286,23 +286,26 @@ pub fn spawn_start<R: Runtime>(app: &AppHandle<R>, provider: &str) {
 
 fn open_window<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<(), AppError> {
     let state = app.state::<AppState>();
+    let logins = app.state::<Logins>();
     let reservation = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(AppError::Reserve)?;
     let port = reservation.local_addr().map_err(AppError::Reserve)?.port();
     let redirect = Url::parse(&format!("http://127.0.0.1:{port}{REDIRECT_PATH}"))
         .map_err(|e| AppError::Internal(format!("redirect URI: {e}")))?;
     let pending = state.signet().begin_login(provider, &redirect)?;
     let url = pending.url.clone();
-    app.state::<Logins>().open_window(
+    let label = logins.next_label(provider);
+    logins.open_window(
         provider,
         Attempt {
+            label: label.clone(),
             pending,
             _reservation: reservation,
         },
     );
 
-    let label = window_label(provider);
-    let (nav_app, nav_provider) = (app.clone(), provider.to_string());
-    let (title_app, title_provider) = (app.clone(), provider.to_string());
+    let (nav_app, nav_provider, nav_label) = (app.clone(), provider.to_string(), label.clone());
+    let (title_app, title_provider, title_label) =
+        (app.clone(), provider.to_string(), label.clone());
     // WebDriver can only see windows in the first web context, so under automation the login window
     // shares it; otherwise it gets an ephemeral one: no IdP cookie outlives the sign-in, so "Sign out"
     // really signs out and another account can be used.
@@ -316,7 +319,7 @@ fn open_window<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<(), App
         .on_navigation(move |url| match decide(url, &redirect) {
             Navigation::Allow => true,
             Navigation::Capture => {
-                captured(&nav_app, &nav_provider, url.clone());
+                captured(&nav_app, &nav_provider, &nav_label, url.clone());
                 false
             }
             Navigation::Block => {
@@ -324,13 +327,13 @@ fn open_window<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<(), App
                 false
             }
             Navigation::EmbeddedRefused => {
-                refused_embedded(&nav_app, &nav_provider);
+                refused_embedded(&nav_app, &nav_provider, &nav_label);
                 false
             }
         })
         .on_document_title_changed(move |_, title| {
             if title_refuses_embedded(&title) {
-                refused_embedded(&title_app, &title_provider);
+                refused_embedded(&title_app, &title_provider, &title_label);
             }
         })
         .on_new_window(|url, _| {
@@ -345,20 +348,20 @@ fn open_window<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<(), App
         })
         .build()
         .map_err(AppError::Window)?;
-    let (close_app, close_provider) = (app.clone(), provider.to_string());
+    let (close_app, close_provider, close_label) = (app.clone(), provider.to_string(), label);
     window.on_window_event(move |event| {
         if let WindowEvent::Destroyed = event {
-            cancelled(&close_app, &close_provider);
+            cancelled(&close_app, &close_provider, &close_label);
         }
     });
-    tracing::info!(provider, "login window opened");
+    tracing::info!(provider, window = window.label(), "login window opened");
     Ok(())
 }
 
-/// The login window caught the redirect: finish the sign-in off the main thread.
-pub fn captured<R: Runtime>(app: &AppHandle<R>, provider: &str, redirected_to: Url) {
-    let Some(attempt) = app.state::<Logins>().take_attempt(provider) else {
-        tracing::debug!(provider, "ignored a second redirect for a finished sign-in");
+/// The login window `label` caught the redirect: finish the sign-in off the main thread.
+pub fn captured<R: Runtime>(app: &AppHandle<R>, provider: &str, label: &str, redirected_to: Url) {
+    let Some(attempt) = app.state::<Logins>().take_attempt(provider, label) else {
+        tracing::debug!(provider, "ignored a redirect for a finished sign-in");
         return;
     };
     tracing::info!(provider, "caught the sign-in redirect");
@@ -367,11 +370,12 @@ pub fn captured<R: Runtime>(app: &AppHandle<R>, provider: &str, redirected_to: U
         .name(format!("finish-sign-in-{provider}"))
         .spawn(move || {
             let (app, provider) = (handle, owned);
-            close_window(&app, &provider);
             let Attempt {
+                label,
                 pending,
                 _reservation,
             } = attempt;
+            close_window(&app, &label);
             let result = app
                 .state::<AppState>()
                 .signet()
@@ -386,14 +390,14 @@ pub fn captured<R: Runtime>(app: &AppHandle<R>, provider: &str, redirected_to: U
     }
 }
 
-fn refused_embedded<R: Runtime>(app: &AppHandle<R>, provider: &str) {
-    if app.state::<Logins>().take_attempt(provider).is_none() {
+fn refused_embedded<R: Runtime>(app: &AppHandle<R>, provider: &str, label: &str) {
+    let Some(attempt) = app.state::<Logins>().take_attempt(provider, label) else {
         return;
-    }
+    };
     tracing::warn!(provider, "the identity provider refuses embedded browsers");
     let (app, provider) = (app.clone(), provider.to_string());
     std::thread::spawn(move || {
-        close_window(&app, &provider);
+        close_window(&app, &attempt.label);
         let refused = OidcError::Refused {
             error: DISALLOWED_USERAGENT.into(),
             description: Some(
@@ -404,9 +408,13 @@ fn refused_embedded<R: Runtime>(app: &AppHandle<R>, provider: &str) {
     });
 }
 
-/// The login window was closed before the redirect: the sign-in is cancelled.
-fn cancelled<R: Runtime>(app: &AppHandle<R>, provider: &str) {
-    if app.state::<Logins>().take_attempt(provider).is_none() {
+/// The login window `label` was closed before the redirect: that sign-in is cancelled.
+pub fn cancelled<R: Runtime>(app: &AppHandle<R>, provider: &str, label: &str) {
+    if app
+        .state::<Logins>()
+        .take_attempt(provider, label)
+        .is_none()
+    {
         return;
     }
     tracing::info!(provider, "sign-in cancelled: the login window was closed");
@@ -420,16 +428,19 @@ fn app_release<R: Runtime>(app: &AppHandle<R>, provider: &str) {
     crate::tray::refresh(app);
 }
 
-fn close_window<R: Runtime>(app: &AppHandle<R>, provider: &str) {
-    if let Some(window) = app.get_webview_window(&window_label(provider))
+fn close_window<R: Runtime>(app: &AppHandle<R>, label: &str) {
+    if let Some(window) = app.get_webview_window(label)
         && let Err(e) = window.destroy()
     {
-        tracing::warn!(provider, error = %e, "could not close the login window");
+        tracing::warn!(window = label, error = %e, "could not close the login window");
     }
 }
 
 fn focus_window<R: Runtime>(app: &AppHandle<R>, provider: &str) {
-    if let Some(window) = app.get_webview_window(&window_label(provider)) {
+    let Some(label) = app.state::<Logins>().window_of(provider) else {
+        return;
+    };
+    if let Some(window) = app.get_webview_window(&label) {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
@@ -597,9 +608,12 @@ pub fn switch_to_browser<R: Runtime>(app: &AppHandle<R>, provider: &str) {
 pub fn sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<SignedOut, AppError> {
     let state = app.state::<AppState>();
     let revocation = state.signet().logout(provider)?;
-    if app.state::<Logins>().take_attempt(provider).is_some() {
-        close_window(app, provider);
-        app.state::<Logins>().release(provider);
+    let logins = app.state::<Logins>();
+    if let Some(label) = logins.window_of(provider)
+        && let Some(attempt) = logins.take_attempt(provider, &label)
+    {
+        close_window(app, &attempt.label);
+        logins.release(provider);
     }
     state.update_activity(provider, |a| {
         a.signing_in = false;

@@ -111,12 +111,18 @@ impl TestApp {
             .expect("status succeeds from the main window")
     }
 
-    fn login_url(&self) -> Url {
+    /// The open login window's label and the URL it loads.
+    fn login_window(&self) -> (String, Url) {
+        let label = self
+            .app
+            .state::<login::Logins>()
+            .window_of("corp")
+            .expect("a login window waits for its redirect");
         let window = self
             .app
-            .get_webview_window(&login::window_label("corp"))
+            .get_webview_window(&label)
             .expect("the login window is open");
-        window.url().expect("the login window's URL")
+        (label, window.url().expect("the login window's URL"))
     }
 
     /// Waits until `status` says `pred` (the sign-in finishes on a background thread).
@@ -215,10 +221,13 @@ fn remote_origins_and_login_windows_cannot_call_commands() {
         }
     }
     // A window that is not `main` — the login window's label — has no capability, even for local pages.
-    let login =
-        WebviewWindowBuilder::new(&t.app, login::window_label("corp"), WebviewUrl::default())
-            .build()
-            .expect("open a window labelled like the login window");
+    let login = WebviewWindowBuilder::new(
+        &t.app,
+        login::window_label("corp", 0),
+        WebviewUrl::default(),
+    )
+    .build()
+    .expect("open a window labelled like the login window");
     for cmd in ["status", "sign_in", "sign_out"] {
         let refused = invoke_from(&login, LOCAL, cmd, json!({ "provider": "corp" }));
         assert!(
@@ -240,7 +249,8 @@ fn embedded_sign_in_catches_the_redirect_and_signs_in_then_sign_out_forgets_it()
         started,
         json!({ "provider": "corp", "mode": "embedded", "alreadyRunning": false })
     );
-    let auth_url = t.login_url();
+    let (label, auth_url) = t.login_window();
+    assert!(label.starts_with("login-corp-"), "{label}");
     assert!(
         auth_url
             .as_str()
@@ -277,9 +287,9 @@ fn embedded_sign_in_catches_the_redirect_and_signs_in_then_sign_out_forgets_it()
         "the login window cancels and captures {}",
         login::without_query(&callback)
     );
-    login::captured(t.app.handle(), "corp", callback.clone());
+    login::captured(t.app.handle(), "corp", &label, callback.clone());
     // A second delivery of the same redirect (WebKit may report it twice) is ignored.
-    login::captured(t.app.handle(), "corp", callback);
+    login::captured(t.app.handle(), "corp", &label, callback);
 
     let status = t.wait_for("the sign-in to finish", |s| {
         s[0]["state"] == "signed_in" && s[0]["signingIn"] == false
@@ -330,7 +340,7 @@ fn an_error_redirect_ends_the_sign_in_and_is_shown() {
     let t = start(&corp_config(idp.issuer(), LoginMode::Embedded), None);
     t.invoke("sign_in", json!({ "provider": "corp" }))
         .expect("sign_in starts");
-    let auth_url = t.login_url();
+    let (label, auth_url) = t.login_window();
     let mut refused = redirect_of(&auth_url);
     refused
         .query_pairs_mut()
@@ -341,7 +351,7 @@ fn an_error_redirect_ends_the_sign_in_and_is_shown() {
         login::decide(&refused, &redirect_of(&auth_url)),
         Navigation::Capture
     );
-    login::captured(t.app.handle(), "corp", refused);
+    login::captured(t.app.handle(), "corp", &label, refused);
     let status = t.wait_for("the failure to be recorded", |s| s[0]["state"] == "error");
     assert_eq!(status[0]["lastError"]["code"], "oidc.refused", "{status:#}");
     assert_eq!(status[0]["signingIn"], false);
@@ -371,13 +381,13 @@ fn disallowed_useragent_offers_the_browser_and_switching_signs_in_that_way() {
     );
     t.invoke("sign_in", json!({ "provider": "corp" }))
         .expect("sign_in starts");
-    let auth_url = t.login_url();
+    let (label, auth_url) = t.login_window();
     let mut refused = redirect_of(&auth_url);
     refused
         .query_pairs_mut()
         .append_pair("error", login::DISALLOWED_USERAGENT)
         .append_pair("state", &state_of(&auth_url));
-    login::captured(t.app.handle(), "corp", refused);
+    login::captured(t.app.handle(), "corp", &label, refused);
     t.wait_for("the refusal to be recorded", |s| s[0]["state"] == "error");
     let notes = t.notes.shown();
     assert_eq!(notes.len(), 1, "{notes:?}");
@@ -408,4 +418,36 @@ fn disallowed_useragent_offers_the_browser_and_switching_signs_in_that_way() {
         1,
         "the system browser signed in once"
     );
+}
+
+#[test]
+fn closing_the_login_window_cancels_the_sign_in() {
+    let idp = Idp::start(IdpOptions::default());
+    let t = start(&corp_config(idp.issuer(), LoginMode::Embedded), None);
+    t.invoke("sign_in", json!({ "provider": "corp" }))
+        .expect("sign_in starts");
+    let (label, _) = t.login_window();
+    // What the window's `Destroyed` event runs (the mock runtime emits no window events).
+    login::cancelled(t.app.handle(), "corp", "login-corp-999");
+    assert_eq!(
+        t.status()[0]["signingIn"],
+        true,
+        "another window's close does not cancel this sign-in"
+    );
+    login::cancelled(t.app.handle(), "corp", &label);
+    let status = t.status();
+    assert_eq!(status[0]["signingIn"], false, "{status:#}");
+    assert_eq!(status[0]["state"], "sign_in_needed");
+    assert_eq!(
+        status[0]["lastError"],
+        Value::Null,
+        "cancelling is not an error"
+    );
+    assert!(t.notes.shown().is_empty(), "no notification for a cancel");
+    let again = t
+        .invoke("sign_in", json!({ "provider": "corp" }))
+        .expect("a new sign-in starts after a cancel");
+    assert_eq!(again["alreadyRunning"], false);
+    let (second, _) = t.login_window();
+    assert_ne!(second, label, "each sign-in gets its own window");
 }

@@ -171,15 +171,31 @@ impl Session {
         }
     }
 
-    /// The app's unique bus name, found by its pid.
-    fn app_name(&self) -> String {
-        self.wait("the app on the session bus", || {
+    /// The app's unique bus name that exports the tray item, and the item's menu path. The app holds
+    /// several connections (GTK, zbus for single-instance, …); the one exporting the item is found by
+    /// asking each of them for the StatusNotifierItem's `Menu` property.
+    fn tray_item(&self) -> (String, String) {
+        self.wait("the StatusNotifierItem on the session bus", || {
             let list = self.busctl(&["list", "--no-legend"]).ok()?;
             list.lines().find_map(|line| {
                 let mut cols = line.split_whitespace();
                 let name = cols.next()?;
                 let pid = cols.next()?;
-                (name.starts_with(':') && pid == self.app_pid).then(|| name.to_string())
+                if !name.starts_with(':') || pid != self.app_pid {
+                    return None;
+                }
+                let out = self
+                    .busctl(&[
+                        "get-property",
+                        name,
+                        ITEM_PATH,
+                        "org.kde.StatusNotifierItem",
+                        "Menu",
+                    ])
+                    .ok()?;
+                // `o "/org/ayatana/NotificationItem/…/Menu"`
+                let menu = out.trim().strip_prefix("o ")?.trim_matches('"').to_string();
+                Some((name.to_string(), menu))
             })
         })
     }
@@ -241,23 +257,7 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
     };
     let session = start_session(root.path(), &config);
     let started = Instant::now();
-    let name = session.app_name();
-
-    let menu = session.wait("the StatusNotifierItem", || {
-        let out = session
-            .busctl(&[
-                "get-property",
-                &name,
-                ITEM_PATH,
-                "org.kde.StatusNotifierItem",
-                "Menu",
-            ])
-            .ok()?;
-        // `o "/org/ayatana/NotificationItem/…/Menu"`
-        out.trim()
-            .strip_prefix("o ")
-            .map(|p| p.trim_matches('"').to_string())
-    });
+    let (name, menu) = session.tray_item();
     eprintln!(
         "tray exported {:?} after launch (display {})",
         started.elapsed(),
@@ -297,7 +297,11 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
         exited.success(),
         "the second instance exits cleanly: {exited}"
     );
-    assert_eq!(session.app_name(), name, "the first instance keeps running");
+    assert_eq!(
+        session.tray_item(),
+        (name.clone(), menu.clone()),
+        "the first instance keeps running and keeps its tray"
+    );
 
     // "Sign in" through dbusmenu, as a click in the panel would.
     let (sign_in_id, _) = items(&layout)

@@ -127,6 +127,19 @@ impl HttpClient {
         })
     }
 
+    /// `GET url` with the same limits (a team catalog download, `doctor`'s look at an issuer).
+    pub fn get(&self, url: &str) -> Result<HttpResponse, HttpError> {
+        let request = http::Request::builder()
+            .method(http::Method::GET)
+            .uri(url)
+            .body(Vec::new())
+            .map_err(|e| HttpError::Other {
+                url: url.to_string(),
+                detail: e.to_string(),
+            })?;
+        self.send(request)
+    }
+
     fn classify(&self, url: &str, e: &reqwest::Error) -> HttpError {
         let detail = chain(e);
         let url = url.to_string();

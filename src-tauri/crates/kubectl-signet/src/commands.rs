@@ -216,6 +216,20 @@ fn run_login(
             if let Some(complete) = &code.verification_uri_complete {
                 eprintln!("  (or open {complete})");
             }
+            if std::io::stderr().is_terminal() {
+                let target = code
+                    .verification_uri_complete
+                    .as_deref()
+                    .unwrap_or(&code.verification_uri);
+                if let Ok(qr) = qrcode::QrCode::new(target.as_bytes()) {
+                    let art = qr
+                        .render::<qrcode::render::unicode::Dense1x2>()
+                        .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                        .light_color(qrcode::render::unicode::Dense1x2::Dark)
+                        .build();
+                    eprintln!("{art}");
+                }
+            }
             eprintln!("Waiting for approval…");
         };
         return Ok(signet.login(provider, LoginMethod::Device { show: &show })?);

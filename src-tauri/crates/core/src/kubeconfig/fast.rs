@@ -75,7 +75,8 @@ pub(super) struct Skim {
     /// `current-context`, when set to a non-empty value.
     pub current: Option<String>,
     current_slot: Slot,
-    pub contexts: Vec<ContextSkim>,
+    /// The first context with the name asked for, when this file defines it.
+    pub context: Option<ContextSkim>,
 }
 
 #[derive(Debug)]
@@ -101,8 +102,9 @@ impl ContextSkim {
     }
 }
 
-/// Skims one file's text (without a byte-order mark); `None` when the fast path should not touch it.
-pub(super) fn skim(text: &str) -> Option<Skim> {
+/// Skims one file's text (without a byte-order mark) for `current-context` and the context named `name`;
+/// `None` when the fast path should not touch the file.
+pub(super) fn skim(text: &str, name: &str) -> Option<Skim> {
     let sections = top_level_sections(text)?;
     let mut current_section = None;
     let mut contexts_section = None;
@@ -134,22 +136,123 @@ pub(super) fn skim(text: &str) -> Option<Skim> {
         }
     };
 
-    let contexts = match contexts_section {
-        None => Vec::new(),
-        Some(range) => match section_value(text, range)? {
-            Node::Seq(items) => items
-                .iter()
-                .map(|item| context_skim(text, item))
-                .collect::<Option<Vec<_>>>()?,
-            Node::Scalar(s) if s.string().is_none() => Vec::new(),
-            _ => return None,
-        },
+    let context = match contexts_section {
+        None => None,
+        Some(range) => find_context(text, range, name)?,
     };
     Some(Skim {
         current,
         current_slot,
-        contexts,
+        context,
     })
+}
+
+/// The first item of the `contexts:` section named `name` (`Some(None)`: there is none).
+///
+/// A block sequence is cut into items by lines (an item starts with `- ` at the sequence's indentation), and
+/// only items that can hold that name are parsed: its text must contain the name, unless the name has
+/// characters a YAML writer might escape or the item has an escape. With thousands of contexts that is
+/// the difference between parsing one item and parsing them all.
+fn find_context(text: &str, section: Range<usize>, name: &str) -> Option<Option<ContextSkim>> {
+    let Some(items) = block_items(text, section.clone())? else {
+        // Not a plain block sequence (flow style, null…): parse the whole section.
+        return match section_value(text, section)? {
+            Node::Seq(items) => {
+                for item in &items {
+                    let found = context_skim(text, item)?;
+                    if found.name == name {
+                        return Some(Some(found));
+                    }
+                }
+                Some(None)
+            }
+            Node::Scalar(s) if s.string().is_none() => Some(None),
+            _ => None,
+        };
+    };
+    // Written plain or single-quoted, such a name appears as is (a `'` would be doubled, a space could be
+    // folded); written double-quoted, it appears as is unless the item uses an escape.
+    let literal = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'\'');
+    for item in items {
+        let source = &text[item.clone()];
+        if literal && !source.contains(name) && !source.contains('\\') {
+            continue;
+        }
+        let found = context_skim(text, &item_value(text, item)?)?;
+        if found.name == name {
+            return Some(Some(found));
+        }
+    }
+    Some(None)
+}
+
+/// The items of a block sequence written under `key:` on the section's first line: `Some(None)` when the
+/// value is written another way, `None` when the lines do not look like valid YAML.
+fn block_items(text: &str, section: Range<usize>) -> Option<Option<Vec<Range<usize>>>> {
+    let body = &text[section.clone()];
+    let first_line_end = body.find('\n').map_or(body.len(), |i| i + 1);
+    let after_key = body[..first_line_end]
+        .split_once(':')
+        .map(|(_, rest)| rest.trim());
+    if !after_key.is_some_and(|rest| rest.is_empty() || rest.starts_with('#')) {
+        return Some(None);
+    }
+    let mut items: Vec<Range<usize>> = Vec::new();
+    let mut item_indent = None;
+    let mut at = section.start + first_line_end;
+    while at < section.end {
+        let end = text[at..section.end]
+            .find('\n')
+            .map_or(section.end, |i| at + i + 1);
+        let line = text[at..end].trim_end_matches(['\n', '\r']);
+        let content = line.trim_start_matches(' ');
+        let indent = line.len() - content.len();
+        if content.trim().is_empty() || content.starts_with('#') {
+            at = end;
+            continue;
+        }
+        if content.starts_with('\t') {
+            return None;
+        }
+        let starts_item = content.starts_with("- ") || content == "-";
+        match item_indent {
+            None if starts_item => item_indent = Some(indent),
+            None => return Some(None),
+            Some(n) if indent < n => return None,
+            Some(_) => {}
+        }
+        if starts_item && Some(indent) == item_indent {
+            if let Some(last) = items.last_mut() {
+                last.end = at;
+            }
+            items.push(at..section.end);
+        }
+        at = end;
+    }
+    Some(Some(items))
+}
+
+/// Parses one sequence item (its lines at `range` of `text`) and returns it, with spans in `text`.
+fn item_value(text: &str, range: Range<usize>) -> Option<Node<'_>> {
+    let mut events = Tree::new(text, range);
+    if !matches!(events.next()?.0, Event::StreamStart)
+        || !matches!(events.next()?.0, Event::DocumentStart(false, None))
+    {
+        return None;
+    }
+    let Node::Seq(mut items) = events.node()? else {
+        return None;
+    };
+    if items.len() != 1
+        || !matches!(events.next()?.0, Event::DocumentEnd)
+        || !matches!(events.next()?.0, Event::StreamEnd)
+    {
+        return None;
+    }
+    items.pop()
 }
 
 fn context_skim(text: &str, item: &Node<'_>) -> Option<ContextSkim> {
@@ -359,12 +462,7 @@ enum Node<'a> {
 
 /// Parses one `key: value` section (at `range` of `text`) and returns the value, with spans in `text`.
 fn section_value(text: &str, range: Range<usize>) -> Option<Node<'_>> {
-    let mut options = serde_saphyr::granit_parser::Options::default();
-    options.set_emit_comments(false);
-    let mut events = Tree {
-        parser: Parser::new_from_str_with_options(&text[range.clone()], options),
-        offset: range.start,
-    };
+    let mut events = Tree::new(text, range);
     if !matches!(events.next()?.0, Event::StreamStart)
         || !matches!(events.next()?.0, Event::DocumentStart(false, None))
     {
@@ -388,6 +486,16 @@ struct Tree<'a> {
 }
 
 impl<'a> Tree<'a> {
+    /// Events of `text[range]`, with spans in `text`.
+    fn new(text: &'a str, range: Range<usize>) -> Tree<'a> {
+        let mut options = serde_saphyr::granit_parser::Options::default();
+        options.set_emit_comments(false);
+        Tree {
+            parser: Parser::new_from_str_with_options(&text[range.clone()], options),
+            offset: range.start,
+        }
+    }
+
     fn next(&mut self) -> Option<(Event<'a>, Range<usize>)> {
         let (event, span) = self.parser.next()?.ok()?;
         let start = span.start.byte_offset()? + self.offset;
@@ -495,13 +603,47 @@ mod tests {
     #[test]
     fn scalar_spans_cover_the_quotes() {
         let text = "current-context: \"a b\"\ncontexts: []\n";
-        let skim = skim(text).expect("plain shape");
+        let skim = skim(text, "a").expect("plain shape");
         assert_eq!(skim.current.as_deref(), Some("a b"));
         let splice = skim.set_current("prod").expect("replaceable");
         assert_eq!(
             apply(text, vec![splice]),
             "current-context: prod\ncontexts: []\n"
         );
+    }
+
+    #[test]
+    fn finds_the_first_context_with_the_name_however_it_is_quoted() {
+        let text = "contexts:\n- name: other\n  context: {cluster: prod, user: u}\n- name: 'it''s'\n  context:\n    cluster: c1\n- name: \"p\\x72od\"\n  context:\n    cluster: c2\n- name: prod\n  context:\n    cluster: c3\n";
+        let found = skim(text, "prod")
+            .expect("plain shape")
+            .context
+            .expect("prod is defined");
+        let escaped_item = text.find("    cluster: c2").expect("fixture");
+        assert_eq!(
+            found.namespace_slot,
+            Slot::InsertLine {
+                at: escaped_item,
+                indent: "    ".into()
+            },
+            "the escaped \"prod\" comes first"
+        );
+        assert!(
+            skim(text, "it's").expect("plain shape").context.is_some(),
+            "a single-quoted name with a doubled quote"
+        );
+        assert!(
+            skim(text, "missing")
+                .expect("plain shape")
+                .context
+                .is_none()
+        );
+        let indented = "contexts:\n  - name: a\n    context:\n      cluster: a\n  - name: b\n    context:\n      cluster: b\n";
+        let b = skim(indented, "b")
+            .expect("plain shape")
+            .context
+            .expect("b");
+        assert_eq!(b.name, "b");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! would rewrite relative paths (`certificate-authority`, `tokenFile`, …) to absolute ones in the file.
 //! Tokens (token mode) pass through here but are never logged or put in an error.
 
+mod adopt;
 mod fast;
 mod lock;
 mod target;
@@ -42,6 +43,7 @@ use crate::atomic_file;
 use crate::config::ClusterConfig;
 use crate::secret::Secret;
 
+pub use adopt::{AdoptError, Adoption, KubeconfigFile, adopt_contexts, read_files};
 pub use lock::{STALE_LOCK_AGE, lock_path};
 pub use target::{DEFAULT_LOCK_TIMEOUT, KubeconfigTarget};
 
@@ -397,7 +399,7 @@ fn use_context_in_place(
     for path in target.precedence() {
         let raw = RawFile::read(path)?;
         let skim = match raw.text() {
-            Some(text) => match fast::skim(text) {
+            Some(text) => match fast::skim(text, context) {
                 Some(skim) => Some(skim),
                 None => return Ok(None),
             },
@@ -405,20 +407,15 @@ fn use_context_in_place(
         };
         files.push((raw, skim, Vec::new()));
     }
-    let Some((fi, ci)) = files.iter().enumerate().find_map(|(fi, (_, skim, _))| {
-        let position = skim
-            .as_ref()?
-            .contexts
-            .iter()
-            .position(|c| c.name == context)?;
-        Some((fi, position))
-    }) else {
+    let Some(fi) = files
+        .iter()
+        .position(|(_, skim, _)| skim.as_ref().is_some_and(|s| s.context.is_some()))
+    else {
         return Err(not_found_context(context));
     };
     if let Some(namespace) = namespace {
         let (raw, skim, splices) = &mut files[fi];
-        let found = skim.as_ref().map(|s| &s.contexts[ci]);
-        let Some(found) = found else {
+        let Some(found) = skim.as_ref().and_then(|s| s.context.as_ref()) else {
             return Ok(None);
         };
         if !found.signet {
