@@ -512,12 +512,27 @@ fn finished<R: Runtime>(
                 a.signing_in = false;
                 a.last_error = None;
             });
-            let clusters: Vec<String> = state
+            // Write (or repair) the kubeconfig entries of the provider's clusters (DESIGN.md J2).
+            let clusters = match state
                 .signet()
-                .config()
-                .clusters_of(provider)
-                .map(|c| c.name.clone())
-                .collect();
+                .sync_kubeconfig(Some(provider), &state.kubectl_plugin)
+            {
+                Ok(reports) => reports
+                    .iter()
+                    .flat_map(|r| r.contexts.iter().map(|(cluster, _)| cluster.clone()))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(provider, error = %e, "signed in, but kubeconfig could not be written");
+                    state.notifier.notify(
+                        Note::new(
+                            format!("Signed in to {provider}, but kubeconfig was not written"),
+                            e.to_string(),
+                        ),
+                        None,
+                    );
+                    Vec::new()
+                }
+            };
             state
                 .notifier
                 .notify(signed_in_note(provider, &record, &clusters), None);
@@ -553,7 +568,7 @@ fn finished<R: Runtime>(
     crate::tray::refresh(app);
 }
 
-/// The "Signed in" notification: who, which groups, which clusters.
+/// The "Signed in" notification: who, which groups, which clusters are ready in kubeconfig.
 pub fn signed_in_note(provider: &str, record: &SessionRecord, clusters: &[String]) -> Note {
     let who = record
         .identity
@@ -569,7 +584,7 @@ pub fn signed_in_note(provider: &str, record: &SessionRecord, clusters: &[String
         format!("Signed in as {who} ({groups}).")
     } else {
         format!(
-            "Signed in as {who} ({groups}). Clusters: {}.",
+            "Signed in as {who} ({groups}). Clusters ready: {}.",
             clusters.join(", ")
         )
     };

@@ -22,10 +22,24 @@ fn main() -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         notifier: Arc::new(DesktopNotifier),
         opener: Arc::new(SystemBrowser::from_env()),
+        kubectl_plugin: kubectl_plugin(),
         desktop: true,
     };
     signet_app::run_app(tauri::Builder::default(), services, signet_app::context())
         .context("the tray app failed")
+}
+
+/// The exec command for kubeconfig entries: the `kubectl-signet` installed next to this program (as
+/// `kubectl-signet` when that is also the one on `PATH`), else `kubectl-signet` from `PATH`.
+fn kubectl_plugin() -> String {
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("kubectl-signet")))
+        .filter(|p| p.is_file());
+    match sibling {
+        Some(path) => signet_core::sync::plugin_command(&path, std::env::var_os("PATH").as_deref()),
+        None => "kubectl-signet".into(),
+    }
 }
 
 /// Logs to stderr and to `$XDG_STATE_HOME/signet/signet.log` (0600). `SIGNET_LOG` is a tracing filter.

@@ -29,6 +29,8 @@ pub struct Services {
     pub notifier: Arc<dyn Notifier>,
     /// Opens URLs for `browser` and `device` sign-ins.
     pub opener: Arc<dyn UrlOpener>,
+    /// The command kubeconfig exec entries run (`kubectl-signet`, or its absolute path).
+    pub kubectl_plugin: String,
     /// Desktop integration: the tray icon, the single-instance and autostart plugins, and the periodic
     /// status check. Off under the mock runtime, which has no display or session bus to offer them.
     pub desktop: bool,
@@ -50,6 +52,7 @@ pub struct AppState {
     clock: Arc<dyn Clock>,
     pub(crate) notifier: Arc<dyn Notifier>,
     pub(crate) opener: Arc<dyn UrlOpener>,
+    pub(crate) kubectl_plugin: String,
     signet: RwLock<Arc<Signet>>,
     /// The config file's modification time when it was last read (`None`: it did not exist).
     config_stamp: Mutex<Option<SystemTime>>,
@@ -74,6 +77,7 @@ impl AppState {
             clock,
             notifier,
             opener,
+            kubectl_plugin,
             desktop: _,
         } = services;
         let stamp = modified(&paths);
@@ -85,6 +89,7 @@ impl AppState {
             clock,
             notifier,
             opener,
+            kubectl_plugin,
             signet: RwLock::new(Arc::new(signet)),
             config_stamp: Mutex::new(stamp),
             config_error: Mutex::new(error),

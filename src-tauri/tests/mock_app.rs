@@ -52,6 +52,7 @@ fn start(config: &Config, opener: Option<FormOpener>) -> TestApp {
             Some(o) => Arc::new(o),
             None => Arc::new(FormOpener::new(None, "nobody", "wrong")),
         },
+        kubectl_plugin: "kubectl-signet".into(),
         desktop: false,
     };
     let app = build_app(mock_builder(), services, signet_app::context())
@@ -302,8 +303,27 @@ fn embedded_sign_in_catches_the_redirect_and_signs_in_then_sign_out_forgets_it()
     assert_eq!(notes[0].summary, "Signed in to corp as alice@example.com");
     assert_eq!(
         notes[0].body,
-        "Signed in as alice@example.com (groups dev, ops). Clusters: prod."
+        "Signed in as alice@example.com (groups dev, ops). Clusters ready: prod."
     );
+    let kubeconfig = std::fs::read_to_string(
+        t.paths
+            .home
+            .parent()
+            .expect("the test root")
+            .join("kubeconfig"),
+    )
+    .expect("sign-in wrote the test's KUBECONFIG");
+    for expected in [
+        "name: prod",
+        "name: signet-prod",
+        "command: kubectl-signet",
+        "--cluster",
+    ] {
+        assert!(
+            kubeconfig.contains(expected),
+            "kubeconfig has {expected:?}:\n{kubeconfig}"
+        );
+    }
     assert_eq!(idp.stats().token_requests.authorization_code, 1);
 
     // The cached ID token never reaches the UI.

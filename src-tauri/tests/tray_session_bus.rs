@@ -111,14 +111,19 @@ fn start_session(root: &Path, config: &Config) -> Session {
         .env("APP", APP)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        // The bus, Xvfb and the services it activates (portals, keyring) are noisy; keep it aside.
+        .stderr(Stdio::from(
+            std::fs::File::create(root.join("session.log")).expect("create session.log"),
+        ));
     let mut child = cmd.spawn().expect("start dbus-run-session");
     let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
     let mut next = |prefix: &str| -> String {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("the session script ended before printing {prefix}"));
+        let line = lines.next().and_then(Result::ok).unwrap_or_else(|| {
+            panic!(
+                "the session script ended before printing {prefix}: {}",
+                std::fs::read_to_string(root.join("session.log")).unwrap_or_default()
+            )
+        });
         line.strip_prefix(prefix)
             .map(|v| v.trim().to_string())
             .unwrap_or_else(|| panic!("expected {prefix}…, got {line:?}"))

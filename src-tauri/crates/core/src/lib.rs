@@ -5,7 +5,10 @@
 //! `kubectl-signet` CLI are thin adapters over [`session::Signet`]. This crate must never link Tauri or
 //! WebKit: `cargo test -p signet-core` builds without them.
 
+#[cfg(unix)]
+pub mod agent;
 pub mod atomic_file;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod exec_credential;
@@ -41,6 +44,8 @@ pub enum Error {
     NoHome(#[from] paths::NoHomeError),
     #[error(transparent)]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
+    #[error(transparent)]
+    Import(#[from] catalog::ImportError),
 }
 
 impl Error {
@@ -55,6 +60,7 @@ impl Error {
             Error::Http(_) => "oidc.unreachable",
             Error::NoHome(_) => "config.no_home",
             Error::Kubeconfig(e) => e.code(),
+            Error::Import(e) => e.code(),
         }
     }
 

@@ -1,0 +1,582 @@
+//! `signet-bench`: the benchmarks of DESIGN.md §8 that compare Signet with other programs, run as whole
+//! processes the way kubectl and people run them. Not a test: it measures and prints a table with the
+//! ratios and the budgets; `scripts/bench.sh` builds everything in release mode and runs it.
+//!
+//! ```text
+//! signet-bench --plugin target/release/kubectl-signet [--runs 200] [--kubectl-runs 100] [--use-runs 20]
+//!              [--kubectl kubectl] [--gke-plugin gke-gcloud-auth-plugin] [--probe target/release/signet-probe]
+//! ```
+//!
+//! It builds its own world in a temporary directory (nothing touches your `HOME`, kubeconfig or keyring):
+//! the Dex stand-in, the API-server stand-in (in this process), a private keyring on its own D-Bus
+//! session, and a sign-in through `kubectl-signet login --browser-command "signet-probe browse alice"`.
+//! The two programs of each pair run alternately, so drift on the machine hits both alike.
+//!
+//! 1. `kubectl-signet token --cluster prod` with a fresh cached token, beside `gke-gcloud-auth-plugin`
+//!    serving its own cache (`~/.kube/gke_gcloud_auth_plugin_cache` with a far-future `token_expiry`, in
+//!    its own temporary `HOME`).
+//! 2. `kubectl get --raw /version` against the API-server stand-in through Signet's exec entry, beside the
+//!    same call with a static token (the same ID token) in the same kubeconfig.
+//! 3. `kubectl-signet use prod` beside `kubectl config use-context` on a generated kubeconfig with 2,000
+//!    contexts (~2 MB); every run really switches the context (the two alternate between two contexts).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use signet_tests::apiserver::{ApiServer, ApiServerOptions};
+use signet_tests::idp::{Idp, IdpOptions};
+use signet_tests::keyring::KeyringSession;
+use signet_tests::world::World;
+
+struct Options {
+    plugin: PathBuf,
+    probe: PathBuf,
+    kubectl: String,
+    gke_plugin: String,
+    runs: usize,
+    kubectl_runs: usize,
+    use_runs: usize,
+}
+
+fn main() {
+    let opts = parse_args();
+    let plugin = std::fs::canonicalize(&opts.plugin)
+        .unwrap_or_else(|e| fail(&format!("--plugin {}: {e}", opts.plugin.display())));
+    eprintln!("signet-bench: plugin {}", plugin.display());
+    eprintln!(
+        "signet-bench: starting the Dex stand-in, the API-server stand-in and a private keyring"
+    );
+
+    // The ID token must stay fresh for the whole run: a refresh inside a measured call would be a
+    // different benchmark.
+    let world = World::new(Idp::start(IdpOptions {
+        id_token_ttl: Some(3600),
+        ..IdpOptions::default()
+    }));
+    let api = ApiServer::start(ApiServerOptions::new(world.idp.issuer(), "kubernetes"));
+    let api_ca = world.root.path().join("apiserver-ca.pem");
+    std::fs::write(&api_ca, &api.ca().ca_pem).unwrap_or_else(|e| fail(&format!("write CA: {e}")));
+    let mut config = world.config();
+    config.clusters[0].server = api.url().to_string();
+    config.clusters[0].ca_file = Some(api_ca);
+    world.write_config(&config);
+    let keyring = KeyringSession::start(&world.paths.home);
+    let env = Env {
+        world: &world,
+        keyring: &keyring,
+        plugin: plugin.clone(),
+        kubectl: opts.kubectl.clone(),
+    };
+
+    let browser = format!("{} browse alice", opts.probe.display());
+    let login = env.plugin(&["login", "corp", "--browser-command", &browser]);
+    check(&login, "kubectl-signet login");
+    eprint!("{}", text(&login.stdout));
+
+    let mut rows = Vec::new();
+    rows.push(reference_row(&opts));
+    rows.push(token_row(&env, &opts));
+    rows.push(kubectl_row(&env, &api, &opts));
+    rows.push(use_row(&env, &opts));
+    print_table(&rows, &opts);
+    drop(keyring);
+}
+
+/// The environment of every command: the world's `HOME`, XDG directories, Signet config, `KUBECONFIG`
+/// and the private keyring.
+struct Env<'a> {
+    world: &'a World,
+    keyring: &'a KeyringSession,
+    plugin: PathBuf,
+    kubectl: String,
+}
+
+impl Env<'_> {
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = self.world.command(program);
+        self.keyring.apply(&mut cmd);
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    fn plugin(&self, args: &[&str]) -> Output {
+        self.command(&self.plugin)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| fail(&format!("run kubectl-signet: {e}")))
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        self.command(&self.kubectl)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| fail(&format!("run {}: {e}", self.kubectl)))
+    }
+}
+
+/// One line of the table.
+struct Row {
+    what: String,
+    signet: Stats,
+    baseline_name: String,
+    baseline: Stats,
+    /// How the two are compared: a ratio (`×`) or an overhead in percent.
+    comparison: Comparison,
+    budget: String,
+    /// Whether the measured values are within the budget.
+    within: Option<bool>,
+}
+
+enum Comparison {
+    Ratio,
+    Overhead,
+    None,
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    runs: usize,
+    median: Duration,
+    p10: Duration,
+    p90: Duration,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Stats {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        Stats {
+            runs: samples.len(),
+            median: at(0.5),
+            p10: at(0.1),
+            p90: at(0.9),
+        }
+    }
+}
+
+fn time(cmd: &mut Command) -> (Duration, Output) {
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| fail(&format!("run {cmd:?}: {e}")));
+    (started.elapsed(), out)
+}
+
+/// Runs `a` and `b` alternately `runs` times each (after `warmup` unmeasured rounds); each closure runs
+/// the program once and returns its time.
+fn alternate(
+    runs: usize,
+    warmup: usize,
+    mut a: impl FnMut() -> Duration,
+    mut b: impl FnMut() -> Duration,
+) -> (Stats, Stats) {
+    for _ in 0..warmup {
+        a();
+        b();
+    }
+    let (mut ta, mut tb) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for i in 0..runs {
+        // Swap the order every round so neither always runs right after the other.
+        if i % 2 == 0 {
+            ta.push(a());
+            tb.push(b());
+        } else {
+            tb.push(b());
+            ta.push(a());
+        }
+    }
+    (Stats::of(ta), Stats::of(tb))
+}
+
+/// The cost of starting any process here (`/bin/true`), for scale.
+fn reference_row(opts: &Options) -> Row {
+    let run = || time(Command::new("/bin/true").stdin(Stdio::null())).0;
+    let (one, two) = alternate(opts.runs, 10, run, run);
+    let mut all = [one, two];
+    all.sort_by_key(|s| s.median);
+    Row {
+        what: "process start + exit (`/bin/true`), for scale".into(),
+        signet: all[0],
+        baseline_name: "—".into(),
+        baseline: all[0],
+        comparison: Comparison::None,
+        budget: "—".into(),
+        within: None,
+    }
+}
+
+fn token_row(env: &Env, opts: &Options) -> Row {
+    eprintln!(
+        "signet-bench: token, fresh cached token, {} runs each",
+        opts.runs
+    );
+    let exec_info = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#;
+    let mut signet_cmd = env.command(&env.plugin);
+    signet_cmd
+        .args(["token", "--cluster", "prod"])
+        .env("KUBERNETES_EXEC_INFO", exec_info);
+    let first = signet_cmd
+        .output()
+        .unwrap_or_else(|e| fail(&format!("kubectl-signet token: {e}")));
+    check(&first, "kubectl-signet token");
+    let cred: serde_json::Value = serde_json::from_slice(&first.stdout)
+        .unwrap_or_else(|e| fail(&format!("token printed no JSON: {e}")));
+    if cred["status"]["token"].as_str().is_none() {
+        fail("kubectl-signet token printed no token");
+    }
+
+    let gke_home = env.world.root.path().join("gke-home");
+    let mut gke_cmd = gke_command(&gke_home, &opts.gke_plugin);
+    let first = gke_cmd
+        .output()
+        .unwrap_or_else(|e| fail(&format!("run {}: {e}", opts.gke_plugin)));
+    check(&first, "gke-gcloud-auth-plugin");
+    let cred: serde_json::Value = serde_json::from_slice(&first.stdout)
+        .unwrap_or_else(|e| fail(&format!("gke-gcloud-auth-plugin printed no JSON: {e}")));
+    if cred["status"]["token"] != GKE_CACHED_TOKEN {
+        fail("gke-gcloud-auth-plugin did not serve its cache (it would call gcloud)");
+    }
+
+    let (signet, gke) = alternate(
+        opts.runs,
+        20,
+        || {
+            let (took, out) = time(&mut signet_cmd);
+            check(&out, "kubectl-signet token");
+            took
+        },
+        || {
+            let (took, out) = time(&mut gke_cmd);
+            check(&out, "gke-gcloud-auth-plugin");
+            took
+        },
+    );
+    let ratio = ratio(signet.median, gke.median);
+    Row {
+        what: "`kubectl-signet token --cluster prod`, fresh cached token".into(),
+        signet,
+        baseline_name: "`gke-gcloud-auth-plugin`, cached token".into(),
+        baseline: gke,
+        comparison: Comparison::Ratio,
+        budget: "≤ 1.5 ms median and ≤ 0.25×".into(),
+        within: Some(signet.median <= Duration::from_micros(1500) && ratio <= 0.25),
+    }
+}
+
+const GKE_CACHED_TOKEN: &str = "ya29.signet-bench-cached-token";
+
+/// `gke-gcloud-auth-plugin` in its own `HOME` whose `~/.kube` holds a one-context kubeconfig and the
+/// plugin's cache for that context, valid until 2099. The plugin keys the cache on the kubeconfig's
+/// `current-context` and its extra arguments (none here), and reads it from the kubeconfig's directory.
+fn gke_command(home: &Path, program: &str) -> Command {
+    let kube = home.join(".kube");
+    std::fs::create_dir_all(&kube).unwrap_or_else(|e| fail(&format!("mkdir: {e}")));
+    std::fs::write(
+        kube.join("config"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: gke\n  cluster:\n    server: https://127.0.0.1:1\n\
+         users:\n- name: gke\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n\
+         \x20     command: gke-gcloud-auth-plugin\n      interactiveMode: IfAvailable\n\
+         contexts:\n- name: gke\n  context:\n    cluster: gke\n    user: gke\ncurrent-context: gke\n",
+    )
+    .unwrap_or_else(|e| fail(&format!("write the gke kubeconfig: {e}")));
+    let cache = serde_json::json!({
+        "current_context": "gke",
+        "access_token": GKE_CACHED_TOKEN,
+        "token_expiry": "2099-01-01T00:00:00Z",
+        "extra_args": "",
+    });
+    std::fs::write(kube.join("gke_gcloud_auth_plugin_cache"), cache.to_string())
+        .unwrap_or_else(|e| fail(&format!("write the gke cache: {e}")));
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("KUBECONFIG", kube.join("config"))
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+        )
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn kubectl_row(env: &Env, api: &ApiServer, opts: &Options) -> Row {
+    eprintln!(
+        "signet-bench: kubectl get --raw /version, exec entry vs static token, {} runs each",
+        opts.kubectl_runs
+    );
+    // The same ID token as a static token, in the same kubeconfig file.
+    let out = env.plugin(&["token", "--cluster", "prod"]);
+    check(&out, "kubectl-signet token");
+    let cred: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| fail(&format!("JSON: {e}")));
+    let token = cred["status"]["token"]
+        .as_str()
+        .unwrap_or_else(|| fail("no token"))
+        .to_owned();
+    let set = env.kubectl(&[
+        "config",
+        "set-credentials",
+        "bench-static",
+        "--token",
+        &token,
+    ]);
+    check(&set, "kubectl config set-credentials");
+    let set = env.kubectl(&[
+        "config",
+        "set-context",
+        "prod-static",
+        "--cluster=prod",
+        "--user=bench-static",
+    ]);
+    check(&set, "kubectl config set-context");
+
+    let run = |context: &str| {
+        let mut cmd = env.command(&env.kubectl);
+        cmd.args(["get", "--raw", "/version", "--context", context]);
+        let (took, out) = time(&mut cmd);
+        check(&out, "kubectl get --raw /version");
+        took
+    };
+    api.reset_stats();
+    let (exec, static_token) =
+        alternate(opts.kubectl_runs, 5, || run("prod"), || run("prod-static"));
+    // Every kubectl run must be exactly one request with the token: a dispatcher that asks the server
+    // for its version first would run the plugin twice and skew the comparison.
+    let requests = api.requests_for_token_count(&token);
+    let expected = 2 * (opts.kubectl_runs as u64 + 5);
+    if requests != expected {
+        eprintln!(
+            "signet-bench: warning: the API server saw {requests} requests with the token, expected {expected}"
+        );
+    }
+    let overhead = overhead(exec.median, static_token.median);
+    Row {
+        what: "`kubectl get --raw /version` through Signet's exec entry".into(),
+        signet: exec,
+        baseline_name: "same with a static token".into(),
+        baseline: static_token,
+        comparison: Comparison::Overhead,
+        budget: "≤ 5% overhead".into(),
+        within: Some(overhead <= 5.0),
+    }
+}
+
+fn use_row(env: &Env, opts: &Options) -> Row {
+    let file = env.world.root.path().join("big-kubeconfig");
+    std::fs::write(&file, generated_kubeconfig(2000))
+        .unwrap_or_else(|e| fail(&format!("write the generated kubeconfig: {e}")));
+    let with_big = |mut cmd: Command| {
+        cmd.env("KUBECONFIG", &file);
+        cmd
+    };
+    // Signet's entries in the big file; the first change also makes the one backup, outside the timing.
+    let sync = with_big(env.command(&env.plugin)).arg("sync").output();
+    check(
+        &sync.unwrap_or_else(|e| fail(&format!("sync: {e}"))),
+        "kubectl-signet sync",
+    );
+    let size_kib = std::fs::metadata(&file)
+        .map(|m| m.len() / 1024)
+        .unwrap_or(0);
+    eprintln!(
+        "signet-bench: use vs kubectl config use-context on 2,000 contexts ({size_kib} KiB), {} runs each",
+        opts.use_runs
+    );
+    // Each program switches away from the context the other just chose, so every run writes.
+    let (signet, kubectl) = alternate(
+        opts.use_runs,
+        2,
+        || {
+            let mut cmd = with_big(env.command(&env.plugin));
+            cmd.args(["use", "prod"]);
+            let (took, out) = time(&mut cmd);
+            check(&out, "kubectl-signet use prod");
+            took
+        },
+        || {
+            let mut cmd = with_big(env.command(&env.kubectl));
+            cmd.args(["config", "use-context", "ctx-1000"]);
+            let (took, out) = time(&mut cmd);
+            check(&out, "kubectl config use-context");
+            took
+        },
+    );
+    let ratio = ratio(signet.median, kubectl.median);
+    Row {
+        what: format!("`kubectl-signet use prod`, 2,000 contexts ({size_kib} KiB)"),
+        signet,
+        baseline_name: "`kubectl config use-context`".into(),
+        baseline: kubectl,
+        comparison: Comparison::Ratio,
+        budget: "≤ 0.2×".into(),
+        within: Some(ratio <= 0.2),
+    }
+}
+
+/// The same shape as `tests/kubeconfig_safety.rs` generates: a CA bundle per cluster, a token per user.
+fn generated_kubeconfig(n: usize) -> String {
+    let ca = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t".repeat(24);
+    let mut text = String::from("apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "- name: cluster-{i}\n  cluster:\n    server: https://api-{i}.example.com:6443\n    certificate-authority-data: {ca}\n"
+        ));
+    }
+    text.push_str("users:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "- name: user-{i}\n  user:\n    token: token-{i}-0123456789abcdef0123456789abcdef\n"
+        ));
+    }
+    text.push_str("contexts:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "- name: ctx-{i}\n  context:\n    cluster: cluster-{i}\n    user: user-{i}\n    namespace: team-{i}\n"
+        ));
+    }
+    text.push_str("current-context: ctx-0\n");
+    text
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn overhead(a: Duration, b: Duration) -> f64 {
+    (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+fn print_table(rows: &[Row], opts: &Options) {
+    println!();
+    println!(
+        "Medians (p10–p90) of whole-process wall time; the two programs of a row ran alternately in one run."
+    );
+    println!();
+    println!("| Measurement | Signet | Compared with | Baseline | Ratio | Budget | Within |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        let spread = |s: &Stats| {
+            format!(
+                "{} ({}–{}), n={}",
+                ms(s.median),
+                ms(s.p10),
+                ms(s.p90),
+                s.runs
+            )
+        };
+        let (baseline, comparison) = match r.comparison {
+            Comparison::Ratio => (
+                spread(&r.baseline),
+                format!("{:.2}×", ratio(r.signet.median, r.baseline.median)),
+            ),
+            Comparison::Overhead => (
+                spread(&r.baseline),
+                format!("{:+.1}%", overhead(r.signet.median, r.baseline.median)),
+            ),
+            Comparison::None => ("—".into(), "—".into()),
+        };
+        let within = match r.within {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "—",
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.what,
+            spread(&r.signet),
+            r.baseline_name,
+            baseline,
+            comparison,
+            r.budget,
+            within
+        );
+    }
+    println!();
+    println!(
+        "plugin: {}; kubectl: {}; runs: token {}, kubectl {}, use {}",
+        opts.plugin.display(),
+        opts.kubectl,
+        opts.runs,
+        opts.kubectl_runs,
+        opts.use_runs
+    );
+}
+
+fn check(out: &Output, what: &str) {
+    if !out.status.success() {
+        fail(&format!(
+            "{what} failed ({}): {}",
+            out.status,
+            text(&out.stderr)
+        ));
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn parse_args() -> Options {
+    let here = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let mut opts = Options {
+        plugin: PathBuf::new(),
+        probe: here.join("signet-probe"),
+        kubectl: "kubectl".into(),
+        gke_plugin: "gke-gcloud-auth-plugin".into(),
+        runs: 200,
+        kubectl_runs: 100,
+        use_runs: 20,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        let value = args
+            .next()
+            .unwrap_or_else(|| fail(&format!("{flag} needs a value")));
+        let count = |v: &str| -> usize {
+            v.parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| fail(&format!("{flag}: not a positive number: {v}")))
+        };
+        match flag.as_str() {
+            "--plugin" => opts.plugin = PathBuf::from(value),
+            "--probe" => opts.probe = PathBuf::from(value),
+            "--kubectl" => opts.kubectl = value,
+            "--gke-plugin" => opts.gke_plugin = value,
+            "--runs" => opts.runs = count(&value),
+            "--kubectl-runs" => opts.kubectl_runs = count(&value),
+            "--use-runs" => opts.use_runs = count(&value),
+            other => fail(&format!("unknown flag {other}")),
+        }
+    }
+    if opts.plugin.as_os_str().is_empty() {
+        fail("--plugin is required (build it with `cargo build --release -p kubectl-signet`)");
+    }
+    opts
+}
+
+const USAGE: &str = "usage: signet-bench --plugin PATH [--runs N] [--kubectl-runs N] [--use-runs N] \
+                     [--kubectl PROGRAM] [--gke-plugin PROGRAM] [--probe PATH]";
+
+fn fail(msg: &str) -> ! {
+    eprintln!("signet-bench: {msg}\n{USAGE}");
+    std::process::exit(1)
+}
