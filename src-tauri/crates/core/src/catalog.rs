@@ -94,18 +94,8 @@ pub enum ImportError {
         provider: String,
     },
     /// A name exists in both places with different content.
-    #[error(
-        "{kind} '{name}' from {origin} differs from {kind} '{existing}' in {}: {differences}; rename one of them or align them",
-        .config.display()
-    )]
-    Conflict {
-        kind: &'static str,
-        name: String,
-        origin: String,
-        existing: String,
-        config: PathBuf,
-        differences: String,
-    },
+    #[error(transparent)]
+    Conflict(Box<Conflict>),
     /// The merged config does not validate (this is a bug or an odd catalog; the message names the key).
     #[error("the config after the import would be invalid: {0}")]
     Invalid(#[source] ConfigError),
@@ -127,11 +117,26 @@ impl ImportError {
             ImportError::InsecureUrl { .. } => "import.insecure_url",
             ImportError::CatalogFetch { .. } => "import.catalog_fetch_failed",
             ImportError::SecretInCatalog { .. } => "import.secret_in_catalog",
-            ImportError::Conflict { .. } => "import.conflict",
+            ImportError::Conflict(_) => "import.conflict",
             ImportError::Invalid(_) => "import.invalid",
             ImportError::ConfigChanged { .. } => "import.config_changed",
         }
     }
+}
+
+/// A catalog entry whose name exists in the config with different content.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{kind} '{name}' from {origin} differs from {kind} '{existing}' in {}: {differences}; rename one of them or align them",
+    .config.display()
+)]
+pub struct Conflict {
+    pub kind: &'static str,
+    pub name: String,
+    pub origin: String,
+    pub existing: String,
+    pub config: PathBuf,
+    pub differences: String,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1833,14 +1838,14 @@ fn conflict(
     paths: &Paths,
     differences: Vec<String>,
 ) -> ImportError {
-    ImportError::Conflict {
+    ImportError::Conflict(Box::new(Conflict {
         kind,
         name: name.to_owned(),
         origin: origin.to_owned(),
         existing: existing.to_owned(),
         config: paths.config_file.clone(),
         differences: differences.join("; "),
-    }
+    }))
 }
 
 fn differ<T: PartialEq + fmt::Debug>(out: &mut Vec<String>, key: &str, catalog: &T, config: &T) {

@@ -77,13 +77,19 @@ fn token(cluster: &str) -> Result<(), Failure> {
             let interactive = exec_info
                 .interactive
                 .unwrap_or_else(|| std::io::stdin().is_terminal());
-            if !interactive {
+            // The tray's agent, when it runs, owns sign-in: one login window per provider however many
+            // kubectl processes ask, and one notification for non-interactive callers.
+            if let Some(answer) = ask_agent_to_sign_in(&signet, &provider, interactive) {
+                answer?;
+                signet.token_for(cluster)?
+            } else if !interactive {
                 return Err(Failure(format!(
                     "sign-in to '{provider}' required ({reason}); run `kubectl signet login {provider}`"
                 )));
+            } else {
+                sign_in_once(&signet, &provider)?;
+                signet.token_for(cluster)?
             }
-            sign_in_once(&signet, &provider)?;
-            signet.token_for(cluster)?
         }
         Err(e) => return Err(e.into()),
     };
@@ -95,6 +101,33 @@ fn token(cluster: &str) -> Result<(), Failure> {
     );
     println!("{json}");
     Ok(())
+}
+
+/// Asks a running agent to sign in; `None` when no agent listens (the CLI then works on its own).
+fn ask_agent_to_sign_in(
+    signet: &Signet,
+    provider: &str,
+    interactive: bool,
+) -> Option<Result<(), Failure>> {
+    let path = signet_core::agent::socket_path(signet.paths())?;
+    let mut client = signet_core::agent::AgentClient::connect(&path)?;
+    let request = signet_core::agent::Request::Login {
+        provider: provider.to_string(),
+        interactive,
+    };
+    let wait = if interactive {
+        BROWSER_TIMEOUT
+    } else {
+        Duration::from_secs(5)
+    };
+    match client.request(&request, wait) {
+        Ok(Ok(_)) => Some(Ok(())),
+        Ok(Err(failure)) => Some(Err(Failure(failure.message))),
+        Err(e) => {
+            tracing::warn!(error = %e, "the agent did not answer; signing in without it");
+            None
+        }
+    }
 }
 
 /// Signs in from `token`, making sure concurrent kubectl processes open one browser between them: the

@@ -746,8 +746,8 @@ fn kubeconfig_chains_put_entries_where_client_go_would() {
         "the namespace is set where the context lives"
     );
     assert_eq!(
-        in_b["current-context"], "prod",
-        "current-context goes to the default file (b)"
+        in_b["current-context"], "",
+        "prod was already current (through c): nothing to write, as with kubectl's writeCurrentContext"
     );
     three.plugin_ok(&["use", "staging"]);
     let (in_b, in_c) = (three.file_view(&b), three.file_view(&c));
