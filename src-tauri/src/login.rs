@@ -140,7 +140,7 @@ enum Slot {
     /// Discovery is running, or a browser/device sign-in waits, or a code is being redeemed.
     Busy,
     /// A login window is open.
-    Window(Attempt),
+    Window(Box<Attempt>),
 }
 
 /// The sign-ins running, one per provider (managed state).
@@ -176,7 +176,7 @@ impl Logins {
 
     fn open_window(&self, provider: &str, attempt: Attempt) {
         if let Ok(mut slots) = self.slots.lock() {
-            slots.insert(provider.to_string(), Slot::Window(attempt));
+            slots.insert(provider.to_string(), Slot::Window(Box::new(attempt)));
         }
     }
 
@@ -194,7 +194,7 @@ impl Logins {
         match slots.remove(provider)? {
             Slot::Window(attempt) if attempt.label == label => {
                 slots.insert(provider.to_string(), Slot::Busy);
-                Some(attempt)
+                Some(*attempt)
             }
             other => {
                 slots.insert(provider.to_string(), other);

@@ -2134,7 +2134,7 @@ contexts:
   context: {{cluster: prod, user: oidc, namespace: team-a}}
 - name: prod-admin
   context: {{cluster: prod, user: admin}}
-- name: Dev@EU
+- name: DEV
   context: {{cluster: dev, user: legacy}}
 "#
         )
@@ -2168,7 +2168,7 @@ contexts:
             .map(|c| (c.name.as_str(), c.context.as_deref()))
             .collect();
         // `prod` (the kubeconfig cluster) is shared with prod-admin, so Signet's cluster is prod-2.
-        assert_eq!(names, [("prod-2", Some("prod")), ("dev", Some("Dev@EU"))]);
+        assert_eq!(names, [("prod-2", Some("prod")), ("dev", Some("DEV"))]);
         for c in &plan.clusters {
             assert_eq!(
                 c.audience.as_deref(),
@@ -2181,7 +2181,7 @@ contexts:
         assert_eq!(
             plan.adoptions[1].cluster_entry,
             ClusterEntryChange::TakenOver,
-            "dev is used only by the adopted Dev@EU"
+            "dev is used only by the adopted DEV"
         );
 
         let shown = plan.to_string();

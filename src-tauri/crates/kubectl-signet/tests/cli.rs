@@ -311,6 +311,10 @@ fn status_json_reports_who_is_signed_in() {
     let status: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(status["providers"][0]["email"], "alice@example.com");
     assert_eq!(status["providers"][0]["clusters"][0]["fresh"], true);
+    let log = std::fs::read_to_string(env.world.root.path().join("state/signet/signet.log"))
+        .expect("the CLI keeps a log");
+    assert!(log.contains("signed in"), "sign-in is logged");
+    assert!(!log.contains("eyJ"), "no token in the log file");
     let out = env.plugin(&["logout", "corp"]);
     assert!(
         text(&out.stdout).contains("Signed out of corp"),

@@ -4,12 +4,15 @@
 //! (`{provider, cluster}`), and `current-context` when the person switches clusters through Signet. It must
 //! not change anything else: other entries, unknown fields, other extensions and `preferences` are read and
 //! written back as they were (kube's [`Kubeconfig`] keeps unknown keys in its `other` maps). Like kubectl,
-//! it loses comments and key order when it rewrites a file.
+//! it loses comments and key order when it rewrites a file, except in [`use_context`], which splices the
+//! two values it changes into the text when the file has a plain shape (the `fast` module), and so keeps
+//! comments and is quick on kubeconfigs with thousands of contexts.
 //!
 //! It follows client-go (`tools/clientcmd`) so Signet and kubectl can share files:
 //! - the files and their precedence come from [`KubeconfigTarget`] (`KUBECONFIG`, else `~/.kube/config`);
-//! - > "The first file to set a particular map key wins and map key's value is never changed": an entry is
-//!   edited in the first file that defines its name, and new entries go to the default file;
+//! - "The first file to set a particular map key wins and map key's value is never changed" (client-go
+//!   `Load`): an entry is edited in the first file that defines its name, and new entries go to the default
+//!   file;
 //! - every file in the chain is locked with `<file>.lock` (create-new, sorted order) around read → modify →
 //!   write, as `ModifyConfig` does;
 //! - a new file gets mode 0600; an existing file keeps its mode.

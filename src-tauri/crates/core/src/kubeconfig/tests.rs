@@ -924,37 +924,3 @@ fn use_context_on_a_2000_context_kubeconfig() {
         Some("ns0")
     );
 }
-
-#[test]
-fn zz_tmp_breakdown() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("config");
-    let ca = "LS0t".repeat(150);
-    let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
-    for i in 0..2000 {
-        text.push_str(&format!("- name: c{i}\n  cluster:\n    server: https://api-{i}.example:6443\n    certificate-authority-data: {ca}\n"));
-    }
-    text.push_str("contexts:\n");
-    for i in 0..2000 {
-        text.push_str(&format!("- name: ctx{i}\n  context:\n    cluster: c{i}\n    user: u{i}\n    namespace: ns{i}\n    extensions:\n    - name: signet\n      extension: {{provider: corp, cluster: c{i}}}\n"));
-    }
-    text.push_str("current-context: ctx0\n");
-    for _ in 0..3 {
-        let t = Instant::now();
-        let skim = fast::skim(&text, "ctx1999").expect("skim");
-        assert!(skim.context.is_some());
-        let t1 = t.elapsed();
-        let out = fast::apply(&text, vec![skim.set_current("x").expect("s")]);
-        let t2 = t.elapsed();
-        atomic_file::write(&file, out.as_bytes(), 0o600).expect("w");
-        let t3 = t.elapsed();
-        fs::write(dir.path().join("plain"), out.as_bytes()).expect("w");
-        let t4 = t.elapsed();
-        eprintln!(
-            "skim {t1:?} apply {:?} atomic write {:?} plain write {:?}",
-            t2 - t1,
-            t3 - t2,
-            t4 - t3
-        );
-    }
-}
