@@ -232,10 +232,10 @@ fn items(layout: &Value) -> Vec<(i64, String)> {
     fn walk(node: &Value, out: &mut Vec<(i64, String)>) {
         // node = [id, {props}, [children as {"type","data"}]]
         let Some(parts) = node.as_array() else { return };
-        if let (Some(id), Some(props)) = (parts.first().and_then(Value::as_i64), parts.get(1)) {
-            if let Some(label) = props["label"]["data"].as_str() {
-                out.push((id, label.replace("__", "_")));
-            }
+        if let (Some(id), Some(props)) = (parts.first().and_then(Value::as_i64), parts.get(1))
+            && let Some(label) = props["label"]["data"].as_str()
+        {
+            out.push((id, label.replace("__", "_")));
         }
         for child in parts.get(2).and_then(Value::as_array).into_iter().flatten() {
             walk(&child["data"], out);

@@ -52,6 +52,13 @@ pub fn run(command: Command) -> Result<(), Failure> {
         Command::Use { cluster, namespace } => use_cluster(&cluster, namespace.as_deref()),
         Command::Sync => sync(),
         Command::Add(add) => crate::add::run(add),
+        Command::Import {
+            kubeconfig,
+            catalog,
+            dry_run,
+            client_id,
+        } => crate::import::run(kubeconfig, catalog, dry_run, client_id),
+        Command::Doctor => crate::doctor::run(),
     }
 }
 

@@ -48,7 +48,9 @@ pub fn run(
     }
     if dry_run {
         println!();
-        println!("Dry run: nothing was changed. Run the same command without --dry-run to apply it.");
+        println!(
+            "Dry run: nothing was changed. Run the same command without --dry-run to apply it."
+        );
         return Ok(());
     }
 

@@ -6,6 +6,8 @@
 
 mod add;
 mod commands;
+mod doctor;
+mod import;
 
 use std::process::ExitCode;
 
@@ -72,6 +74,38 @@ enum Command {
     /// Add a provider or a cluster to the Signet config.
     #[command(subcommand)]
     Add(AddCommand),
+    /// Adopt kubelogin / legacy auth-provider oidc contexts, or import a team catalog.
+    ///
+    /// Without --catalog, reads the kubeconfig (KUBECONFIG, else ~/.kube/config, or --kubeconfig) and adopts
+    /// every context whose user runs kubelogin (`kubectl oidc-login get-token`, `kubelogin get-token`) or
+    /// uses `auth-provider: oidc`: one provider per issuer and client id, one cluster per context. The
+    /// contexts keep their names and now run `kubectl-signet token`; the old users and every other entry
+    /// are left untouched, and the file is backed up first. Old tokens are never copied: sign in afresh.
+    ///
+    /// With --catalog, merges a team catalog (the config format without secrets) from a file or an https
+    /// URL into the config and writes the new clusters' contexts.
+    ///
+    /// Prints the plan first; --dry-run stops there.
+    #[command(verbatim_doc_comment)]
+    Import {
+        /// Read this kubeconfig file instead of KUBECONFIG / ~/.kube/config.
+        #[arg(long, value_name = "FILE", conflicts_with = "catalog")]
+        kubeconfig: Option<std::path::PathBuf>,
+        /// Import a team catalog from a TOML file or an https URL.
+        #[arg(long, value_name = "FILE|URL")]
+        catalog: Option<String>,
+        /// Print what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Sign in as this Dex client instead of the old one; the old client id stays the clusters'
+        /// audience, so it must list this client in its trustedPeers.
+        #[arg(long, value_name = "ID", conflicts_with = "catalog")]
+        client_id: Option<String>,
+    },
+    /// Check the config, identity providers, clock, keyring, kubectl, PATH, locks and kubeconfig.
+    ///
+    /// Prints one line per check (ok, warn or fail) with the fix, and exits 1 when a check fails.
+    Doctor,
 }
 
 #[derive(Debug, Subcommand)]

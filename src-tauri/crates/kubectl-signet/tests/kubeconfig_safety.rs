@@ -410,11 +410,14 @@ fn kubectl_and_signet_writing_one_file_at_once_lose_no_update() {
 /// delays, over and over: after each kill the file must be byte for byte the old or the new version and
 /// parse with kubectl.
 ///
-/// The new version is computed first by running the same command to completion on a copy. Delays are
-/// drawn up to the command's measured run time (at least 50 ms), so kills land before, during and after
-/// the write. What a kill leaves besides the file is reported: a temporary file (`.config.XXXXXX.tmp`:
-/// hidden and `.tmp`, never a name kubectl or a `KUBECONFIG` glob would load) and the killed process's
-/// `config.lock`.
+/// Two runs in three are `use prod --namespace kill-N` (the in-place fast path), one in three is `sync`
+/// after a server change (the full parse-and-serialise path); both write the whole ~2 MB file. The new
+/// version is computed first by running the same command to completion on a copy. Delays are drawn up to
+/// 1.2× the command's measured run time (at least 50 ms; the debug build's `sync` needs ~2 s), so kills
+/// land before, during and after the write. `SIGNET_KILL_ITERATIONS` (default 30) and `SIGNET_TEST_SEED`
+/// repeat or extend a run. What a kill leaves besides the file is reported: a temporary file
+/// (`.config.XXXXXX.tmp`: hidden and `.tmp`, never a name kubectl or a `KUBECONFIG` glob would load) and
+/// the killed process's `config.lock`.
 ///
 /// Signet's answer to its own stale lock is the same as to anyone's: it cannot tell that the lock is its
 /// own (the process that made it is gone and the file, like kubectl's, carries no owner), so it never
