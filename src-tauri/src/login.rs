@@ -216,14 +216,6 @@ impl Logins {
             Slot::Busy => None,
         }
     }
-
-    /// Whether a sign-in runs for `provider`.
-    pub fn running(&self, provider: &str) -> bool {
-        self.slots
-            .lock()
-            .map(|s| s.contains_key(provider))
-            .unwrap_or(false)
-    }
 }
 
 /// Starts a sign-in to `provider` in its configured mode and returns once it is under way (the login

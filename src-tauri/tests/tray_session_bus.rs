@@ -1,7 +1,8 @@
 //! The real `signet` binary under Xvfb on its own D-Bus session (DESIGN.md §7): the tray's
 //! StatusNotifierItem is exported, its dbusmenu lists the provider section, "Sign in" clicked through
 //! dbusmenu `Event` opens the login window (the menu then says the sign-in runs), and a second launch
-//! leaves the first instance in charge (single-instance plugin).
+//! leaves the first instance in charge (single-instance plugin) and tells the person so through a
+//! recording notification server on the same bus.
 //!
 //! Needs Xvfb, dbus-run-session and busctl: `scripts/test.sh` installs them. Never skipped.
 
@@ -11,7 +12,11 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use signet_core::Secret;
 use signet_core::config::{Config, LoginMode};
+use signet_core::oidc::Identity;
+use signet_core::paths::Paths;
+use signet_core::token_store::{CachedToken, SessionRecord, TokenCache};
 use signet_tests::idp::{Idp, IdpOptions};
 use signet_tests::world::{cluster, provider};
 
@@ -39,6 +44,76 @@ kill $app 2>/dev/null
 wait $app 2>/dev/null
 kill $xvfb 2>/dev/null
 "#;
+
+/// One `Notify` call as the server received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Received {
+    app_name: String,
+    summary: String,
+    body: String,
+    actions: Vec<String>,
+}
+
+/// `org.freedesktop.Notifications` that records instead of showing.
+#[derive(Debug, Default, Clone)]
+struct Recorder {
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Recorder {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        actions: Vec<String>,
+        _hints: std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut received = self.received.lock().expect("recorder lock");
+        received.push(Received {
+            app_name,
+            summary,
+            body,
+            actions,
+        });
+        u32::try_from(received.len()).expect("few notifications")
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "actions".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "signet-test-recorder".into(),
+            "signet".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+impl Recorder {
+    /// Serves on the session bus at `address` until the returned connection is dropped.
+    fn serve(&self, address: &str) -> zbus::blocking::Connection {
+        zbus::blocking::connection::Builder::address(address)
+            .and_then(|b| b.name("org.freedesktop.Notifications"))
+            .and_then(|b| b.serve_at("/org/freedesktop/Notifications", self.clone()))
+            .and_then(|b| b.build())
+            .expect("serve the recording notification server")
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("recorder lock").clone()
+    }
+}
 
 struct Session {
     child: Child,
@@ -262,6 +337,8 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
     };
     let session = start_session(root.path(), &config);
     let started = Instant::now();
+    let recorder = Recorder::default();
+    let _notifications = recorder.serve(&session.bus);
     let (name, menu) = session.tray_item();
     eprintln!(
         "tray exported {:?} after launch (display {})",
@@ -308,6 +385,20 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
         "the first instance keeps running and keeps its tray"
     );
 
+    let note = session.wait("the already-running notification", || {
+        recorder.received().into_iter().next()
+    });
+    assert_eq!(
+        note,
+        Received {
+            app_name: "Signet".into(),
+            summary: "Signet is already running".into(),
+            body: "Use its icon in the system tray.".into(),
+            actions: vec![],
+        },
+        "the first instance tells the person where it is"
+    );
+
     // "Sign in" through dbusmenu, as a click in the panel would.
     let (sign_in_id, _) = items(&layout)
         .into_iter()
@@ -351,4 +442,160 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
 
     // Keep a copy of the log with the test output.
     let _ = std::io::stderr().write_all(format!("app log:\n{log}\n").as_bytes());
+}
+
+/// The paths the app computes from [`world_env`].
+fn app_paths(root: &Path) -> Paths {
+    let vars = [
+        ("HOME", root.join("home")),
+        ("SIGNET_CONFIG", root.join("config/signet/config.toml")),
+        ("XDG_CONFIG_HOME", root.join("config")),
+        ("XDG_CACHE_HOME", root.join("cache")),
+        ("XDG_STATE_HOME", root.join("state")),
+        ("XDG_RUNTIME_DIR", root.join("runtime")),
+        ("KUBECONFIG", root.join("kubeconfig")),
+    ];
+    Paths::from_vars(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone().into_os_string())
+    })
+    .expect("HOME is set")
+}
+
+#[test]
+fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
+    let root = tempfile::tempdir().expect("create the test root");
+    // The IdP is never contacted: the session comes from the cache, and sign-out finds no refresh token.
+    let config = Config {
+        providers: vec![provider("corp", "http://127.0.0.1:9/dex", None)],
+        clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+    };
+    let paths = app_paths(root.path());
+    let cache = TokenCache::new(&paths);
+    let now = chrono::Utc::now();
+    let identity = Identity {
+        subject: "CgVhbGljZQ".into(),
+        email: Some("alice@example.com".into()),
+        email_verified: Some(true),
+        name: Some("Alice".into()),
+        groups: vec!["dev".into()],
+        audiences: vec!["kubernetes".into()],
+    };
+    cache
+        .write_session(&SessionRecord {
+            provider: "corp".into(),
+            identity: identity.clone(),
+            signed_in_at: now,
+            refreshed_at: None,
+            refreshable: true,
+        })
+        .expect("seed the session record");
+    cache
+        .write(&CachedToken {
+            version: 1,
+            provider: "corp".into(),
+            audience: "kubernetes".into(),
+            id_token: Secret::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
+            expires_at: now + chrono::TimeDelta::hours(1),
+            issued_at: now,
+            identity,
+        })
+        .expect("seed the cached token");
+
+    let session = start_session(root.path(), &config);
+    let recorder = Recorder::default();
+    let _notifications = recorder.serve(&session.bus);
+    let (name, menu) = session.tray_item();
+    let layout = session.layout(&name, &menu);
+    let shown = labels(&layout);
+    for expected in [
+        "corp — alice@example.com",
+        "Cluster prod",
+        "Sign out of corp",
+    ] {
+        assert!(
+            shown.iter().any(|l| l == expected),
+            "the tray menu lists {expected:?}; it shows {shown:?}"
+        );
+    }
+    assert!(
+        shown.iter().any(|l| l.starts_with("Token valid until ")),
+        "the expiry is shown: {shown:?}"
+    );
+    assert!(
+        !shown.iter().any(|l| l == "Sign in to corp…"),
+        "no sign-in row while signed in: {shown:?}"
+    );
+
+    let (sign_out_id, _) = items(&layout)
+        .into_iter()
+        .find(|(_, l)| l == "Sign out of corp")
+        .expect("the sign-out row has an id");
+    session
+        .busctl(&[
+            "--",
+            "call",
+            &name,
+            &menu,
+            "com.canonical.dbusmenu",
+            "Event",
+            "isvu",
+            &sign_out_id.to_string(),
+            "clicked",
+            "i",
+            "0",
+            "0",
+        ])
+        .expect("send the click");
+    let shown = session.wait("the menu to show the sign-out", || {
+        let shown = labels(&session.layout(&name, &menu));
+        shown
+            .iter()
+            .any(|l| l == "corp — Not signed in")
+            .then_some(shown)
+    });
+    assert!(shown.iter().any(|l| l == "Sign in to corp…"), "{shown:?}");
+    let note = session.wait("the signed-out notification", || {
+        recorder.received().into_iter().next()
+    });
+    assert_eq!(note.summary, "Signed out of corp", "{note:?}");
+    assert!(
+        !paths.tokens_dir().join("corp").exists(),
+        "the cached tokens are gone"
+    );
+
+    // "Start at login" writes an XDG autostart entry under this test's HOME.
+    let (autostart_id, _) = items(&session.layout(&name, &menu))
+        .into_iter()
+        .find(|(_, l)| l == "Start at login")
+        .expect("the autostart row has an id");
+    session
+        .busctl(&[
+            "--",
+            "call",
+            &name,
+            &menu,
+            "com.canonical.dbusmenu",
+            "Event",
+            "isvu",
+            &autostart_id.to_string(),
+            "clicked",
+            "i",
+            "0",
+            "0",
+        ])
+        .expect("send the click");
+    let autostart_dir = root.path().join("home/.config/autostart");
+    let entry = session.wait("the autostart entry", || {
+        std::fs::read_dir(&autostart_dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .find(|e| e.path().extension().is_some_and(|x| x == "desktop"))
+            .map(|e| std::fs::read_to_string(e.path()).expect("read the autostart entry"))
+    });
+    assert!(
+        entry.contains("signet"),
+        "the autostart entry starts signet:\n{entry}"
+    );
 }

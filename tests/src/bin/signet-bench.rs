@@ -5,6 +5,7 @@
 //! ```text
 //! signet-bench --plugin target/release/kubectl-signet [--runs 200] [--kubectl-runs 100] [--use-runs 20]
 //!              [--kubectl kubectl] [--gke-plugin gke-gcloud-auth-plugin] [--probe target/release/signet-probe]
+//!              [--keep]   (keep the temporary world and print how to run the plugin in it, for profiling)
 //! ```
 //!
 //! It builds its own world in a temporary directory (nothing touches your `HOME`, kubeconfig or keyring):
@@ -37,6 +38,7 @@ struct Options {
     runs: usize,
     kubectl_runs: usize,
     use_runs: usize,
+    keep: bool,
 }
 
 fn main() {
@@ -81,6 +83,21 @@ fn main() {
     rows.push(use_row(&env, &opts));
     print_table(&rows, &opts);
     drop(keyring);
+    if opts.keep {
+        // For profiling the token path by hand (`strace -c`, `perf stat`): the token cache outlives
+        // the run; the IdP, the API server and the keyring do not (a fresh token needs none of them).
+        let World { root, paths, .. } = world;
+        let root = root.keep();
+        println!();
+        println!("kept {}; to run the plugin in it:", root.display());
+        println!(
+            "env -i PATH=\"$PATH\" HOME={} SIGNET_CONFIG={} XDG_CONFIG_HOME={root}/config XDG_CACHE_HOME={root}/cache XDG_STATE_HOME={root}/state KUBECONFIG={root}/kubeconfig {} token --cluster prod",
+            paths.home.display(),
+            paths.config_file.display(),
+            plugin.display(),
+            root = root.display(),
+        );
+    }
 }
 
 /// The environment of every command: the world's `HOME`, XDG directories, Signet config, `KUBECONFIG`
@@ -540,12 +557,17 @@ fn parse_args() -> Options {
         runs: 200,
         kubectl_runs: 100,
         use_runs: 20,
+        keep: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!("{USAGE}");
             std::process::exit(0);
+        }
+        if flag == "--keep" {
+            opts.keep = true;
+            continue;
         }
         let value = args
             .next()
@@ -574,7 +596,7 @@ fn parse_args() -> Options {
 }
 
 const USAGE: &str = "usage: signet-bench --plugin PATH [--runs N] [--kubectl-runs N] [--use-runs N] \
-                     [--kubectl PROGRAM] [--gke-plugin PROGRAM] [--probe PATH]";
+                     [--kubectl PROGRAM] [--gke-plugin PROGRAM] [--probe PATH] [--keep]";
 
 fn fail(msg: &str) -> ! {
     eprintln!("signet-bench: {msg}\n{USAGE}");

@@ -769,8 +769,14 @@ impl fmt::Display for ImportPlan {
             old_users.dedup();
             writeln!(
                 f,
-                "  Left untouched: user {} (remove it with `kubectl config delete-user NAME` once Signet works), and every other entry.",
-                old_users.join(", ")
+                "  Left untouched: {} {} (remove {} with `kubectl config delete-user NAME` once Signet works), and every other entry.",
+                if old_users.len() == 1 {
+                    "user"
+                } else {
+                    "users"
+                },
+                old_users.join(", "),
+                if old_users.len() == 1 { "it" } else { "them" },
             )?;
         }
         if !self.new_entries.is_empty() {
@@ -828,25 +834,30 @@ pub fn plan_kubeconfig_import(
     let outside = explicit
         .clone()
         .filter(|f| !default_target.precedence().iter().any(|p| same_file(p, f)));
-    let read_target = match &explicit {
-        Some(file) => KubeconfigTarget::resolve(None, &paths.home, Some(file)),
-        None => default_target.clone(),
-    };
-    let write_target = match &outside {
+    // The chain Signet will write to is also the view the plan is made on (which contexts use a cluster,
+    // which names are free); an explicit file inside the chain only limits which contexts are adopted.
+    let target = match &outside {
         Some(file) => KubeconfigTarget::resolve(None, &paths.home, Some(file)),
         None => default_target,
     };
-    let files = kubeconfig::read_files(&read_target)?;
+    let files = kubeconfig::read_files(&target)?;
+    let only = explicit
+        .as_deref()
+        .and_then(|f| files.iter().position(|file| same_file(&file.path, f)));
     Planner {
         config,
         paths,
         files: &files,
+        only,
         client_id,
         outside: outside.as_deref(),
-        write_target: &write_target,
+        write_target: &target,
     }
     .plan(ImportSource::Kubeconfig {
-        files: read_target.precedence().to_vec(),
+        files: match &explicit {
+            Some(file) => vec![file.clone()],
+            None => target.precedence().to_vec(),
+        },
     })
 }
 
@@ -883,6 +894,8 @@ struct Planner<'a> {
     config: &'a Config,
     paths: &'a Paths,
     files: &'a [KubeconfigFile],
+    /// With `--kubeconfig F` inside the chain: only F's contexts are adopted.
+    only: Option<usize>,
     client_id: Option<&'a str>,
     outside: Option<&'a Path>,
     write_target: &'a KubeconfigTarget,
@@ -992,6 +1005,9 @@ impl Planner<'_> {
         // Pass 1: the contexts that can be adopted.
         let mut candidates: Vec<Candidate> = Vec::new();
         for (fi, named) in &merged.contexts {
+            if self.only.is_some_and(|only| only != *fi) {
+                continue;
+            }
             let Some(ctx) = &named.context else { continue };
             if mark_cluster(ctx.extensions.as_ref()).is_some() {
                 continue; // Signet's already
@@ -2244,6 +2260,45 @@ contexts:
         let config = Config::load(&paths.config_file, &paths.home).expect("config saved");
         let again = plan_kubeconfig_import(&config, &paths, None, None).expect("plan again");
         assert!(again.is_empty(), "nothing left to import:\n{again}");
+    }
+
+    #[test]
+    fn an_explicit_kubeconfig_outside_the_chain_becomes_the_clusters_kubeconfig_and_is_the_one_written()
+     {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = paths_with(dir.path(), "apiVersion: v1\nkind: Config\n");
+        let other = dir.path().join("other.yaml");
+        std::fs::write(&other, kubeconfig("")).expect("write");
+        let default_before = std::fs::read(dir.path().join("kubeconfig")).expect("read");
+        let plan =
+            plan_kubeconfig_import(&Config::default(), &paths, Some(&other), None).expect("plan");
+        assert_eq!(
+            plan.source,
+            ImportSource::Kubeconfig {
+                files: vec![other.clone()]
+            }
+        );
+        assert!(
+            plan.clusters
+                .iter()
+                .all(|c| c.kubeconfig.as_deref() == Some(other.as_path())),
+            "{plan}"
+        );
+        let outcome = plan.apply("kubectl-signet").expect("apply");
+        assert_eq!(outcome.kubeconfig.written, vec![other.clone()]);
+        assert_eq!(
+            std::fs::read(dir.path().join("kubeconfig")).expect("read"),
+            default_before,
+            "the KUBECONFIG file is not touched"
+        );
+        let missing = plan_kubeconfig_import(
+            &Config::default(),
+            &paths,
+            Some(&dir.path().join("nope")),
+            None,
+        )
+        .expect_err("missing explicit file");
+        assert_eq!(missing.code(), "import.kubeconfig_missing");
     }
 
     const CATALOG: &str = r#"

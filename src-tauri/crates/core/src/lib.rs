@@ -70,6 +70,9 @@ impl Error {
             self,
             Error::Session(session::SessionError::RefreshFailed { .. })
         ) || matches!(self, Error::Oidc(e) if e.is_transient())
-            || matches!(self, Error::Kubeconfig(kubeconfig::KubeconfigError::Locked { .. }))
+            || matches!(
+                self,
+                Error::Kubeconfig(kubeconfig::KubeconfigError::Locked { .. })
+            )
     }
 }

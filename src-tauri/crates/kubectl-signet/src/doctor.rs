@@ -248,7 +248,7 @@ fn check_keyring(report: &mut Report, config: Option<&Config>) {
             report.fail(
                 "keyring",
                 e.to_string(),
-                "Signet keeps refresh tokens only in the OS keyring; start or unlock it",
+                "start or unlock the Secret Service as the message says, then run doctor again",
             );
             return;
         }

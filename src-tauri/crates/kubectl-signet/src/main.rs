@@ -86,7 +86,6 @@ enum Command {
     /// URL into the config and writes the new clusters' contexts.
     ///
     /// Prints the plan first; --dry-run stops there.
-    #[command(verbatim_doc_comment)]
     Import {
         /// Read this kubeconfig file instead of KUBECONFIG / ~/.kube/config.
         #[arg(long, value_name = "FILE", conflicts_with = "catalog")]
