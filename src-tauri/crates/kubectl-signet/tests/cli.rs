@@ -457,3 +457,50 @@ fn token_mode_writes_a_static_token_that_kubectl_uses_and_rewrites_it_on_refresh
         "alice@example.com"
     );
 }
+
+/// The Google Cloud SDK's versioned kubectl builds (present on these machines).
+fn versioned_kubectl(version: &str) -> PathBuf {
+    let dirs = [
+        "/usr/lib/google-cloud-sdk/bin",
+        "/opt/google-cloud-sdk/bin",
+        "/usr/local/google-cloud-sdk/bin",
+    ];
+    dirs.iter()
+        .map(|d| Path::new(d).join(format!("kubectl.{version}")))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("kubectl {version} is missing (expected under the Google Cloud SDK's bin/: {dirs:?}); this test does not skip"))
+}
+
+#[test]
+fn the_main_flow_works_with_kubectl_1_27_and_1_33() {
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    env.login();
+    for version in ["1.27", "1.33"] {
+        let kubectl = versioned_kubectl(version);
+        let out = env
+            .command(&kubectl)
+            .args(["auth", "whoami", "-o", "json"])
+            .output()
+            .expect("run kubectl");
+        let review = whoami(&out);
+        assert_eq!(
+            review["status"]["userInfo"]["username"], "alice@example.com",
+            "kubectl {version}"
+        );
+        let out = env
+            .command(&kubectl)
+            .args(["get", "ns", "-o", "name"])
+            .output()
+            .expect("run kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl {version} get ns: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains("namespace/team-a"),
+            "kubectl {version}"
+        );
+    }
+}
