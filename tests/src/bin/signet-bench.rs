@@ -76,11 +76,12 @@ fn main() {
     check(&login, "kubectl-signet login");
     eprint!("{}", text(&login.stdout));
 
-    let mut rows = Vec::new();
-    rows.push(reference_row(&opts));
-    rows.push(token_row(&env, &opts));
-    rows.push(kubectl_row(&env, &api, &opts));
-    rows.push(use_row(&env, &opts));
+    let rows = [
+        reference_row(&opts),
+        token_row(&env, &opts),
+        kubectl_row(&env, &api, &opts),
+        use_row(&env, &opts),
+    ];
     print_table(&rows, &opts);
     drop(keyring);
     if opts.keep {

@@ -446,8 +446,8 @@ impl Signet {
         })
     }
 
-    /// One refresh request with Dex's error rules: any 400 ends the session (the dead refresh token is
-    /// forgotten so later callers fail fast); a 5xx is retried once, then ends it too; network trouble
+    /// One refresh request with Dex's error rules: any 400 ends the session (the dead refresh token, the
+    /// cached ID tokens and the session record are forgotten so later callers fail fast); a 5xx is retried once, then ends it too; network trouble
     /// keeps everything for a later try.
     fn redeem(
         &self,
@@ -468,7 +468,10 @@ impl Signet {
                     description,
                 }) => {
                     tracing::warn!(provider, %error, "refresh token rejected; the session is over");
+                    // Forget the dead session entirely, so status, the tray and later callers all see
+                    // "sign-in needed" at once, without asking the IdP again.
                     self.secrets.delete(provider)?;
+                    self.cache.remove_provider(provider)?;
                     return Err(SessionError::SignInRequired {
                         provider: provider.into(),
                         reason: format!(

@@ -504,3 +504,24 @@ fn the_main_flow_works_with_kubectl_1_27_and_1_33() {
         );
     }
 }
+
+#[test]
+fn the_plugin_links_no_gui_libraries() {
+    // It starts on every kubectl call: no GTK, WebKit or tray libraries may be loaded (DESIGN.md §2).
+    let out = Command::new("ldd").arg(PLUGIN).output().expect("run ldd");
+    assert!(out.status.success(), "ldd: {}", text(&out.stderr));
+    let libs = text(&out.stdout);
+    for gui in [
+        "gtk",
+        "webkit",
+        "appindicator",
+        "gdk",
+        "soup",
+        "javascriptcore",
+    ] {
+        assert!(
+            !libs.to_lowercase().contains(gui),
+            "{gui} is linked into kubectl-signet:\n{libs}"
+        );
+    }
+}
