@@ -525,3 +525,70 @@ fn the_plugin_links_no_gui_libraries() {
         );
     }
 }
+
+#[test]
+fn every_command_answers_bad_input_with_one_actionable_line_and_exit_1() {
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    let cases: &[(&[&str], &str)] = &[
+        (&["token", "--cluster", "nope"], "no cluster named 'nope'"),
+        (&["login", "nope"], "no cluster named 'nope'"),
+        (&["logout", "nope"], "no provider named 'nope'"),
+        (&["use", "nope"], "no cluster named 'nope'"),
+        (
+            &[
+                "add",
+                "cluster",
+                "prod",
+                "--provider",
+                "corp",
+                "--server",
+                "https://x",
+            ],
+            "already exists",
+        ),
+        (
+            &["add", "provider", "Bad Name", "--issuer", "https://x"],
+            "a-z, 0-9",
+        ),
+        (
+            &[
+                "import",
+                "--catalog",
+                "/nonexistent/catalog.toml",
+                "--dry-run",
+            ],
+            "catalog",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = env.plugin(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?} exits 1: {stderr}");
+        assert!(
+            stderr.starts_with("signet: "),
+            "{args:?}: one 'signet:' message: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected '{expected}' in: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    }
+
+    // The identity provider is down: login says so and what to check.
+    let World { idp, .. } = &env.world;
+    let issuer = idp.issuer().to_string();
+    let mut config =
+        signet_core::config::Config::load(&env.world.paths.config_file, &env.world.paths.home)
+            .expect("config");
+    config.providers[0].issuer = issuer.replace(&format!(":{}", idp.port()), ":9");
+    config.save(&env.world.paths.config_file).expect("save");
+    let out = env.plugin(&["login", "corp", "--browser"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot connect"),
+        "unreachable issuer: {stderr}"
+    );
+}
