@@ -20,6 +20,11 @@ pub enum AppError {
     /// The login window could not be opened.
     #[error("could not open the sign-in window: {0}")]
     Window(#[source] tauri::Error),
+    /// The sign-in ended without signing in: its window was closed, or the person signed out meanwhile.
+    #[error(
+        "the sign-in to '{provider}' was cancelled ({reason}); run `kubectl signet login {provider}` to try again"
+    )]
+    SignInCancelled { provider: String, reason: String },
     /// A background task the command waited on died.
     #[error("an internal task failed: {0}")]
     Internal(String),
@@ -32,6 +37,7 @@ impl AppError {
             AppError::Core(e) => e.code(),
             AppError::Reserve(_) => "app.reserve_port_failed",
             AppError::Window(_) => "app.window_failed",
+            AppError::SignInCancelled { .. } => "app.sign_in_cancelled",
             AppError::Internal(_) => "app.internal",
         }
     }

@@ -1,16 +1,19 @@
 //! `signet`: the tray app. A thin shell over `signet-core` (DESIGN.md §2): the tray icon and menu
 //! ([`tray`]), sign-in windows ([`login`]), commands for the switcher window ([`commands`]) over plain
-//! DTOs ([`dto`]), notifications ([`notify`]).
+//! DTOs ([`dto`]), notifications ([`notify`]), the agent socket for `kubectl-signet` ([`agent`]) and
+//! background refresh ([`refresher`]).
 //!
 //! [`run_app`] is generic over the Tauri runtime so tests drive the same app on the mock runtime; its
 //! side effects come in through [`Services`] (keyring, clock, notifications, browser opener).
 //! Behaviour that is not about windows, menus or notifications belongs in `signet-core`.
 
+pub mod agent;
 pub mod commands;
 pub mod dto;
 pub mod error;
 pub mod login;
 pub mod notify;
+pub mod refresher;
 pub mod state;
 pub mod tray;
 
@@ -25,7 +28,7 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 }
 
 /// Builds the app: plugins (single-instance first), state, commands and — with `services.desktop` —
-/// the tray icon and its periodic status check.
+/// the tray icon and its periodic status check, the agent socket and background refresh.
 pub fn build_app<R: Runtime>(
     builder: tauri::Builder<R>,
     services: Services,
@@ -47,6 +50,8 @@ pub fn build_app<R: Runtime>(
         .manage(AppState::new(services))
         .manage(login::Logins::default())
         .manage(tray::Shown::default())
+        .manage(agent::AgentSocket::default())
+        .manage(refresher::Alerts::default())
         .invoke_handler(tauri::generate_handler![
             commands::status,
             commands::sign_in,
@@ -56,6 +61,8 @@ pub fn build_app<R: Runtime>(
             if desktop {
                 tray::create(app.handle())?;
                 tray::spawn_checker(app.handle());
+                agent::start(app.handle());
+                refresher::spawn(app.handle());
             }
             Ok(())
         })
@@ -69,14 +76,13 @@ pub fn run_app<R: Runtime>(
     context: tauri::Context<R>,
 ) -> tauri::Result<()> {
     let app = build_app(builder, services, context)?;
-    app.run(|_, event| {
+    app.run(|app, event| match event {
         // `code: None` is "the last window closed"; an explicit `exit` (Quit) carries a code.
-        if let RunEvent::ExitRequested {
+        RunEvent::ExitRequested {
             code: None, api, ..
-        } = event
-        {
-            api.prevent_exit();
-        }
+        } => api.prevent_exit(),
+        RunEvent::Exit => agent::stop(app),
+        _ => {}
     });
     Ok(())
 }

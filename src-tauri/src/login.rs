@@ -3,21 +3,24 @@
 //! **embedded** (the default): a `login-<provider>` webview window loads the authorization URL. The redirect
 //! URI is `http://127.0.0.1:<port>/callback`, where `<port>` is reserved by binding a listener that is never
 //! served: the navigation to it is caught in `on_navigation` and cancelled, so the authorization code
-//! never goes over the network, and the URL is handed to [`Signet::finish_login`] on a background thread
-//! (it redeems the code with the PKCE verifier and checks `state` and `nonce`). The window has no Tauri
+//! never goes over the network, and the URL is handed to
+//! [`Signet::finish_login`](signet_core::Signet::finish_login) on a background thread (it redeems the
+//! code with the PKCE verifier and checks `state` and `nonce`). The window has no Tauri
 //! capability (only the `main` window has one), cannot open popups or download files, and closing it
 //! cancels the sign-in. An IdP that refuses embedded browsers (Google's `disallowed_useragent`) ends
 //! the sign-in with an offer to switch that provider to `browser` mode.
 //!
 //! **browser** and **device** run the engine's own flows ([`LoginMethod`]) on a background thread.
 //!
-//! One sign-in per provider runs at a time; asking again focuses the running one. Nothing here logs a
-//! URL's query: it may carry the code.
+//! One sign-in per provider runs at a time; asking again focuses the running one. Whoever needs the
+//! outcome (the agent's `login` requests from `kubectl-signet`) takes a [`Ticket`] and waits on it: every
+//! ticket taken before a sign-in ends gets that sign-in's result. Nothing here logs a URL's query: it may
+//! carry the code.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, TcpListener};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use signet_core::config::LoginMode;
@@ -143,11 +146,31 @@ enum Slot {
     Window(Box<Attempt>),
 }
 
+/// How a sign-in ended: signed in, or why not (`app.sign_in_cancelled` when its window was closed).
+pub type Outcome = Result<(), ErrorDto>;
+
+/// The sign-ins that ended, per provider: how many, and how the last one did.
+#[derive(Debug, Default)]
+struct Board {
+    ended: u64,
+    last: Option<Outcome>,
+    waiting: usize,
+}
+
+/// A place in line for the end of a provider's sign-in (see [`Logins::ticket`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    provider: String,
+    seen: u64,
+}
+
 /// The sign-ins running, one per provider (managed state).
 #[derive(Default)]
 pub struct Logins {
     slots: Mutex<HashMap<String, Slot>>,
     windows: std::sync::atomic::AtomicU32,
+    boards: Mutex<HashMap<String, Board>>,
+    ended: Condvar,
 }
 
 impl std::fmt::Debug for Logins {
@@ -203,10 +226,64 @@ impl Logins {
         }
     }
 
-    fn release(&self, provider: &str) {
+    /// Ends the provider's sign-in and hands `outcome` to every ticket taken before now.
+    fn release(&self, provider: &str, outcome: Outcome) {
         if let Ok(mut slots) = self.slots.lock() {
             slots.remove(provider);
         }
+        if let Ok(mut boards) = self.boards.lock() {
+            let board = boards.entry(provider.to_string()).or_default();
+            board.ended += 1;
+            board.last = Some(outcome);
+        }
+        self.ended.notify_all();
+    }
+
+    /// A ticket for the end of the provider's next (or running) sign-in. Take it *before* starting or
+    /// joining the sign-in, so an end that comes quickly is not missed.
+    pub fn ticket(&self, provider: &str) -> Ticket {
+        let seen = self
+            .boards
+            .lock()
+            .map(|b| b.get(provider).map_or(0, |b| b.ended))
+            .unwrap_or(0);
+        Ticket {
+            provider: provider.to_string(),
+            seen,
+        }
+    }
+
+    /// Waits up to `timeout` for the sign-in after `ticket` to end; `None` on timeout.
+    pub fn wait(&self, ticket: &Ticket, timeout: Duration) -> Option<Outcome> {
+        let deadline = Instant::now() + timeout;
+        let mut boards = self.boards.lock().ok()?;
+        boards.entry(ticket.provider.clone()).or_default().waiting += 1;
+        let outcome = loop {
+            let board = boards.entry(ticket.provider.clone()).or_default();
+            if board.ended > ticket.seen {
+                break board.last.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break None;
+            }
+            boards = match self.ended.wait_timeout(boards, left) {
+                Ok((b, _)) => b,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        };
+        if let Some(board) = boards.get_mut(&ticket.provider) {
+            board.waiting = board.waiting.saturating_sub(1);
+        }
+        outcome
+    }
+
+    /// How many callers wait for the provider's sign-in to end.
+    pub fn waiting(&self, provider: &str) -> usize {
+        self.boards
+            .lock()
+            .map(|b| b.get(provider).map_or(0, |b| b.waiting))
+            .unwrap_or(0)
     }
 
     /// The label of the provider's open login window, if one waits for its redirect.
@@ -244,7 +321,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<SignInSta
     };
     if let Err(e) = &started {
         tracing::warn!(provider, error = %e, "sign-in could not start");
-        logins.release(provider);
+        logins.release(provider, Err(error_dto(e)));
         state.update_activity(provider, |a| {
             a.signing_in = false;
             a.last_error = Some(error_dto(e));
@@ -378,7 +455,8 @@ pub fn captured<R: Runtime>(app: &AppHandle<R>, provider: &str, label: &str, red
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "could not start the sign-in thread");
-        app_release(app, provider);
+        let failure = AppError::Internal(format!("could not start the sign-in thread: {e}"));
+        app_release(app, provider, Err(error_dto(&failure)));
     }
 }
 
@@ -410,11 +488,19 @@ pub fn cancelled<R: Runtime>(app: &AppHandle<R>, provider: &str, label: &str) {
         return;
     }
     tracing::info!(provider, "sign-in cancelled: the login window was closed");
-    app_release(app, provider);
+    let why = cancelled_error(provider, "the login window was closed");
+    app_release(app, provider, Err(error_dto(&why)));
 }
 
-fn app_release<R: Runtime>(app: &AppHandle<R>, provider: &str) {
-    app.state::<Logins>().release(provider);
+fn cancelled_error(provider: &str, reason: &str) -> AppError {
+    AppError::SignInCancelled {
+        provider: provider.into(),
+        reason: reason.into(),
+    }
+}
+
+fn app_release<R: Runtime>(app: &AppHandle<R>, provider: &str, outcome: Outcome) {
+    app.state::<Logins>().release(provider, outcome);
     app.state::<AppState>()
         .update_activity(provider, |a| a.signing_in = false);
     crate::tray::refresh(app);
@@ -497,13 +583,12 @@ fn finished<R: Runtime>(
     result: Result<SessionRecord, AppError>,
 ) {
     let state = app.state::<AppState>();
-    app.state::<Logins>().release(provider);
+    let logins = app.state::<Logins>();
+    // Order: kubeconfig, then whoever waits on this sign-in (the agent's `login` requests), then the
+    // notification (whose button may start the next sign-in, so the slot is free by then), and last the
+    // state the UI shows — so a status that says the sign-in ended implies all of the above happened.
     match result {
         Ok(record) => {
-            state.update_activity(provider, |a| {
-                a.signing_in = false;
-                a.last_error = None;
-            });
             // Write (or repair) the kubeconfig entries of the provider's clusters (DESIGN.md J2).
             let clusters = match state
                 .signet()
@@ -525,16 +610,18 @@ fn finished<R: Runtime>(
                     Vec::new()
                 }
             };
+            logins.release(provider, Ok(()));
             state
                 .notifier
                 .notify(signed_in_note(provider, &record, &clusters), None);
+            state.update_activity(provider, |a| {
+                a.signing_in = false;
+                a.last_error = None;
+            });
         }
         Err(e) => {
             tracing::warn!(provider, code = e.code(), error = %e, "sign-in failed");
-            state.update_activity(provider, |a| {
-                a.signing_in = false;
-                a.last_error = Some(error_dto(&e));
-            });
+            logins.release(provider, Err(error_dto(&e)));
             if is_disallowed_useragent(&e) {
                 let (action_app, action_provider) = (app.clone(), provider.to_string());
                 state.notifier.notify(
@@ -555,6 +642,10 @@ fn finished<R: Runtime>(
                     None,
                 );
             }
+            state.update_activity(provider, |a| {
+                a.signing_in = false;
+                a.last_error = Some(error_dto(&e));
+            });
         }
     }
     crate::tray::refresh(app);
@@ -620,7 +711,8 @@ pub fn sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<Signed
         && let Some(attempt) = logins.take_attempt(provider, &label)
     {
         close_window(app, &attempt.label);
-        logins.release(provider);
+        let why = cancelled_error(provider, "signed out while the sign-in ran");
+        logins.release(provider, Err(error_dto(&why)));
     }
     state.update_activity(provider, |a| {
         a.signing_in = false;

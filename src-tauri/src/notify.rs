@@ -4,7 +4,10 @@
 //! A missing notification daemon is normal on servers and in CI: showing a notification never fails the
 //! caller, it only logs. Notification text is written for a person and never holds a token or a code.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// Something to tell the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +98,37 @@ fn show_desktop(note: Note, _on_action: Option<OnAction>) {
     }
 }
 
+/// At most one notification per key (kind and provider) per `window`, by the app's clock.
+///
+/// A clock that jumped back before the last notification does not silence the key until it catches up:
+/// a time earlier than the last one shown counts as a new window.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    window: TimeDelta,
+    last: HashMap<String, DateTime<Utc>>,
+}
+
+impl RateLimiter {
+    pub fn new(window: TimeDelta) -> RateLimiter {
+        RateLimiter {
+            window,
+            last: HashMap::new(),
+        }
+    }
+
+    /// Whether a notification for `key` may be shown at `now`; if so, it counts as shown.
+    pub fn allow(&mut self, key: &str, now: DateTime<Utc>) -> bool {
+        let allowed = self
+            .last
+            .get(key)
+            .is_none_or(|&last| now < last || now - last >= self.window);
+        if allowed {
+            self.last.insert(key.to_string(), now);
+        }
+        allowed
+    }
+}
+
 /// Records notifications instead of showing them (tests); can press a notification's button.
 #[derive(Default)]
 pub struct RecordingNotifier {
@@ -146,5 +180,58 @@ impl Notifier for RecordingNotifier {
         if let (Some(callback), Ok(mut actions)) = (on_action, self.actions.lock()) {
             actions.push((index, callback));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")
+    }
+
+    #[test]
+    fn rate_limiter_allows_one_per_key_per_window() {
+        let mut limiter = RateLimiter::new(TimeDelta::minutes(5));
+        assert!(
+            limiter.allow("sign-in-needed:corp", at(0)),
+            "the first one is shown"
+        );
+        assert!(
+            !limiter.allow("sign-in-needed:corp", at(10)),
+            "a second within the window is not"
+        );
+        assert!(
+            limiter.allow("sign-in-needed:dev", at(10)),
+            "another provider has its own window"
+        );
+        assert!(
+            limiter.allow("refresh-failing:corp", at(10)),
+            "another kind has its own window"
+        );
+        assert!(
+            !limiter.allow("sign-in-needed:corp", at(299)),
+            "still within five minutes"
+        );
+        assert!(
+            limiter.allow("sign-in-needed:corp", at(300)),
+            "five minutes later it may be shown again"
+        );
+        assert!(
+            !limiter.allow("sign-in-needed:corp", at(301)),
+            "and the window starts over"
+        );
+    }
+
+    #[test]
+    fn rate_limiter_is_not_silenced_by_a_clock_that_jumped_back() {
+        let mut limiter = RateLimiter::new(TimeDelta::minutes(5));
+        assert!(limiter.allow("k", at(1_000)));
+        assert!(
+            limiter.allow("k", at(0)),
+            "a time before the last notification is a new window, not a 17-minute silence"
+        );
+        assert!(!limiter.allow("k", at(60)));
     }
 }

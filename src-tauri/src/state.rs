@@ -6,8 +6,8 @@
 //! everything here also runs under Tauri's mock runtime.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
 
 use signet_core::Signet;
 use signet_core::clock::Clock;
@@ -31,8 +31,9 @@ pub struct Services {
     pub opener: Arc<dyn UrlOpener>,
     /// The command kubeconfig exec entries run (`kubectl-signet`, or its absolute path).
     pub kubectl_plugin: String,
-    /// Desktop integration: the tray icon, the single-instance and autostart plugins, and the periodic
-    /// status check. Off under the mock runtime, which has no display or session bus to offer them.
+    /// Desktop integration: the tray icon, the single-instance and autostart plugins, the periodic
+    /// status check, the agent socket and background refresh. Off under the mock runtime, which has no
+    /// display or session bus to offer them (tests start the agent themselves).
     pub desktop: bool,
 }
 
@@ -59,6 +60,9 @@ pub struct AppState {
     /// Why the config could not be loaded (the app then runs with no providers and says so).
     config_error: Mutex<Option<ErrorDto>>,
     activity: Mutex<HashMap<String, ProviderActivity>>,
+    /// Counts changes to the config and to what the app records (sign-ins starting and ending), so the
+    /// background refresh can re-plan at once instead of at its next periodic wake-up.
+    changes: (Mutex<u64>, Condvar),
 }
 
 impl std::fmt::Debug for AppState {
@@ -94,6 +98,36 @@ impl AppState {
             config_stamp: Mutex::new(stamp),
             config_error: Mutex::new(error),
             activity: Mutex::new(HashMap::new()),
+            changes: (Mutex::new(0), Condvar::new()),
+        }
+    }
+
+    /// The change counter (see [`AppState::wait_for_change`]).
+    pub fn changes(&self) -> u64 {
+        self.changes.0.lock().map(|n| *n).unwrap_or(0)
+    }
+
+    /// Says that the config or a provider's state changed.
+    pub fn changed(&self) {
+        if let Ok(mut n) = self.changes.0.lock() {
+            *n = n.wrapping_add(1);
+        }
+        self.changes.1.notify_all();
+    }
+
+    /// Waits up to `timeout` for the change counter to move past `seen`; returns its value.
+    pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> u64 {
+        let Ok(guard) = self.changes.0.lock() else {
+            std::thread::sleep(timeout);
+            return seen;
+        };
+        match self
+            .changes
+            .1
+            .wait_timeout_while(guard, timeout, |n| *n == seen)
+        {
+            Ok((n, _)) => *n,
+            Err(poisoned) => *poisoned.into_inner().0,
         }
     }
 
@@ -152,6 +186,7 @@ impl AppState {
             *s = stamp;
         }
         tracing::info!(config = %self.paths.config_file.display(), "config reloaded");
+        self.changed();
     }
 
     /// Every provider as the UI shows it, now.
@@ -180,6 +215,7 @@ impl AppState {
         if let Ok(mut activity) = self.activity.lock() {
             change(activity.entry(provider.to_string()).or_default());
         }
+        self.changed();
     }
 
     /// Changes a provider's sign-in mode in the config file and reloads it.
