@@ -5,7 +5,8 @@
 //! ```text
 //! signet-bench --plugin target/release/kubectl-signet [--runs 200] [--kubectl-runs 100] [--use-runs 20]
 //!              [--kubectl kubectl] [--gke-plugin gke-gcloud-auth-plugin] [--probe target/release/signet-probe]
-//!              [--keep]   (keep the temporary world and print how to run the plugin in it, for profiling)
+//!              [--also-plugin PATH]… (other builds' `token` in the same rotation, to compare builds)
+//!              [--keep]              (keep the temporary world and print how to run the plugin in it)
 //! ```
 //!
 //! It builds its own world in a temporary directory (nothing touches your `HOME`, kubeconfig or keyring):
@@ -39,6 +40,8 @@ struct Options {
     kubectl_runs: usize,
     use_runs: usize,
     keep: bool,
+    /// Other builds of kubectl-signet whose `token` joins the same rotation (to compare build settings).
+    also_plugin: Vec<PathBuf>,
 }
 
 fn main() {
@@ -76,12 +79,10 @@ fn main() {
     check(&login, "kubectl-signet login");
     eprint!("{}", text(&login.stdout));
 
-    let rows = [
-        reference_row(&opts),
-        token_row(&env, &opts),
-        kubectl_row(&env, &api, &opts),
-        use_row(&env, &opts),
-    ];
+    let mut rows = vec![reference_row(&opts)];
+    rows.extend(token_rows(&env, &opts));
+    rows.push(kubectl_row(&env, &api, &opts));
+    rows.push(use_row(&env, &opts));
     print_table(&rows, &opts);
     drop(keyring);
     if opts.keep {
@@ -152,25 +153,42 @@ enum Comparison {
     None,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Stats {
     runs: usize,
     median: Duration,
     p10: Duration,
     p90: Duration,
+    /// The samples in the order they were taken (round `i` of every program is `samples[i]`).
+    samples: Vec<Duration>,
 }
 
 impl Stats {
-    fn of(mut samples: Vec<Duration>) -> Stats {
-        samples.sort();
-        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    fn of(samples: Vec<Duration>) -> Stats {
+        let mut sorted = samples.clone();
+        sorted.sort();
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
         Stats {
             runs: samples.len(),
             median: at(0.5),
             p10: at(0.1),
             p90: at(0.9),
+            samples,
         }
     }
+}
+
+/// The overhead of `a` over `b` in percent, from the median of the per-round differences (the two ran
+/// back to back in each round, so a burst of load on the machine hits both) over `b`'s median.
+fn paired_overhead(a: &Stats, b: &Stats) -> f64 {
+    let mut diffs: Vec<f64> = a
+        .samples
+        .iter()
+        .zip(&b.samples)
+        .map(|(x, y)| x.as_secs_f64() - y.as_secs_f64())
+        .collect();
+    diffs.sort_by(f64::total_cmp);
+    diffs[diffs.len() / 2] / b.median.as_secs_f64() * 100.0
 }
 
 fn time(cmd: &mut Command) -> (Duration, Output) {
@@ -189,60 +207,71 @@ fn alternate(
     mut a: impl FnMut() -> Duration,
     mut b: impl FnMut() -> Duration,
 ) -> (Stats, Stats) {
+    let mut stats = rotate(runs, warmup, &mut [&mut a, &mut b]);
+    let second = stats.pop().expect("two programs");
+    let first = stats.pop().expect("two programs");
+    (first, second)
+}
+
+/// Runs every program once per round, `runs` rounds (after `warmup` unmeasured ones), starting each
+/// round with the next program so none always runs right after the same other one.
+fn rotate(runs: usize, warmup: usize, programs: &mut [&mut dyn FnMut() -> Duration]) -> Vec<Stats> {
+    let n = programs.len();
     for _ in 0..warmup {
-        a();
-        b();
-    }
-    let (mut ta, mut tb) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
-    for i in 0..runs {
-        // Swap the order every round so neither always runs right after the other.
-        if i % 2 == 0 {
-            ta.push(a());
-            tb.push(b());
-        } else {
-            tb.push(b());
-            ta.push(a());
+        for p in programs.iter_mut() {
+            p();
         }
     }
-    (Stats::of(ta), Stats::of(tb))
+    let mut samples = vec![Vec::with_capacity(runs); n];
+    for round in 0..runs {
+        for k in 0..n {
+            let i = (round + k) % n;
+            samples[i].push(programs[i]());
+        }
+    }
+    samples.into_iter().map(Stats::of).collect()
 }
 
 /// The cost of starting any process here (`/bin/true`), for scale.
 fn reference_row(opts: &Options) -> Row {
     let run = || time(Command::new("/bin/true").stdin(Stdio::null())).0;
-    let (one, two) = alternate(opts.runs, 10, run, run);
-    let mut all = [one, two];
-    all.sort_by_key(|s| s.median);
+    let (one, _) = alternate(opts.runs, 10, run, run);
     Row {
         what: "process start + exit (`/bin/true`), for scale".into(),
-        signet: all[0],
+        signet: one.clone(),
         baseline_name: "—".into(),
-        baseline: all[0],
+        baseline: one,
         comparison: Comparison::None,
         budget: "—".into(),
         within: None,
     }
 }
 
-fn token_row(env: &Env, opts: &Options) -> Row {
+/// `token` rows: the plugin (and each `--also-plugin`) beside the Go plugin, all in one rotation.
+fn token_rows(env: &Env, opts: &Options) -> Vec<Row> {
     eprintln!(
         "signet-bench: token, fresh cached token, {} runs each",
         opts.runs
     );
     let exec_info = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#;
-    let mut signet_cmd = env.command(&env.plugin);
-    signet_cmd
-        .args(["token", "--cluster", "prod"])
-        .env("KUBERNETES_EXEC_INFO", exec_info);
-    let first = signet_cmd
-        .output()
-        .unwrap_or_else(|e| fail(&format!("kubectl-signet token: {e}")));
-    check(&first, "kubectl-signet token");
-    let cred: serde_json::Value = serde_json::from_slice(&first.stdout)
-        .unwrap_or_else(|e| fail(&format!("token printed no JSON: {e}")));
-    if cred["status"]["token"].as_str().is_none() {
-        fail("kubectl-signet token printed no token");
-    }
+    let mut plugins: Vec<(PathBuf, Command)> = std::iter::once(env.plugin.clone())
+        .chain(opts.also_plugin.clone())
+        .map(|plugin| {
+            let mut cmd = env.command(&plugin);
+            cmd.args(["token", "--cluster", "prod"])
+                .env("KUBERNETES_EXEC_INFO", exec_info);
+            let first = cmd
+                .output()
+                .unwrap_or_else(|e| fail(&format!("{} token: {e}", plugin.display())));
+            check(&first, "kubectl-signet token");
+            let cred: serde_json::Value = serde_json::from_slice(&first.stdout)
+                .unwrap_or_else(|e| fail(&format!("token printed no JSON: {e}")));
+            if cred["status"]["token"].as_str().is_none() {
+                fail("kubectl-signet token printed no token");
+            }
+            (plugin, cmd)
+        })
+        .collect();
 
     let gke_home = env.world.root.path().join("gke-home");
     let mut gke_cmd = gke_command(&gke_home, &opts.gke_plugin);
@@ -256,30 +285,53 @@ fn token_row(env: &Env, opts: &Options) -> Row {
         fail("gke-gcloud-auth-plugin did not serve its cache (it would call gcloud)");
     }
 
-    let (signet, gke) = alternate(
-        opts.runs,
-        20,
-        || {
-            let (took, out) = time(&mut signet_cmd);
-            check(&out, "kubectl-signet token");
-            took
-        },
-        || {
-            let (took, out) = time(&mut gke_cmd);
-            check(&out, "gke-gcloud-auth-plugin");
-            took
-        },
+    let mut gke = || {
+        let (took, out) = time(&mut gke_cmd);
+        check(&out, "gke-gcloud-auth-plugin");
+        took
+    };
+    let mut runners: Vec<Box<dyn FnMut() -> Duration + '_>> = plugins
+        .iter_mut()
+        .map(|(_, cmd)| {
+            Box::new(move || {
+                let (took, out) = time(cmd);
+                check(&out, "kubectl-signet token");
+                took
+            }) as Box<dyn FnMut() -> Duration>
+        })
+        .collect();
+    let mut programs: Vec<&mut dyn FnMut() -> Duration> = vec![&mut gke];
+    programs.extend(
+        runners
+            .iter_mut()
+            .map(|r| r.as_mut() as &mut dyn FnMut() -> Duration),
     );
-    let ratio = ratio(signet.median, gke.median);
-    Row {
-        what: "`kubectl-signet token --cluster prod`, fresh cached token".into(),
-        signet,
-        baseline_name: "`gke-gcloud-auth-plugin`, cached token".into(),
-        baseline: gke,
-        comparison: Comparison::Ratio,
-        budget: "≤ 1.5 ms median and ≤ 0.25×".into(),
-        within: Some(signet.median <= Duration::from_micros(1500) && ratio <= 0.25),
-    }
+    let stats = rotate(opts.runs, 20, &mut programs);
+    drop(programs);
+    drop(runners);
+    let gke = stats[0].clone();
+    plugins
+        .iter()
+        .zip(&stats[1..])
+        .enumerate()
+        .map(|(i, ((plugin, _), signet))| {
+            let ratio = ratio(signet.median, gke.median);
+            let which = if i == 0 {
+                String::new()
+            } else {
+                format!(" (other build: {})", plugin.display())
+            };
+            Row {
+                what: format!("`kubectl-signet token --cluster prod`, fresh cached token{which}"),
+                signet: signet.clone(),
+                baseline_name: "`gke-gcloud-auth-plugin`, cached token".into(),
+                baseline: gke.clone(),
+                comparison: Comparison::Ratio,
+                budget: "≤ 1.5 ms median and ≤ 0.25×".into(),
+                within: Some(signet.median <= Duration::from_micros(1500) && ratio <= 0.25),
+            }
+        })
+        .collect()
 }
 
 const GKE_CACHED_TOKEN: &str = "ya29.signet-bench-cached-token";
@@ -369,7 +421,7 @@ fn kubectl_row(env: &Env, api: &ApiServer, opts: &Options) -> Row {
             "signet-bench: warning: the API server saw {requests} requests with the token, expected {expected}"
         );
     }
-    let overhead = overhead(exec.median, static_token.median);
+    let overhead = paired_overhead(&exec, &static_token);
     Row {
         what: "`kubectl get --raw /version` through Signet's exec entry".into(),
         signet: exec,
@@ -478,8 +530,12 @@ fn ms(d: Duration) -> String {
 fn print_table(rows: &[Row], opts: &Options) {
     println!();
     println!(
-        "Medians (p10–p90) of whole-process wall time; the two programs of a row ran alternately in one run."
+        "Medians (p10–p90) of whole-process wall time; the programs of a row ran alternately in one run."
     );
+    println!(
+        "kubectl overhead: median of the per-round differences over the static-token median (medians: the"
+    );
+    println!("ratio of the two medians).");
     println!();
     println!("| Measurement | Signet | Compared with | Baseline | Ratio | Budget | Within |");
     println!("|---|---|---|---|---|---|---|");
@@ -500,7 +556,11 @@ fn print_table(rows: &[Row], opts: &Options) {
             ),
             Comparison::Overhead => (
                 spread(&r.baseline),
-                format!("{:+.1}%", overhead(r.signet.median, r.baseline.median)),
+                format!(
+                    "{:+.1}% (medians: {:+.1}%)",
+                    paired_overhead(&r.signet, &r.baseline),
+                    overhead(r.signet.median, r.baseline.median)
+                ),
             ),
             Comparison::None => ("—".into(), "—".into()),
         };
@@ -559,6 +619,7 @@ fn parse_args() -> Options {
         kubectl_runs: 100,
         use_runs: 20,
         keep: false,
+        also_plugin: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -582,6 +643,7 @@ fn parse_args() -> Options {
         match flag.as_str() {
             "--plugin" => opts.plugin = PathBuf::from(value),
             "--probe" => opts.probe = PathBuf::from(value),
+            "--also-plugin" => opts.also_plugin.push(PathBuf::from(value)),
             "--kubectl" => opts.kubectl = value,
             "--gke-plugin" => opts.gke_plugin = value,
             "--runs" => opts.runs = count(&value),
@@ -597,7 +659,7 @@ fn parse_args() -> Options {
 }
 
 const USAGE: &str = "usage: signet-bench --plugin PATH [--runs N] [--kubectl-runs N] [--use-runs N] \
-                     [--kubectl PROGRAM] [--gke-plugin PROGRAM] [--probe PATH] [--keep]";
+                     [--kubectl PROGRAM] [--gke-plugin PROGRAM] [--probe PATH] [--also-plugin PATH] [--keep]";
 
 fn fail(msg: &str) -> ! {
     eprintln!("signet-bench: {msg}\n{USAGE}");

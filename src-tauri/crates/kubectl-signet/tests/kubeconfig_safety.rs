@@ -413,8 +413,9 @@ fn kubectl_and_signet_writing_one_file_at_once_lose_no_update() {
 /// Two runs in three are `use prod --namespace kill-N` (the in-place fast path), one in three is `sync`
 /// after a server change (the full parse-and-serialise path); both write the whole ~2 MB file. The new
 /// version is computed first by running the same command to completion on a copy. Delays are drawn up to
-/// 1.2× the command's measured run time (at least 50 ms; the debug build's `sync` needs ~2 s), so kills
-/// land before, during and after the write. `SIGNET_KILL_ITERATIONS` (default 30) and `SIGNET_TEST_SEED`
+/// 1.2× the command's measured run time (at least 50 ms; the debug build's `sync` needs ~2 s), half of
+/// them between 70% and 110% of it, where the file is written, so kills land before, during and after
+/// the write. `SIGNET_KILL_ITERATIONS` (default 30) and `SIGNET_TEST_SEED`
 /// repeat or extend a run. What a kill leaves besides the file is reported: a temporary file
 /// (`.config.XXXXXX.tmp`: hidden and `.tmp`, never a name kubectl or a `KUBECONFIG` glob would load) and
 /// the killed process's `config.lock`.
@@ -474,8 +475,13 @@ fn a_signet_write_killed_at_random_points_leaves_the_old_or_the_new_file() {
             before.len()
         );
 
-        let max_delay = run_time.max(Duration::from_millis(50)).as_micros() as u64;
-        let delay = Duration::from_micros(rng.below(max_delay + max_delay / 5));
+        // Half the kills anywhere in the run, half in its last stretch, where the file is written.
+        let span = run_time.max(Duration::from_millis(50)).as_micros() as u64;
+        let delay = Duration::from_micros(if rng.below(2) == 0 {
+            rng.below(span + span / 5)
+        } else {
+            span * 7 / 10 + rng.below(span * 4 / 10)
+        });
         let mut child = sandbox
             .command(PLUGIN)
             .args(&args)
@@ -742,6 +748,18 @@ fn kubeconfig_chains_put_entries_where_client_go_would() {
     assert!(
         entry(&in_b, "contexts", "b-ctx").is_some(),
         "b's own entry kept"
+    );
+    let (b_text, c_text) = (
+        fs::read_to_string(&b).expect("read b"),
+        fs::read_to_string(&c).expect("read c"),
+    );
+    assert!(
+        b_text.contains("staging.example") && !b_text.contains("prod-moved.example"),
+        "b's text holds staging, not prod:\n{b_text}"
+    );
+    assert!(
+        c_text.contains("prod-moved.example") && !c_text.contains("staging"),
+        "c's text holds prod, not staging:\n{c_text}"
     );
 
     three.plugin_ok(&["use", "prod", "--namespace", "ns-in-c"]);
