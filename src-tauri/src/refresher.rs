@@ -40,7 +40,7 @@ pub const REPLAN_INTERVAL: Duration = Duration::from_secs(30);
 /// Refreshes move earlier by a random amount up to this, so many machines do not hit Dex together.
 pub const MAX_JITTER: TimeDelta = TimeDelta::seconds(30);
 /// A session is not refreshed again sooner than this (or half its token's lifetime, if shorter).
-pub const MIN_SPACING: TimeDelta = TimeDelta::seconds(30);
+pub const MIN_SPACING: TimeDelta = signet_core::agent::MIN_REFRESH_SPACING;
 /// Network failures in a row before the person is told.
 pub const FAILURES_BEFORE_NOTICE: u32 = 3;
 /// At most one notification of a kind per provider this often.
@@ -159,12 +159,11 @@ impl Planner {
             .tokens
             .iter()
             .map(|t| {
-                let planned = next_refresh_at(
+                next_refresh_at(
                     t.issued_at,
                     t.expires_at,
                     self.jitter(&view.provider, t.issued_at),
-                );
-                planned.max(t.issued_at + spacing)
+                )
             })
             .min()
             // A session without cached tokens: fetch them now.

@@ -247,9 +247,13 @@ impl AgentClient {
     }
 }
 
+/// Refreshes of one token are at least this far apart (or half its lifetime, if shorter).
+pub const MIN_REFRESH_SPACING: TimeDelta = TimeDelta::seconds(30);
+
 /// When the agent should next refresh a token issued at `issued_at` and expiring at `expires_at`: at
-/// ~80% of its lifetime, but at least 2 minutes before `exp` (or at once for tokens shorter than that),
-/// minus up to `jitter` so many machines do not hit Dex in the same second.
+/// ~80% of its lifetime, but at least 2 minutes before `exp`, minus up to `jitter` so many machines do
+/// not hit Dex in the same second. Never sooner than [`MIN_REFRESH_SPACING`] (or half the lifetime)
+/// after issue, so a token shorter than 2 minutes is not refreshed over and over.
 pub fn next_refresh_at(
     issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -258,8 +262,10 @@ pub fn next_refresh_at(
     let lifetime = (expires_at - issued_at).max(TimeDelta::zero());
     let at_80 = issued_at + lifetime * 4 / 5;
     let latest = expires_at - TimeDelta::minutes(2);
-    let when = at_80.min(latest).max(issued_at);
-    when - jitter.min((when - issued_at) / 10).max(TimeDelta::zero())
+    let earliest = issued_at + (lifetime / 2).min(MIN_REFRESH_SPACING);
+    let when = at_80.min(latest);
+    let jittered = when - jitter.min((when - issued_at) / 10).max(TimeDelta::zero());
+    jittered.max(earliest)
 }
 
 /// Exponential backoff for refreshes that fail for network reasons: 5 s, 10 s, 20 s … up to 5 minutes.
@@ -384,8 +390,8 @@ mod tests {
         );
         assert_eq!(
             next_refresh_at(t(0), t(60), TimeDelta::zero()),
-            t(0),
-            "a 1 min token at once"
+            t(30),
+            "a 1 min token after half its life, not at once (no refresh storm)"
         );
         let jittered = next_refresh_at(t(0), t(3600), TimeDelta::seconds(30));
         assert_eq!(jittered, t(2850), "jitter moves it earlier");
