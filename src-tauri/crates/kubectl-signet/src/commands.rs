@@ -33,8 +33,21 @@ impl std::fmt::Display for Failure {
 }
 
 impl<E: Into<Error>> From<E> for Failure {
+    /// The message and its causes on one line ("failed to write kubeconfig '…': Permission denied"): the
+    /// cause is often what tells the person what to fix.
     fn from(e: E) -> Self {
-        Failure(e.into().to_string())
+        let e = e.into();
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        Failure(text)
     }
 }
 
