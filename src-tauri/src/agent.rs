@@ -26,7 +26,6 @@ use signet_core::session::SessionError;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::error::AppError;
-use crate::login::Logins;
 use crate::state::AppState;
 
 /// How long a `login` request waits for the sign-in it started or joined (the CLI waits 5 minutes).
@@ -147,27 +146,9 @@ impl<R: Runtime> Agent<R> {
                 message: e.to_string(),
             });
         }
-        let logins = self.app.state::<Logins>();
-        // The ticket comes first: a sign-in that ends right after it started is not missed.
-        let ticket = logins.ticket(provider);
-        let started = crate::login::start(&self.app, provider).map_err(|e| failure(&e))?;
-        if started.already_running {
-            tracing::info!(provider, "agent: joined the running sign-in");
-        }
-        match logins.wait(&ticket, LOGIN_WAIT) {
-            Some(Ok(())) => Ok(json!({ "provider": provider, "signed_in": true })),
-            Some(Err(e)) => Err(AgentFailure {
-                code: e.code,
-                message: e.message,
-            }),
-            None => Err(AgentFailure {
-                code: "app.sign_in_timeout".into(),
-                message: format!(
-                    "the sign-in to '{provider}' did not finish within {} minutes; run `kubectl signet login {provider}`",
-                    LOGIN_WAIT.as_secs() / 60
-                ),
-            }),
-        }
+        crate::login::sign_in_and_wait(&self.app, provider, LOGIN_WAIT)
+            .map(|()| json!({ "provider": provider, "signed_in": true }))
+            .map_err(|e| failure(&e))
     }
 }
 
@@ -193,8 +174,15 @@ fn has_fresh_token(signet: &signet_core::Signet, provider: &str) -> bool {
 }
 
 fn failure(e: &AppError) -> AgentFailure {
-    AgentFailure {
-        code: e.code().into(),
-        message: e.to_string(),
+    match e {
+        // The sign-in's own code (`oidc.*`, `app.sign_in_cancelled`, …) says more than ours.
+        AppError::SignInFailed { code, message } => AgentFailure {
+            code: code.clone(),
+            message: message.clone(),
+        },
+        _ => AgentFailure {
+            code: e.code().into(),
+            message: e.to_string(),
+        },
     }
 }

@@ -4,21 +4,23 @@
 //! The same [`ProviderDto`] list drives the tray menu, the tray icon and the `status` command, so the
 //! three can never disagree.
 
-use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
-use signet_core::config::{Config, LoginMode};
-use signet_core::session::ProviderStatus;
+use std::collections::HashMap;
 
-/// A session whose end is known (no refresh token) counts as "expiring" this long before it ends.
-pub const EXPIRY_WARNING: TimeDelta = TimeDelta::minutes(10);
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use signet_core::config::{Config, Credentials, LoginMode};
+use signet_core::session::ProviderStatus;
+use ts_rs::TS;
 
 /// How a provider's session stands, for the icon and the menu.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderState {
     /// Signed in; tokens are refreshed as needed.
     SignedIn,
-    /// Signed in, but the session ends within [`EXPIRY_WARNING`] and cannot be refreshed.
+    /// Signed in, but the session cannot be refreshed and ends within the warning window
+    /// (`settings.warning_minutes`).
     Expiring,
     /// Not signed in, or the session is over.
     SignInNeeded,
@@ -27,7 +29,8 @@ pub enum ProviderState {
 }
 
 /// A provider and its session, as the UI shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderDto {
     pub name: String,
@@ -43,7 +46,8 @@ pub struct ProviderDto {
 }
 
 /// Who is signed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountDto {
     pub subject: String,
@@ -57,7 +61,8 @@ pub struct AccountDto {
 }
 
 /// A cluster served by the provider's session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterDto {
     pub name: String,
@@ -65,17 +70,26 @@ pub struct ClusterDto {
     pub server: String,
     pub audience: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Whether its context is kubectl's current context.
+    pub current: bool,
+    /// The namespace its context sets.
+    pub namespace: Option<String>,
+    pub credentials: Credentials,
+    /// The kubeconfig file its context lives in (or will be written to).
+    pub kubeconfig: String,
 }
 
 /// A failure to show: the stable code and the person-readable message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 pub struct ErrorDto {
     pub code: String,
     pub message: String,
 }
 
 /// The answer to `sign_in`: the sign-in is under way (its outcome arrives as a status change).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInStarted {
     pub provider: String,
@@ -85,11 +99,13 @@ pub struct SignInStarted {
 }
 
 /// The answer to `sign_out`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedOut {
     pub provider: String,
     /// `revoked`, `not_offered` (the IdP has no revocation endpoint; Dex has none), `no_session` or `failed`.
+    #[ts(type = "string")]
     pub revocation: &'static str,
     /// Why revocation failed (the tokens were still forgotten here).
     pub detail: Option<String>,
@@ -112,6 +128,224 @@ impl SignedOut {
     }
 }
 
+/// Everything the switcher window shows on its first screen (also the `signet:status-changed` payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusDto {
+    pub providers: Vec<ProviderDto>,
+    /// kubectl's current context.
+    pub current_context: Option<String>,
+    pub config_path: String,
+    /// Why the config file could not be loaded (the app then shows no provider).
+    pub config_error: Option<ErrorDto>,
+}
+
+/// The answer to `use_context`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextSwitched {
+    pub context: String,
+    pub namespace: Option<String>,
+    /// The file whose `current-context` changed.
+    pub kubeconfig: String,
+}
+
+/// The namespaces a person may list on a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceList {
+    pub names: Vec<String>,
+    /// The API server said 403: the person may not list namespaces (the UI offers free text).
+    pub forbidden: bool,
+}
+
+/// A provider as the switcher edits it (the config's `[[providers]]`, without any client secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderInput {
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub connector: Option<String>,
+    pub scopes: Vec<String>,
+    pub ca_file: Option<String>,
+    /// Base64 of the PEM, as in the config file.
+    pub ca_data: Option<String>,
+    pub login: LoginMode,
+}
+
+/// A cluster as the switcher edits it (the config's `[[clusters]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterInput {
+    pub name: String,
+    pub provider: String,
+    pub server: String,
+    pub ca_file: Option<String>,
+    pub ca_data: Option<String>,
+    pub insecure_skip_tls_verify: bool,
+    pub audience: Option<String>,
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+    pub credentials: Credentials,
+    pub kubeconfig: Option<String>,
+}
+
+/// The switcher's Settings view (the config's `[settings]` plus start-at-login).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsDto {
+    pub start_at_login: bool,
+    pub notifications: bool,
+    pub warning_minutes: u32,
+    pub default_kubeconfig: Option<String>,
+    pub default_credentials: Credentials,
+}
+
+/// The config as the switcher edits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigDto {
+    pub providers: Vec<ProviderInput>,
+    pub clusters: Vec<ClusterInput>,
+    pub settings: SettingsDto,
+}
+
+/// What an issuer's discovery document offers, for the provider form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveryDto {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub device_authorization_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    /// Dex's endpoints (`/auth`, `/token`, `/device/code`) under the issuer.
+    pub looks_like_dex: bool,
+}
+
+/// The API server answered over TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerProbe {
+    /// `gitVersion` from `/version`, when the server shows it without credentials.
+    pub version: Option<String>,
+    /// `/version` asked for credentials (401/403): TLS is fine, the server just keeps it private.
+    pub auth_required: bool,
+}
+
+/// Who the API server says the person is (SelfSubjectReview).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewDto {
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+/// Where an import reads from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[ts(export)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum ImportSourceDto {
+    /// A kubeconfig file; `None`: the default chain (`KUBECONFIG`, else `~/.kube/config`).
+    Kubeconfig { path: Option<String> },
+    /// A team catalog: a file path or an https URL.
+    Catalog { location: String },
+}
+
+/// A kubeconfig context an import makes Signet's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct AdoptionDto {
+    pub context: String,
+    pub file: String,
+    pub old_user: String,
+    /// `kubelogin` or `auth-provider` (legacy).
+    pub old_auth: String,
+    pub cluster: String,
+    pub provider: String,
+}
+
+/// What an import would change; nothing has changed yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportPreview {
+    pub empty: bool,
+    pub config_file: String,
+    pub providers: Vec<String>,
+    pub clusters: Vec<String>,
+    pub reused: Vec<String>,
+    pub adoptions: Vec<AdoptionDto>,
+    /// `context (file)` of entries written for new clusters.
+    pub new_entries: Vec<String>,
+    /// `what: why` of everything left alone.
+    pub skipped: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportResult {
+    pub config_saved: Option<String>,
+    pub adopted: Vec<String>,
+    pub entries_written: Vec<String>,
+    /// Kubeconfig backups made before the first change to each file.
+    pub backups: Vec<String>,
+    /// Providers to sign in to next.
+    pub sign_in: Vec<String>,
+}
+
+/// What happened, for the Activity view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    SignedIn,
+    Refreshed,
+    SignedOut,
+    Failed,
+    ContextSwitched,
+    ConfigChanged,
+}
+
+/// One line of the Activity view (also the `signet:activity` payload). Never a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityEntry {
+    pub at: DateTime<Utc>,
+    pub provider: Option<String>,
+    pub kind: ActivityKind,
+    pub message: String,
+    /// The error code of a failure.
+    pub code: Option<String>,
+}
+
+/// Where a cluster's context stands in kubeconfig (read by the app state, used to build [`ClusterDto`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextView {
+    pub current: bool,
+    pub namespace: Option<String>,
+    /// The file the context lives in, or the one it will be written to.
+    pub file: String,
+}
+
 /// What the tray app knows about a provider beyond the engine's status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderActivity {
@@ -124,6 +358,7 @@ impl ProviderDto {
     pub fn new(
         status: &ProviderStatus,
         config: &Config,
+        contexts: &HashMap<String, ContextView>,
         activity: &ProviderActivity,
         now: DateTime<Utc>,
     ) -> ProviderDto {
@@ -133,6 +368,7 @@ impl ProviderDto {
             .iter()
             .map(|c| {
                 let cfg = config.cluster(&c.cluster);
+                let kube = contexts.get(&c.cluster);
                 ClusterDto {
                     name: c.cluster.clone(),
                     context: cfg
@@ -141,6 +377,10 @@ impl ProviderDto {
                     server: cfg.map(|cfg| cfg.server.clone()).unwrap_or_default(),
                     audience: c.audience.clone(),
                     expires_at: c.expires_at,
+                    current: kube.is_some_and(|k| k.current),
+                    namespace: kube.and_then(|k| k.namespace.clone()),
+                    credentials: cfg.map(|cfg| cfg.credentials).unwrap_or_default(),
+                    kubeconfig: kube.map(|k| k.file.clone()).unwrap_or_default(),
                 }
             })
             .collect();
@@ -154,6 +394,7 @@ impl ProviderDto {
             refreshed_at: s.refreshed_at,
             refreshable: s.refreshable,
         });
+        let warning = TimeDelta::minutes(config.settings.warning_minutes.into());
         let state = if activity.last_error.is_some() {
             ProviderState::Error
         } else {
@@ -162,7 +403,7 @@ impl ProviderDto {
                 Some(a) if a.refreshable => ProviderState::SignedIn,
                 Some(_) => match expires_at {
                     Some(end) if end <= now => ProviderState::SignInNeeded,
-                    Some(end) if end - now <= EXPIRY_WARNING => ProviderState::Expiring,
+                    Some(end) if end - now <= warning => ProviderState::Expiring,
                     Some(_) => ProviderState::SignedIn,
                     None => ProviderState::SignInNeeded,
                 },
@@ -255,6 +496,7 @@ context = "prod-admin"
         ProviderDto::new(
             &status(refreshable, expires_in),
             &config(),
+            &HashMap::new(),
             &ProviderActivity::default(),
             now(),
         )
@@ -291,6 +533,7 @@ context = "prod-admin"
         let failed = ProviderDto::new(
             &status(Some(true), Some(TimeDelta::hours(1))),
             &config(),
+            &HashMap::new(),
             &ProviderActivity {
                 signing_in: false,
                 last_error: Some(ErrorDto {
@@ -308,6 +551,7 @@ context = "prod-admin"
         let mut a = ProviderDto::new(
             &status(Some(true), None),
             &config(),
+            &HashMap::new(),
             &ProviderActivity::default(),
             now(),
         );
@@ -336,6 +580,7 @@ context = "prod-admin"
         let dto = ProviderDto::new(
             &status(Some(true), Some(TimeDelta::hours(1))),
             &config(),
+            &HashMap::new(),
             &ProviderActivity::default(),
             now(),
         );

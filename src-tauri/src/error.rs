@@ -25,6 +25,17 @@ pub enum AppError {
         "the sign-in to '{provider}' was cancelled ({reason}); run `kubectl signet login {provider}` to try again"
     )]
     SignInCancelled { provider: String, reason: String },
+    /// A sign-in this request waited on failed (the code and message are the sign-in's own).
+    #[error("{message}")]
+    SignInFailed { code: String, message: String },
+    /// A sign-in this request waited on did not finish in time.
+    #[error(
+        "the sign-in to '{provider}' did not finish within {minutes} minutes; run `kubectl signet login {provider}`"
+    )]
+    SignInTimeout { provider: String, minutes: u64 },
+    /// The switcher sent something the app cannot act on (an unknown cluster, a bad value).
+    #[error("{0}")]
+    Invalid(String),
     /// A background task the command waited on died.
     #[error("an internal task failed: {0}")]
     Internal(String),
@@ -38,6 +49,9 @@ impl AppError {
             AppError::Reserve(_) => "app.reserve_port_failed",
             AppError::Window(_) => "app.window_failed",
             AppError::SignInCancelled { .. } => "app.sign_in_cancelled",
+            AppError::Invalid(_) => "app.invalid_input",
+            AppError::SignInFailed { .. } => "app.sign_in_failed",
+            AppError::SignInTimeout { .. } => "app.sign_in_timeout",
             AppError::Internal(_) => "app.internal",
         }
     }
@@ -45,6 +59,24 @@ impl AppError {
 
 impl From<signet_core::config::ConfigError> for AppError {
     fn from(e: signet_core::config::ConfigError) -> Self {
+        AppError::Core(e.into())
+    }
+}
+
+impl From<signet_core::cluster_api::ClusterApiError> for AppError {
+    fn from(e: signet_core::cluster_api::ClusterApiError) -> Self {
+        AppError::Core(e.into())
+    }
+}
+
+impl From<signet_core::catalog::ImportError> for AppError {
+    fn from(e: signet_core::catalog::ImportError) -> Self {
+        AppError::Core(e.into())
+    }
+}
+
+impl From<signet_core::kubeconfig::KubeconfigError> for AppError {
+    fn from(e: signet_core::kubeconfig::KubeconfigError) -> Self {
         AppError::Core(e.into())
     }
 }
@@ -58,7 +90,12 @@ impl From<signet_core::paths::NoHomeError> for AppError {
 impl serde::Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("AppError", 2)?;
-        s.serialize_field("code", self.code())?;
+        let code = match self {
+            // The sign-in's own code (`oidc.*`, `app.sign_in_cancelled`, …) says more than ours.
+            AppError::SignInFailed { code, .. } => code.as_str(),
+            other => other.code(),
+        };
+        s.serialize_field("code", code)?;
         s.serialize_field("message", &self.to_string())?;
         s.end()
     }

@@ -11,10 +11,13 @@ pub mod agent;
 pub mod commands;
 pub mod dto;
 pub mod error;
+pub mod events;
 pub mod login;
+pub mod manage;
 pub mod notify;
 pub mod refresher;
 pub mod state;
+pub mod switcher;
 pub mod tray;
 
 use tauri::{Manager, RunEvent, Runtime};
@@ -50,12 +53,28 @@ pub fn build_app<R: Runtime>(
         .manage(AppState::new(services))
         .manage(login::Logins::default())
         .manage(tray::Shown::default())
+        .manage(tray::Emitted::default())
         .manage(agent::AgentSocket::default())
         .manage(refresher::Alerts::default())
         .invoke_handler(tauri::generate_handler![
             commands::status,
+            commands::config,
+            commands::activity,
             commands::sign_in,
-            commands::sign_out
+            commands::sign_out,
+            commands::use_context,
+            commands::list_namespaces,
+            commands::discover,
+            commands::save_provider,
+            commands::remove_provider,
+            commands::probe_server,
+            commands::add_cluster,
+            commands::remove_cluster,
+            commands::test_cluster,
+            commands::import_preview,
+            commands::import_apply,
+            commands::save_settings,
+            commands::open_kubeconfig_location
         ])
         .setup(move |app| {
             if desktop {
@@ -63,6 +82,17 @@ pub fn build_app<R: Runtime>(
                 tray::spawn_checker(app.handle());
                 agent::start(app.handle());
                 refresher::spawn(app.handle());
+                let configured = !app
+                    .state::<AppState>()
+                    .signet()
+                    .config()
+                    .providers
+                    .is_empty();
+                if switcher::opens_at_start(configured)
+                    && let Err(e) = switcher::open(app.handle())
+                {
+                    tracing::warn!(error = %e, "could not open the switcher window");
+                }
             }
             Ok(())
         })
@@ -90,19 +120,14 @@ pub fn run_app<R: Runtime>(
 /// Another `signet` was started: bring our windows forward, or say where we are.
 fn second_launch<R: Runtime>(app: &tauri::AppHandle<R>) {
     tracing::info!("a second instance was started; this one stays");
-    let windows = app.webview_windows();
-    if windows.is_empty() {
-        app.state::<AppState>().notifier.notify(
+    if let Err(e) = switcher::open(app) {
+        tracing::warn!(error = %e, "could not open the switcher window");
+        app.state::<AppState>().notify(
             notify::Note::new(
                 "Signet is already running",
                 "Use its icon in the system tray.",
             ),
             None,
         );
-    }
-    for window in windows.values() {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
     }
 }

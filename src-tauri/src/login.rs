@@ -32,7 +32,7 @@ use tauri::webview::{NewWindowResponse, WebviewWindowBuilder};
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WindowEvent};
 use url::Url;
 
-use crate::dto::{ErrorDto, SignInStarted, SignedOut};
+use crate::dto::{ActivityKind, ErrorDto, SignInStarted, SignedOut};
 use crate::error::AppError;
 use crate::notify::Note;
 use crate::state::AppState;
@@ -342,7 +342,7 @@ pub fn spawn_start<R: Runtime>(app: &AppHandle<R>, provider: &str) {
         .name(format!("sign-in-{provider}"))
         .spawn(move || {
             if let Err(e) = start(&app, &provider) {
-                app.state::<AppState>().notifier.notify(
+                app.state::<AppState>().notify(
                     Note::new(format!("Could not sign in to {provider}"), e.to_string()),
                     None,
                 );
@@ -378,7 +378,7 @@ fn open_window<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<(), App
     // WebDriver can only see windows in the first web context, so under automation the login window
     // shares it; otherwise it gets an ephemeral one: no IdP cookie outlives the sign-in, so "Sign out"
     // really signs out and another account can be used.
-    let automation = std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true");
+    let automation = crate::switcher::under_automation();
     let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
         .title(format!("Sign in to {provider} — Signet"))
         .inner_size(480.0, 720.0)
@@ -540,7 +540,7 @@ fn spawn_external<R: Runtime>(
             let result = match mode {
                 LoginMode::Device => {
                     let show = |code: &DeviceCode| {
-                        state.notifier.notify(
+                        state.notify(
                             Note::new(
                                 format!("Sign in to {provider}"),
                                 format!(
@@ -600,7 +600,7 @@ fn finished<R: Runtime>(
                     .collect(),
                 Err(e) => {
                     tracing::warn!(provider, error = %e, "signed in, but kubeconfig could not be written");
-                    state.notifier.notify(
+                    state.notify(
                         Note::new(
                             format!("Signed in to {provider}, but kubeconfig was not written"),
                             e.to_string(),
@@ -611,9 +611,18 @@ fn finished<R: Runtime>(
                 }
             };
             logins.release(provider, Ok(()));
-            state
-                .notifier
-                .notify(signed_in_note(provider, &record, &clusters), None);
+            let who = record
+                .identity
+                .email
+                .as_deref()
+                .unwrap_or(&record.identity.subject);
+            crate::events::record(
+                app,
+                ActivityKind::SignedIn,
+                Some(provider),
+                format!("signed in as {who}; contexts written: {}", clusters.len()),
+            );
+            state.notify(signed_in_note(provider, &record, &clusters), None);
             state.update_activity(provider, |a| {
                 a.signing_in = false;
                 a.last_error = None;
@@ -622,9 +631,10 @@ fn finished<R: Runtime>(
         Err(e) => {
             tracing::warn!(provider, code = e.code(), error = %e, "sign-in failed");
             logins.release(provider, Err(error_dto(&e)));
+            crate::events::failed(app, Some(provider), e.code(), &e);
             if is_disallowed_useragent(&e) {
                 let (action_app, action_provider) = (app.clone(), provider.to_string());
-                state.notifier.notify(
+                state.notify(
                     Note::new(
                         format!("{provider} does not allow sign-in in Signet's window"),
                         "Sign in with your system browser instead.",
@@ -637,7 +647,7 @@ fn finished<R: Runtime>(
                     })),
                 );
             } else {
-                state.notifier.notify(
+                state.notify(
                     Note::new(format!("Sign-in to {provider} failed"), e.to_string()),
                     None,
                 );
@@ -691,7 +701,7 @@ pub fn switch_to_browser<R: Runtime>(app: &AppHandle<R>, provider: &str) {
             state.update_activity(provider, |a| a.last_error = None);
             spawn_start(app, provider);
         }
-        Err(e) => state.notifier.notify(
+        Err(e) => state.notify(
             Note::new(
                 format!("Could not switch {provider} to the system browser"),
                 e.to_string(),
@@ -718,8 +728,42 @@ pub fn sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<Signed
         a.signing_in = false;
         a.last_error = None;
     });
+    let signed_out = SignedOut::new(provider, revocation);
+    crate::events::record(
+        app,
+        ActivityKind::SignedOut,
+        Some(provider),
+        format!("signed out (revocation: {})", signed_out.revocation),
+    );
     crate::tray::refresh(app);
-    Ok(SignedOut::new(provider, revocation))
+    Ok(signed_out)
+}
+
+/// Starts a sign-in (or joins the running one) and waits up to `timeout` for its outcome. Blocks: call
+/// it off the main thread.
+pub fn sign_in_and_wait<R: Runtime>(
+    app: &AppHandle<R>,
+    provider: &str,
+    timeout: Duration,
+) -> Result<(), AppError> {
+    let logins = app.state::<Logins>();
+    // The ticket comes first: a sign-in that ends right after it started is not missed.
+    let ticket = logins.ticket(provider);
+    let started = start(app, provider)?;
+    if started.already_running {
+        tracing::info!(provider, "joined the running sign-in");
+    }
+    match logins.wait(&ticket, timeout) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(AppError::SignInFailed {
+            code: e.code,
+            message: e.message,
+        }),
+        None => Err(AppError::SignInTimeout {
+            provider: provider.into(),
+            minutes: timeout.as_secs().div_ceil(60),
+        }),
+    }
 }
 
 /// [`sign_out`] on a background thread, with a notification either way.
@@ -733,7 +777,7 @@ pub fn spawn_sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) {
             ),
             Err(e) => Note::new(format!("Could not sign out of {provider}"), e.to_string()),
         };
-        app.state::<AppState>().notifier.notify(note, None);
+        app.state::<AppState>().notify(note, None);
     });
 }
 

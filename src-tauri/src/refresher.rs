@@ -31,7 +31,7 @@ use signet_core::session::SessionError;
 use signet_core::token_store::TokenCache;
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::dto::{EXPIRY_WARNING, ErrorDto};
+use crate::dto::{ActivityKind, ErrorDto};
 use crate::notify::{Note, RateLimiter};
 use crate::state::AppState;
 
@@ -65,6 +65,8 @@ pub struct SessionView {
     pub refreshable: bool,
     /// One per audience the provider's clusters use; missing ones are left out.
     pub tokens: Vec<TokenTimes>,
+    /// How long before a non-refreshable session ends to warn (`settings.warning_minutes`).
+    pub warning: TimeDelta,
 }
 
 /// Something due now.
@@ -194,7 +196,7 @@ impl Planner {
         if ends_at <= now || warned == Some(ends_at) {
             return None;
         }
-        Some((ends_at - EXPIRY_WARNING, ends_at))
+        Some((ends_at - view.warning, ends_at))
     }
 
     /// What is due at `now`, and when to look again.
@@ -328,7 +330,7 @@ pub fn sign_in_needed<R: Runtime>(app: &AppHandle<R>, provider: &str) -> bool {
 
 fn notify_with_sign_in<R: Runtime>(app: &AppHandle<R>, note: Note, provider: &str) {
     let (action_app, action_provider) = (app.clone(), provider.to_string());
-    app.state::<AppState>().notifier.notify(
+    app.state::<AppState>().notify(
         note.with_action(ACTION_SIGN_IN, "Sign in"),
         Some(Box::new(move |key: &str| {
             if key == ACTION_SIGN_IN || key == "default" {
@@ -352,6 +354,7 @@ fn cluster_names(state: &AppState, provider: &str) -> String {
 pub fn sessions(state: &AppState) -> Vec<SessionView> {
     let signet = state.signet();
     let cache = TokenCache::new(state.paths());
+    let warning = TimeDelta::minutes(signet.config().settings.warning_minutes.into());
     signet
         .config()
         .providers
@@ -372,6 +375,7 @@ pub fn sessions(state: &AppState) -> Vec<SessionView> {
                 signed_in_at: record.signed_in_at,
                 refreshable: record.refreshable,
                 tokens,
+                warning,
             })
         })
         .collect()
@@ -434,6 +438,12 @@ impl Refresher {
         match result {
             Ok(_) => {
                 self.planner.succeeded(provider, now);
+                crate::events::record(
+                    app,
+                    ActivityKind::Refreshed,
+                    Some(provider),
+                    "tokens refreshed in the background",
+                );
                 if let Some(at) = self.flagged.iter().position(|p| p == provider) {
                     self.flagged.swap_remove(at);
                     state.update_activity(provider, |a| a.last_error = None);
@@ -442,6 +452,11 @@ impl Refresher {
             }
             Err(signet_core::Error::Session(SessionError::SignInRequired { reason, .. })) => {
                 tracing::warn!(provider, %reason, "the session has ended; sign-in needed");
+                let ended = SessionError::SignInRequired {
+                    provider: provider.into(),
+                    reason: reason.clone(),
+                };
+                crate::events::failed(app, Some(provider), ended.code(), &ended);
                 self.planner.ended(provider, signed_in_at.unwrap_or(now));
                 if TokenCache::new(state.paths())
                     .read_session(provider)
@@ -474,6 +489,7 @@ impl Refresher {
                     retry_in_s = (retry.at - now).num_seconds(),
                     "background refresh failed; will retry"
                 );
+                crate::events::failed(app, Some(provider), e.code(), &e);
                 if !e.is_transient() {
                     self.flag(
                         &state,
@@ -532,7 +548,7 @@ fn refresh_failing<R: Runtime>(
             format!("{e}.{valid_until}"),
         )
     };
-    state.notifier.notify(Note::new(summary, body), None);
+    state.notify(Note::new(summary, body), None);
 }
 
 fn warn_expiring<R: Runtime>(app: &AppHandle<R>, provider: &str, ends_at: DateTime<Utc>) {
@@ -615,6 +631,8 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")
     }
 
+    const WARNING: TimeDelta = TimeDelta::minutes(10);
+
     fn session(provider: &str, issued: i64, lifetime: i64) -> SessionView {
         SessionView {
             provider: provider.into(),
@@ -624,6 +642,7 @@ mod tests {
                 issued_at: at(issued),
                 expires_at: at(issued + lifetime),
             }],
+            warning: WARNING,
         }
     }
 
@@ -781,7 +800,7 @@ mod tests {
         let mut corp = session("corp", 0, 3600);
         corp.refreshable = false;
         let corp = [corp];
-        let warn_at = at(3600) - EXPIRY_WARNING;
+        let warn_at = at(3600) - WARNING;
         let plan = planner.plan(&corp, at(0));
         assert_eq!(
             plan,

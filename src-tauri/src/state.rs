@@ -17,7 +17,11 @@ use signet_core::paths::Paths;
 use signet_core::session::SessionError;
 use signet_core::token_store::SecretStore;
 
-use crate::dto::{ErrorDto, ProviderActivity, ProviderDto};
+use std::collections::VecDeque;
+
+use signet_core::kubeconfig::{self, KubeconfigTarget, SignetContext};
+
+use crate::dto::{ActivityEntry, ContextView, ErrorDto, ProviderActivity, ProviderDto, StatusDto};
 use crate::error::AppError;
 use crate::notify::Notifier;
 
@@ -51,7 +55,7 @@ pub struct AppState {
     paths: Paths,
     secrets: Arc<dyn SecretStore>,
     clock: Arc<dyn Clock>,
-    pub(crate) notifier: Arc<dyn Notifier>,
+    notifier: Arc<dyn Notifier>,
     pub(crate) opener: Arc<dyn UrlOpener>,
     pub(crate) kubectl_plugin: String,
     signet: RwLock<Arc<Signet>>,
@@ -60,6 +64,8 @@ pub struct AppState {
     /// Why the config could not be loaded (the app then runs with no providers and says so).
     config_error: Mutex<Option<ErrorDto>>,
     activity: Mutex<HashMap<String, ProviderActivity>>,
+    /// Recent sign-ins, refreshes and failures for the switcher's Activity view, newest first.
+    log: Mutex<VecDeque<ActivityEntry>>,
     /// Counts changes to the config and to what the app records (sign-ins starting and ending), so the
     /// background refresh can re-plan at once instead of at its next periodic wake-up.
     changes: (Mutex<u64>, Condvar),
@@ -98,6 +104,7 @@ impl AppState {
             config_stamp: Mutex::new(stamp),
             config_error: Mutex::new(error),
             activity: Mutex::new(HashMap::new()),
+            log: Mutex::new(VecDeque::new()),
             changes: (Mutex::new(0), Condvar::new()),
         }
     }
@@ -194,6 +201,7 @@ impl AppState {
         let signet = self.signet();
         let now = self.clock.now();
         let activity = self.activity.lock().map(|a| a.clone()).unwrap_or_default();
+        let contexts = contexts(&signet);
         signet
             .status()
             .iter()
@@ -201,6 +209,7 @@ impl AppState {
                 ProviderDto::new(
                     status,
                     signet.config(),
+                    &contexts,
                     activity
                         .get(&status.provider)
                         .unwrap_or(&Default::default()),
@@ -208,6 +217,71 @@ impl AppState {
                 )
             })
             .collect()
+    }
+
+    /// What the switcher window shows: the providers, kubectl's current context, the config's state.
+    pub fn status(&self) -> StatusDto {
+        let providers = self.providers();
+        let current_context = providers
+            .iter()
+            .flat_map(|p| &p.clusters)
+            .find(|c| c.current)
+            .map(|c| c.context.clone())
+            .or_else(|| self.current_context());
+        StatusDto {
+            providers,
+            current_context,
+            config_path: self.paths.config_file.display().to_string(),
+            config_error: self.config_error(),
+        }
+    }
+
+    /// kubectl's current context in the default kubeconfig chain (`None` when unset or unreadable).
+    fn current_context(&self) -> Option<String> {
+        let target =
+            KubeconfigTarget::resolve(self.paths.kubeconfig_env.as_deref(), &self.paths.home, None);
+        kubeconfig::read_merged(&target).ok()?.current_context
+    }
+
+    /// Shows a notification unless the person turned notifications off (`settings.notifications`).
+    pub fn notify(&self, note: crate::notify::Note, on_action: Option<crate::notify::OnAction>) {
+        if self.signet().config().settings.notifications {
+            self.notifier.notify(note, on_action);
+        } else {
+            tracing::info!(summary = %note.summary, "notification not shown: notifications are off");
+        }
+    }
+
+    /// Adds to the activity log (newest first, bounded) and returns the entry.
+    pub fn record(&self, entry: ActivityEntry) -> ActivityEntry {
+        if let Ok(mut log) = self.log.lock() {
+            log.push_front(entry.clone());
+            log.truncate(ACTIVITY_LOG_SIZE);
+        }
+        entry
+    }
+
+    /// The activity log, newest first.
+    pub fn activity(&self) -> Vec<ActivityEntry> {
+        self.log
+            .lock()
+            .map(|log| log.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Loads the config file for an edit (a missing file is an empty config).
+    pub fn load_for_edit(&self) -> Result<Config, AppError> {
+        Ok(Config::load_or_default(
+            &self.paths.config_file,
+            &self.paths.home,
+        )?)
+    }
+
+    /// Saves an edited config and rebuilds the engine from it.
+    pub fn save_config(&self, config: &Config) -> Result<(), AppError> {
+        config.save(&self.paths.config_file)?;
+        self.reload();
+        Ok(())
     }
 
     /// Changes what the app records about a provider.
@@ -241,6 +315,39 @@ impl AppState {
         self.reload();
         Ok(())
     }
+}
+
+/// How many activity entries the app keeps (in memory; the log file keeps everything).
+pub const ACTIVITY_LOG_SIZE: usize = 200;
+
+/// Where each configured cluster's context stands in kubeconfig; each kubeconfig chain is read once.
+fn contexts(signet: &Signet) -> HashMap<String, ContextView> {
+    let mut read: HashMap<Vec<std::path::PathBuf>, Vec<SignetContext>> = HashMap::new();
+    let mut views = HashMap::new();
+    for cluster in &signet.config().clusters {
+        let target = signet.kubeconfig_target(cluster);
+        let found = read.entry(target.precedence().to_vec()).or_insert_with(|| {
+            kubeconfig::signet_contexts(&target).unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "kubeconfig unreadable for the status");
+                Vec::new()
+            })
+        });
+        let context = found
+            .iter()
+            .find(|k| k.cluster == cluster.name && k.name == cluster.context_name());
+        views.insert(
+            cluster.name.clone(),
+            ContextView {
+                current: context.is_some_and(|k| k.current),
+                namespace: context.and_then(|k| k.namespace.clone()),
+                file: context
+                    .map_or_else(|| target.default_file().to_path_buf(), |k| k.file.clone())
+                    .display()
+                    .to_string(),
+            },
+        );
+    }
+    views
 }
 
 fn modified(paths: &Paths) -> Option<SystemTime> {

@@ -18,12 +18,12 @@ use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem}
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use crate::dto::{ErrorDto, ProviderDto, ProviderState, overall_state};
+use crate::dto::{ErrorDto, ProviderDto, ProviderState, StatusDto, overall_state};
 use crate::state::AppState;
 
 /// The tray icon's id. libayatana exports it as `/org/ayatana/NotificationItem/tray_icon_tray_app_signet`.
 pub const TRAY_ID: &str = "signet";
-/// Emitted to the app's windows whenever the providers' state may have changed.
+/// Emitted with a [`StatusDto`] whenever what the switcher shows changed.
 pub const STATUS_EVENT: &str = "signet:status-changed";
 /// How often the tray re-reads the config and the token cache (the CLI changes them too).
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(15);
@@ -36,11 +36,15 @@ pub enum MenuAction {
     SignOut(String),
     /// Switch the provider to `browser` sign-in (offered after `disallowed_useragent`).
     UseBrowser(String),
+    /// Make the cluster's context kubectl's current context.
+    UseContext(String),
+    OpenSwitcher,
     ToggleAutostart,
     Quit,
 }
 
 pub const ID_AUTOSTART: &str = "app:autostart";
+pub const ID_OPEN: &str = "app:open";
 pub const ID_QUIT: &str = "app:quit";
 
 impl MenuAction {
@@ -49,6 +53,8 @@ impl MenuAction {
             MenuAction::SignIn(p) => format!("provider:{p}:sign-in"),
             MenuAction::SignOut(p) => format!("provider:{p}:sign-out"),
             MenuAction::UseBrowser(p) => format!("provider:{p}:use-browser"),
+            MenuAction::UseContext(c) => format!("cluster:{c}:use"),
+            MenuAction::OpenSwitcher => ID_OPEN.into(),
             MenuAction::ToggleAutostart => ID_AUTOSTART.into(),
             MenuAction::Quit => ID_QUIT.into(),
         }
@@ -57,8 +63,16 @@ impl MenuAction {
     pub fn parse(id: &str) -> Option<MenuAction> {
         match id {
             ID_AUTOSTART => return Some(MenuAction::ToggleAutostart),
+            ID_OPEN => return Some(MenuAction::OpenSwitcher),
             ID_QUIT => return Some(MenuAction::Quit),
             _ => {}
+        }
+        if let Some(cluster) = id
+            .strip_prefix("cluster:")
+            .and_then(|rest| rest.strip_suffix(":use"))
+            .filter(|c| !c.is_empty())
+        {
+            return Some(MenuAction::UseContext(cluster.to_string()));
         }
         let rest = id.strip_prefix("provider:")?;
         let (provider, verb) = rest.rsplit_once(':')?;
@@ -136,7 +150,7 @@ pub fn view(
         ));
         entries.push(info(
             "app:add-provider-hint".into(),
-            "Add one with: kubectl signet add provider".into(),
+            "Set one up with “Open Signet…” or `kubectl signet add provider`".into(),
         ));
     }
     for (i, p) in providers.iter().enumerate() {
@@ -146,6 +160,7 @@ pub fn view(
         provider_section(&mut entries, p, now);
     }
     entries.push(Entry::Separator);
+    entries.push(action(MenuAction::OpenSwitcher, "Open Signet…".into()));
     if let Some(checked) = autostart {
         entries.push(Entry::Check {
             id: ID_AUTOSTART.into(),
@@ -186,11 +201,13 @@ fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc
             format!("Failed: {}", shorten(&e.message)),
         ));
     }
+    // Choosing a cluster makes its context current; the current one is checked.
     for c in &p.clusters {
-        entries.push(info(
-            format!("cluster:{}", c.name),
-            format!("Cluster {}", c.name),
-        ));
+        entries.push(Entry::Check {
+            id: MenuAction::UseContext(c.name.clone()).id(),
+            label: format!("Cluster {}", c.name),
+            checked: c.current,
+        });
     }
     let signed_in = p.account.is_some() && p.state != ProviderState::SignInNeeded;
     if p.signing_in {
@@ -293,6 +310,10 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, entries: &[Entry]) -> tauri::Resul
     Menu::with_items(app, &refs)
 }
 
+/// The last status sent to the windows as [`STATUS_EVENT`] (sent again only when it changed).
+#[derive(Debug, Default)]
+pub struct Emitted(Mutex<Option<StatusDto>>);
+
 /// The last view applied to the tray (touched on the main thread only).
 #[derive(Debug, Default)]
 pub struct Shown(Mutex<Option<TrayView>>);
@@ -324,15 +345,43 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
+/// [`refresh`], re-applying the menu even when the view did not change (a check item the person clicked
+/// has toggled itself and must show the real state again).
+pub fn refresh_forced<R: Runtime>(app: &AppHandle<R>) {
+    if let Ok(mut shown) = app.state::<Shown>().0.lock() {
+        *shown = None;
+    }
+    refresh(app);
+}
+
 /// Recomputes the view and applies it if it changed; tells the app's windows. Any thread.
 pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
-    if let Err(e) = app.emit(STATUS_EVENT, ()) {
+    let state = app.state::<AppState>();
+    let status = state.status();
+    let changed = app
+        .state::<Emitted>()
+        .0
+        .lock()
+        .map(|mut last| {
+            let changed = last.as_ref() != Some(&status);
+            if changed {
+                *last = Some(status.clone());
+            }
+            changed
+        })
+        .unwrap_or(true);
+    if changed && let Err(e) = app.emit(STATUS_EVENT, &status) {
         tracing::debug!(error = %e, "could not emit the status event");
     }
     if app.tray_by_id(TRAY_ID).is_none() {
         return;
     }
-    let view = current_view(app);
+    let view = view(
+        &status.providers,
+        status.config_error.as_ref(),
+        autostart_enabled(app),
+        state.now(),
+    );
     let handle = app.clone();
     let applied = app.run_on_main_thread(move || apply(&handle, view));
     if let Err(e) = applied {
@@ -406,6 +455,28 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, id: &str) {
             let (app, provider) = (app.clone(), provider.clone());
             std::thread::spawn(move || crate::login::switch_to_browser(&app, &provider));
         }
+        MenuAction::UseContext(cluster) => {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                if let Err(e) = crate::manage::use_context(&app, &cluster, None) {
+                    tracing::warn!(cluster, error = %e, "could not switch context");
+                    app.state::<AppState>().notify(
+                        crate::notify::Note::new(
+                            format!("Could not switch to {cluster}"),
+                            e.to_string(),
+                        ),
+                        None,
+                    );
+                }
+                // The check mark muda toggled on click must follow the kubeconfig, not the click.
+                refresh_forced(&app);
+            });
+        }
+        MenuAction::OpenSwitcher => {
+            if let Err(e) = crate::switcher::open(app) {
+                tracing::warn!(error = %e, "could not open the switcher window");
+            }
+        }
         MenuAction::ToggleAutostart => {
             if let Some(manager) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() {
                 let result = match manager.is_enabled() {
@@ -461,6 +532,10 @@ mod tests {
                 server: "https://127.0.0.1:6443".into(),
                 audience: "kubernetes".into(),
                 expires_at: None,
+                current: name == "corp",
+                namespace: None,
+                credentials: Default::default(),
+                kubeconfig: "/home/me/.kube/config".into(),
             }],
         }
     }
@@ -483,6 +558,8 @@ mod tests {
             MenuAction::SignIn("corp".into()),
             MenuAction::SignOut("dev-eu-1".into()),
             MenuAction::UseBrowser("google".into()),
+            MenuAction::UseContext("prod-eu".into()),
+            MenuAction::OpenSwitcher,
             MenuAction::ToggleAutostart,
             MenuAction::Quit,
         ] {
@@ -513,13 +590,27 @@ mod tests {
                     "provider:corp:account".into(),
                     "corp — Not signed in".into()
                 ),
-                ("cluster:corp-prod".into(), "Cluster corp-prod".into()),
+                ("cluster:corp-prod:use".into(), "Cluster corp-prod".into()),
                 ("provider:corp:sign-in".into(), "Sign in to corp…".into()),
+                (ID_OPEN.into(), "Open Signet…".into()),
                 (ID_AUTOSTART.into(), "Start at login".into()),
                 (ID_QUIT.into(), "Quit Signet".into()),
             ]
         );
         assert_eq!(v.state, ProviderState::SignInNeeded);
+        let checked: Vec<(&str, bool)> = v
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Check { id, checked, .. } => Some((id.as_str(), *checked)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            checked,
+            [("cluster:corp-prod:use", true), (ID_AUTOSTART, false)],
+            "the current context's cluster is checked"
+        );
     }
 
     #[test]

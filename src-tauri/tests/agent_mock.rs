@@ -42,6 +42,7 @@ fn start(issuer: &str) -> TestApp {
     Config {
         providers: vec![corp],
         clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+        ..Config::default()
     }
     .save(&paths.config_file)
     .expect("save the test config");

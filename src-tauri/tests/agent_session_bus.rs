@@ -453,6 +453,7 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
     let config = Config {
         providers: vec![corp],
         clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+        ..Config::default()
     };
     config
         .save(&root.path().join("config/signet/config.toml"))

@@ -27,6 +27,28 @@ use url::Url;
 
 const LOCAL: &str = "tauri://localhost";
 
+/// Every command the front end may call (`src-tauri/build.rs`).
+const COMMANDS: [&str; 18] = [
+    "status",
+    "config",
+    "activity",
+    "sign_in",
+    "sign_out",
+    "use_context",
+    "list_namespaces",
+    "discover",
+    "save_provider",
+    "remove_provider",
+    "probe_server",
+    "add_cluster",
+    "remove_cluster",
+    "test_cluster",
+    "import_preview",
+    "import_apply",
+    "save_settings",
+    "open_kubeconfig_location",
+];
+
 struct TestApp {
     app: App<MockRuntime>,
     main: WebviewWindow<MockRuntime>,
@@ -75,6 +97,7 @@ fn corp_config(issuer: &str, login: LoginMode) -> Config {
     Config {
         providers: vec![corp],
         clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+        ..Config::default()
     }
 }
 
@@ -107,9 +130,11 @@ impl TestApp {
         invoke_from(&self.main, LOCAL, cmd, args)
     }
 
+    /// The providers of `status`.
     fn status(&self) -> Value {
         self.invoke("status", json!({}))
-            .expect("status succeeds from the main window")
+            .expect("status succeeds from the main window")["providers"]
+            .clone()
     }
 
     /// The open login window's label and the URL it loads.
@@ -167,6 +192,15 @@ fn status_lists_providers_and_clusters_and_never_a_token() {
         &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
         None,
     );
+    let whole = t
+        .invoke("status", json!({}))
+        .expect("status succeeds from the main window");
+    assert_eq!(whole["configError"], Value::Null, "{whole:#}");
+    assert_eq!(whole["currentContext"], Value::Null, "no kubeconfig yet");
+    assert_eq!(
+        whole["configPath"],
+        t.paths.config_file.display().to_string()
+    );
     let status = t.status();
     assert_eq!(status[0]["name"], "corp", "{status:#}");
     assert_eq!(status[0]["state"], "sign_in_needed");
@@ -218,7 +252,7 @@ fn remote_origins_and_login_windows_cannot_call_commands() {
         "http://127.0.0.1:5556/dex/auth/local/login",
         "https://github.com/login",
     ] {
-        for cmd in ["status", "sign_in", "sign_out"] {
+        for cmd in COMMANDS {
             let refused = invoke_from(&t.main, origin, cmd, json!({ "provider": "corp" }));
             assert!(
                 refused_by_acl(&refused),
@@ -234,7 +268,7 @@ fn remote_origins_and_login_windows_cannot_call_commands() {
     )
     .build()
     .expect("open a window labelled like the login window");
-    for cmd in ["status", "sign_in", "sign_out"] {
+    for cmd in COMMANDS {
         let refused = invoke_from(&login, LOCAL, cmd, json!({ "provider": "corp" }));
         assert!(
             refused_by_acl(&refused),
@@ -475,4 +509,294 @@ fn closing_the_login_window_cancels_the_sign_in() {
     assert_eq!(again["alreadyRunning"], false);
     let (second, _) = t.login_window();
     assert_ne!(second, label, "each sign-in gets its own window");
+}
+
+/// Reads the kubeconfig the test's `KUBECONFIG` names.
+fn kubeconfig_text(t: &TestApp) -> String {
+    let file = t
+        .paths
+        .kubeconfig_env
+        .as_ref()
+        .expect("the test paths set KUBECONFIG");
+    std::fs::read_to_string(file).unwrap_or_default()
+}
+
+#[test]
+fn the_switcher_sets_signet_up_from_nothing_switches_context_and_namespace_and_removes_it_again() {
+    use base64::Engine as _;
+    let idp = Idp::start(IdpOptions::default());
+    let api = signet_tests::apiserver::ApiServer::start(
+        signet_tests::apiserver::ApiServerOptions::new(idp.issuer(), "kubernetes"),
+    );
+    let t = start(
+        &Config::default(),
+        Some(FormOpener::new(None, "alice", PASSWORD)),
+    );
+    let config = t.invoke("config", json!({})).expect("config");
+    assert_eq!(config["providers"], json!([]), "an empty start: {config:#}");
+    assert_eq!(config["settings"]["warningMinutes"], 10, "{config:#}");
+
+    // Provider: discovery first, as the form does while the person types.
+    let discovery = t
+        .invoke(
+            "discover",
+            json!({ "issuer": idp.issuer(), "caFile": null, "caData": null }),
+        )
+        .expect("discovery of the Dex stand-in");
+    assert_eq!(discovery["issuer"], idp.issuer(), "{discovery:#}");
+    assert_eq!(
+        discovery["looksLikeDex"], true,
+        "Dex's /auth and /token: {discovery:#}"
+    );
+    assert!(
+        discovery["grantTypes"]
+            .as_array()
+            .expect("grant types")
+            .contains(&json!("refresh_token")),
+        "{discovery:#}"
+    );
+    let unreachable = t
+        .invoke(
+            "discover",
+            json!({ "issuer": "http://127.0.0.1:9/dex", "caFile": null, "caData": null }),
+        )
+        .expect_err("nothing listens on port 9");
+    assert!(
+        unreachable["code"]
+            .as_str()
+            .expect("a code")
+            .starts_with("oidc."),
+        "{unreachable:#}"
+    );
+    let mut provider_input = json!({
+        "name": "corp", "issuer": idp.issuer(), "clientId": "signet", "connector": null,
+        "scopes": ["groups"], "caFile": null, "caData": null, "login": "browser",
+    });
+    let bad = provider_input.clone();
+    let mut bad = bad;
+    bad["issuer"] = json!("http://127.0.0.1:9/dex");
+    t.invoke("save_provider", json!({ "provider": bad }))
+        .expect_err("a provider whose discovery fails is not saved");
+    assert!(
+        !t.paths.config_file.exists()
+            || !std::fs::read_to_string(&t.paths.config_file)
+                .expect("read config")
+                .contains("127.0.0.1:9")
+    );
+    let config = t
+        .invoke(
+            "save_provider",
+            json!({ "provider": provider_input.clone() }),
+        )
+        .expect("save the provider");
+    assert_eq!(config["providers"][0]["name"], "corp", "{config:#}");
+
+    // Cluster: a TLS probe with and without its CA, then add it.
+    let ca_data = base64::engine::general_purpose::STANDARD.encode(&api.ca().ca_pem);
+    let no_ca = t
+        .invoke("probe_server", json!({ "server": api.url(), "caFile": null, "caData": null, "insecureSkipTlsVerify": false }))
+        .expect_err("the stand-in's CA is private");
+    assert_eq!(no_ca["code"], "cluster.tls", "{no_ca:#}");
+    let probe = t
+        .invoke("probe_server", json!({ "server": api.url(), "caFile": null, "caData": ca_data, "insecureSkipTlsVerify": false }))
+        .expect("TLS works with the CA");
+    assert!(
+        probe["version"].is_string() || probe["authRequired"] == true,
+        "{probe:#}"
+    );
+    let cluster_input = json!({
+        "name": "prod", "provider": "corp", "server": api.url(), "caFile": null, "caData": ca_data,
+        "insecureSkipTlsVerify": false, "audience": "kubernetes", "context": null, "namespace": null,
+        "credentials": "exec", "kubeconfig": null,
+    });
+    t.invoke("add_cluster", json!({ "cluster": cluster_input.clone() }))
+        .expect("add the cluster");
+    assert!(
+        kubeconfig_text(&t).contains("name: prod"),
+        "the context is written at once: {}",
+        kubeconfig_text(&t)
+    );
+    let again = t
+        .invoke("add_cluster", json!({ "cluster": cluster_input }))
+        .expect_err("a second cluster named prod");
+    assert_eq!(again["code"], "app.invalid_input", "{again:#}");
+
+    // Switch context; namespaces need a sign-in first.
+    let switched = t
+        .invoke(
+            "use_context",
+            json!({ "cluster": "prod", "namespace": null }),
+        )
+        .expect("use prod");
+    assert_eq!(switched["context"], "prod");
+    let whole = t.invoke("status", json!({})).expect("status");
+    assert_eq!(whole["currentContext"], "prod", "{whole:#}");
+    assert_eq!(
+        whole["providers"][0]["clusters"][0]["current"], true,
+        "{whole:#}"
+    );
+    assert!(kubeconfig_text(&t).contains("current-context: prod"));
+    let not_yet = t
+        .invoke("list_namespaces", json!({ "cluster": "prod" }))
+        .expect_err("no session yet");
+    assert_eq!(not_yet["code"], "session.sign_in_required", "{not_yet:#}");
+
+    t.invoke("sign_in", json!({ "provider": "corp" }))
+        .expect("sign in (browser mode, the form filled by the test's opener)");
+    t.wait_for("corp signed in", |s| s[0]["state"] == "signed_in");
+    let namespaces = t
+        .invoke("list_namespaces", json!({ "cluster": "prod" }))
+        .expect("list namespaces with alice's token");
+    assert_eq!(namespaces["forbidden"], false);
+    assert!(
+        namespaces["names"]
+            .as_array()
+            .expect("names")
+            .contains(&json!("team-a")),
+        "{namespaces:#}"
+    );
+    t.invoke(
+        "use_context",
+        json!({ "cluster": "prod", "namespace": "team-a" }),
+    )
+    .expect("pick team-a");
+    assert!(
+        kubeconfig_text(&t).contains("namespace: team-a"),
+        "{}",
+        kubeconfig_text(&t)
+    );
+    let bad_ns = t
+        .invoke(
+            "use_context",
+            json!({ "cluster": "prod", "namespace": "Not_A/Namespace" }),
+        )
+        .expect_err("not a namespace name");
+    assert_eq!(bad_ns["code"], "app.invalid_input");
+    let review = t
+        .invoke("test_cluster", json!({ "cluster": "prod" }))
+        .expect("SelfSubjectReview");
+    assert_eq!(review["username"], "alice@example.com", "{review:#}");
+
+    // Settings land in the config file and are range-checked.
+    let settings = json!({ "startAtLogin": false, "notifications": false, "warningMinutes": 30,
+        "defaultKubeconfig": null, "defaultCredentials": "token" });
+    let saved = t
+        .invoke("save_settings", json!({ "settings": settings }))
+        .expect("save settings");
+    assert_eq!(saved["warningMinutes"], 30);
+    let text = std::fs::read_to_string(&t.paths.config_file).expect("read the config");
+    assert!(text.contains("warning_minutes = 30"), "{text}");
+    let mut out_of_range = settings.clone();
+    out_of_range["warningMinutes"] = json!(0);
+    let refused = t
+        .invoke("save_settings", json!({ "settings": out_of_range }))
+        .expect_err("0 minutes");
+    assert_eq!(refused["code"], "config.invalid", "{refused:#}");
+
+    // The activity log tells the story, without a token.
+    let activity = t.invoke("activity", json!({})).expect("activity");
+    let kinds: Vec<&str> = activity
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for kind in ["signed_in", "context_switched", "config_changed"] {
+        assert!(kinds.contains(&kind), "{kind} in {activity:#}");
+    }
+    let cache = signet_core::token_store::TokenCache::new(&t.paths);
+    let token = cache
+        .read("corp", "kubernetes")
+        .expect("a cached token after the sign-in");
+    assert!(
+        !activity.to_string().contains(token.id_token.expose()),
+        "no token in the activity log"
+    );
+
+    // Removing: the cluster's entries go; the provider goes with its session.
+    provider_input["login"] = json!("embedded");
+    t.invoke("save_provider", json!({ "provider": provider_input }))
+        .expect("edit the provider");
+    t.invoke(
+        "remove_cluster",
+        json!({ "cluster": "prod", "name": "prod" }),
+    )
+    .expect("remove prod");
+    assert!(
+        !kubeconfig_text(&t).contains("name: prod"),
+        "{}",
+        kubeconfig_text(&t)
+    );
+    let config = t
+        .invoke("remove_provider", json!({ "name": "corp" }))
+        .expect("remove corp");
+    assert_eq!(config["providers"], json!([]), "{config:#}");
+    assert!(
+        cache.read_session("corp").is_none(),
+        "removing the provider signed it out"
+    );
+}
+
+#[test]
+fn import_through_the_switcher_previews_without_changing_anything_then_applies_with_a_backup() {
+    let idp = Idp::start(IdpOptions::default());
+    let api = signet_tests::apiserver::ApiServer::start(
+        signet_tests::apiserver::ApiServerOptions::new(idp.issuer(), "signet"),
+    );
+    let t = start(&Config::default(), None);
+    let fixture = include_str!("../crates/kubectl-signet/tests/fixtures/kubelogin-kubeconfig.yaml")
+        .replace("@ISSUER@", idp.issuer())
+        .replace("@SERVER@", api.url())
+        .replace("@CA@", &api.ca().ca_file.display().to_string());
+    let file = t.paths.kubeconfig_env.clone().expect("KUBECONFIG");
+    std::fs::write(&file, &fixture).expect("write the fixture kubeconfig");
+    let source = json!({ "kind": "kubeconfig", "path": null });
+    let preview = t
+        .invoke("import_preview", json!({ "source": source }))
+        .expect("preview");
+    assert_eq!(preview["empty"], false, "{preview:#}");
+    let adopted: Vec<&str> = preview["adoptions"]
+        .as_array()
+        .expect("adoptions")
+        .iter()
+        .filter_map(|a| a["context"].as_str())
+        .collect();
+    assert!(!adopted.is_empty(), "{preview:#}");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read kubeconfig"),
+        fixture,
+        "a preview changes nothing"
+    );
+    assert!(
+        !t.paths.config_file.exists()
+            || Config::load(&t.paths.config_file, &t.paths.home)
+                .expect("config")
+                .providers
+                .is_empty()
+    );
+    let result = t
+        .invoke("import_apply", json!({ "source": source }))
+        .expect("apply");
+    assert_eq!(
+        result["adopted"].as_array().map(Vec::len),
+        Some(adopted.len()),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["backups"].as_array().map(Vec::len),
+        Some(1),
+        "{result:#}"
+    );
+    let status = t.status();
+    assert!(
+        !status.as_array().expect("providers").is_empty(),
+        "{status:#}"
+    );
+    let bad = t
+        .invoke(
+            "import_preview",
+            json!({ "source": { "kind": "catalog", "location": "  " } }),
+        )
+        .expect_err("no location");
+    assert_eq!(bad["code"], "app.invalid_input");
 }

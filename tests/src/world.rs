@@ -40,6 +40,7 @@ impl World {
         Config {
             providers: vec![provider("corp", self.idp.issuer(), self.idp.ca())],
             clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+            ..Config::default()
         }
     }
 

@@ -22,6 +22,7 @@ fn login_against(
     let config = Config {
         providers: vec![provider("corp", hostile.issuer(), None)],
         clusters: vec![cluster("prod", "corp", None)],
+        ..Config::default()
     };
     let store = Arc::new(MemoryStore::new());
     let signet = Signet::new(

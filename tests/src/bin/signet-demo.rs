@@ -57,6 +57,7 @@ fn main() {
             credentials: Credentials::Exec,
             kubeconfig: None,
         }],
+        ..Config::default()
     };
     let config_file = dir.join("config.toml");
     config.save(&config_file).expect("write the demo config");

@@ -680,6 +680,7 @@ impl ImportPlan {
                 })
                 .collect(),
             clusters: self.clusters.clone(),
+            ..Config::default()
         };
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("(cannot render: {e})\n"))
     }

@@ -20,6 +20,7 @@ pub const BASE_SCOPES: [&str; 3] = ["openid", "email", "offline_access"];
 
 /// How a provider's sign-in runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum LoginMode {
     /// A webview window inside the tray app.
@@ -33,6 +34,7 @@ pub enum LoginMode {
 
 /// How kubectl gets the cluster's token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum Credentials {
     /// An exec entry running `kubectl-signet token`.
@@ -86,9 +88,45 @@ pub struct ClusterConfig {
     pub kubeconfig: Option<PathBuf>,
 }
 
+/// The tray app's preferences: the `[settings]` table, every key optional.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Desktop notifications. Off, the tray icon and menu still show every state.
+    pub notifications: bool,
+    /// How many minutes before a session that cannot be refreshed ends Signet warns (1–120).
+    pub warning_minutes: u32,
+    /// The kubeconfig file suggested for new clusters (`None`: client-go's choice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The credentials mode suggested for new clusters.
+    pub credentials: Credentials,
+}
+
+impl Settings {
+    pub const WARNING_MINUTES: std::ops::RangeInclusive<u32> = 1..=120;
+
+    fn is_default(&self) -> bool {
+        *self == Settings::default()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            notifications: true,
+            warning_minutes: 10,
+            kubeconfig: None,
+            credentials: Credentials::Exec,
+        }
+    }
+}
+
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Config {
+    #[serde(skip_serializing_if = "Settings::is_default")]
+    pub settings: Settings,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -243,6 +281,31 @@ impl ProviderConfig {
     }
 }
 
+impl ClusterConfig {
+    /// The API server's CA bundle (PEM), from `ca_file` or `ca_data`; `None`: the system roots.
+    pub fn ca_pem(&self) -> std::io::Result<Option<Vec<u8>>> {
+        match (&self.ca_file, &self.ca_data) {
+            (Some(file), _) => std::fs::read(file).map(Some),
+            (None, Some(data)) => decode_pem_base64(data)
+                .map(Some)
+                .map_err(std::io::Error::other),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+impl Config {
+    /// Renders the config and parses it back, so an edit made in code (the switcher, `add`) gets the
+    /// same checks and `key: message` errors as the file. The errors name `new config`.
+    pub fn checked(&self, home: &Path) -> Result<Config, ConfigError> {
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Write {
+            path: PathBuf::from("new config"),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Config::parse(&text, Path::new("new config"), home)
+    }
+}
+
 /// Whether `url` is allowed as an issuer or API server: https anywhere, http only on loopback.
 pub fn is_secure_or_loopback(url: &url::Url) -> bool {
     match url.scheme() {
@@ -275,6 +338,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    settings: Option<Spanned<Settings>>,
     #[serde(default)]
     providers: Vec<Spanned<RawProvider>>,
     #[serde(default)]
@@ -440,6 +504,21 @@ impl Validator<'_> {
 
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let mut config = Config::default();
+        if let Some(settings) = raw.settings {
+            let span = settings.span();
+            let settings = settings.into_inner();
+            if !Settings::WARNING_MINUTES.contains(&settings.warning_minutes) {
+                return self.err(
+                    span,
+                    "settings.warning_minutes".into(),
+                    format!(
+                        "{} is out of range: use 1 to 120 minutes",
+                        settings.warning_minutes
+                    ),
+                );
+            }
+            config.settings = settings;
+        }
         let mut names = BTreeSet::new();
         for (i, spanned) in raw.providers.into_iter().enumerate() {
             let p = spanned.into_inner();
@@ -744,6 +823,29 @@ credentials = "token"
             let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "config must be 0600, is {mode:o}");
         }
+    }
+
+    #[test]
+    fn settings_round_trip_and_are_range_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("signet/config.toml");
+        let mut config = parse(GOOD).expect("valid config");
+        assert_eq!(
+            config.settings,
+            Settings::default(),
+            "no [settings]: defaults"
+        );
+        config.settings.notifications = false;
+        config.settings.warning_minutes = 30;
+        config.settings.credentials = Credentials::Token;
+        config.save(&path).expect("save");
+        let text = std::fs::read_to_string(&path).expect("read back");
+        assert!(text.contains("[settings]"), "settings saved: {text}");
+        assert_eq!(Config::load(&path, dir.path()).expect("reload"), config);
+
+        let (line, key, message) = invalid(&format!("[settings]\nwarning_minutes = 0\n{GOOD}"));
+        assert_eq!((line, key.as_str()), (1, "settings.warning_minutes"));
+        assert!(message.contains("1 to 120"), "{message}");
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// Extra trusted roots (PEM, may hold several certificates).
     pub ca_pem: Option<Vec<u8>>,
+    /// Skip TLS verification: only for a cluster configured with `insecure_skip_tls_verify`.
+    pub insecure: bool,
 }
 
 impl Default for HttpOptions {
@@ -26,6 +28,7 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(15),
             max_body_bytes: 1024 * 1024,
             ca_pem: None,
+            insecure: false,
         }
     }
 }
@@ -77,6 +80,9 @@ impl HttpClient {
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
+        }
+        if options.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
         }
         let inner = builder.build().map_err(|e| HttpError::Client(chain(&e)))?;
         Ok(HttpClient { inner, options })

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod atomic_file;
 pub mod catalog;
 pub mod clock;
+pub mod cluster_api;
 pub mod config;
 pub mod exec_credential;
 pub mod http;
@@ -46,6 +47,8 @@ pub enum Error {
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
     #[error(transparent)]
     Import(#[from] catalog::ImportError),
+    #[error(transparent)]
+    ClusterApi(#[from] cluster_api::ClusterApiError),
 }
 
 impl Error {
@@ -61,6 +64,7 @@ impl Error {
             Error::NoHome(_) => "config.no_home",
             Error::Kubeconfig(e) => e.code(),
             Error::Import(e) => e.code(),
+            Error::ClusterApi(e) => e.code(),
         }
     }
 

@@ -69,6 +69,7 @@ impl Sandbox {
                     c
                 })
                 .collect(),
+            ..Config::default()
         };
         config
             .save(&self.config_file)

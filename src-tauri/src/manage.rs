@@ -1,0 +1,628 @@
+//! What the switcher window does besides signing in and out: switch context and namespace, add, edit
+//! and remove providers and clusters, import, and settings. Each function is one use-case over the app
+//! state and `signet-core`; they block (network, files) and run on a blocking thread (see `commands`).
+//!
+//! Config edits go through [`Config::checked`], so the window gets the same `key: message` errors as
+//! the config file, and are saved atomically before the engine is rebuilt. Kubeconfig is only changed
+//! through `signet-core::kubeconfig` (locked, backed up, Signet's entries only).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use signet_core::catalog::{self, CatalogSource, ImportPlan};
+use signet_core::cluster_api::{ClusterApi, Namespaces};
+use signet_core::config::{ClusterConfig, Config, ProviderConfig, Settings};
+use signet_core::http::HttpOptions;
+use signet_core::kubeconfig;
+use signet_core::oidc::OidcProvider;
+use signet_core::session::SessionError;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::dto::{
+    ActivityKind, AdoptionDto, ClusterInput, ConfigDto, ContextSwitched, DiscoveryDto,
+    ImportPreview, ImportResult, ImportSourceDto, NamespaceList, ProviderInput, ReviewDto,
+    ServerProbe, SettingsDto,
+};
+use crate::error::AppError;
+use crate::events;
+use crate::state::AppState;
+
+/// How long "test" waits for a sign-in it had to start.
+const TEST_SIGN_IN_WAIT: Duration = Duration::from_secs(5 * 60);
+
+/// The config as the switcher edits it.
+pub fn config<R: Runtime>(app: &AppHandle<R>) -> ConfigDto {
+    let signet = app.state::<AppState>().signet();
+    let config = signet.config();
+    ConfigDto {
+        providers: config.providers.iter().map(provider_input).collect(),
+        clusters: config.clusters.iter().map(cluster_input).collect(),
+        settings: settings_dto(&config.settings, start_at_login(app)),
+    }
+}
+
+/// Makes a cluster's context current and (with `namespace`) sets its namespace.
+pub fn use_context<R: Runtime>(
+    app: &AppHandle<R>,
+    cluster: &str,
+    namespace: Option<&str>,
+) -> Result<ContextSwitched, AppError> {
+    let state = app.state::<AppState>();
+    let signet = state.signet();
+    let namespace = namespace.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(ns) = namespace
+        && !is_dns_label(ns)
+    {
+        return Err(AppError::Invalid(format!(
+            "'{ns}' is not a namespace name (lower-case letters, digits and '-', at most 63)"
+        )));
+    }
+    let config = signet.cluster_config(cluster)?.clone();
+    let outcome = signet.use_cluster(cluster, namespace)?;
+    let target = signet.kubeconfig_target(&config);
+    let file = outcome
+        .written
+        .first()
+        .cloned()
+        .unwrap_or_else(|| target.default_file().to_path_buf());
+    let context = config.context_name().to_string();
+    let message = match namespace {
+        Some(ns) => format!("current context {context}, namespace {ns}"),
+        None => format!("current context {context}"),
+    };
+    events::record(
+        app,
+        ActivityKind::ContextSwitched,
+        Some(&config.provider),
+        message,
+    );
+    crate::tray::refresh(app);
+    Ok(ContextSwitched {
+        context,
+        namespace: namespace.map(str::to_owned),
+        kubeconfig: file.display().to_string(),
+    })
+}
+
+/// The namespaces the person may pick on `cluster`, listed with their own token.
+pub fn list_namespaces<R: Runtime>(
+    app: &AppHandle<R>,
+    cluster: &str,
+) -> Result<NamespaceList, AppError> {
+    let signet = app.state::<AppState>().signet();
+    let config = signet.cluster_config(cluster)?.clone();
+    let token = signet.token_for(cluster)?;
+    let list = ClusterApi::new(&config)?.namespaces(&token.id_token)?;
+    Ok(match list {
+        Namespaces::Listed(names) => NamespaceList {
+            names,
+            forbidden: false,
+        },
+        Namespaces::Forbidden => NamespaceList {
+            names: Vec::new(),
+            forbidden: true,
+        },
+    })
+}
+
+/// Fetches an issuer's discovery document (and JWKS) as a sign-in would.
+pub fn discover(
+    issuer: &str,
+    ca_file: Option<String>,
+    ca_data: Option<String>,
+) -> Result<DiscoveryDto, AppError> {
+    let probe = ProviderConfig {
+        name: "probe".into(),
+        issuer: issuer.trim().to_string(),
+        client_id: "probe".into(),
+        client_secret: None,
+        connector: None,
+        scopes: Vec::new(),
+        ca_file: non_empty(ca_file).map(PathBuf::from),
+        ca_data: non_empty(ca_data),
+        login: Default::default(),
+        username_claim: "email".into(),
+    };
+    let checked = Config {
+        providers: vec![probe],
+        ..Config::default()
+    }
+    .checked(std::path::Path::new("/"))?;
+    let provider = &checked.providers[0];
+    let oidc = OidcProvider::discover(provider, HttpOptions::default())
+        .map_err(signet_core::Error::from)?;
+    let meta = oidc.metadata();
+    let authorization_endpoint = meta.authorization_endpoint().as_str().to_string();
+    let token_endpoint = meta
+        .token_endpoint()
+        .map(|u| u.as_str().to_string())
+        .unwrap_or_default();
+    let base = provider.issuer.trim_end_matches('/');
+    let looks_like_dex = authorization_endpoint == format!("{base}/auth")
+        && token_endpoint == format!("{base}/token");
+    Ok(DiscoveryDto {
+        issuer: meta.issuer().as_str().to_string(),
+        authorization_endpoint,
+        token_endpoint,
+        device_authorization_endpoint: meta
+            .additional_metadata()
+            .device_authorization_endpoint
+            .as_ref()
+            .and_then(json_string),
+        revocation_endpoint: meta
+            .additional_metadata()
+            .revocation_endpoint
+            .as_ref()
+            .and_then(json_string),
+        grant_types: meta
+            .grant_types_supported()
+            .map(|g| g.iter().filter_map(json_string).collect())
+            // RFC 8414: the default is authorization_code and implicit.
+            .unwrap_or_else(|| vec!["authorization_code".into(), "implicit".into()]),
+        scopes: meta
+            .scopes_supported()
+            .map(|s| s.iter().map(|s| s.as_str().to_string()).collect())
+            .unwrap_or_default(),
+        looks_like_dex,
+    })
+}
+
+/// Adds a provider, or changes the one of that name; its discovery must work first.
+pub fn save_provider<R: Runtime>(
+    app: &AppHandle<R>,
+    input: ProviderInput,
+) -> Result<ConfigDto, AppError> {
+    let state = app.state::<AppState>();
+    let mut config = state.load_for_edit()?;
+    let name = input.name.trim().to_string();
+    let existing = config.providers.iter().position(|p| p.name == name);
+    let kept = existing.map(|i| config.providers[i].clone());
+    let provider = ProviderConfig {
+        name: name.clone(),
+        issuer: input.issuer.trim().to_string(),
+        client_id: input.client_id.trim().to_string(),
+        // A client secret is only ever set in the file; the window never sees or drops it.
+        client_secret: kept.as_ref().and_then(|p| p.client_secret.clone()),
+        connector: non_empty(input.connector),
+        scopes: input
+            .scopes
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .map(str::to_owned)
+            .collect(),
+        ca_file: non_empty(input.ca_file).map(PathBuf::from),
+        ca_data: non_empty(input.ca_data),
+        login: input.login,
+        username_claim: kept.map_or_else(|| "email".into(), |p| p.username_claim),
+    };
+    match existing {
+        Some(i) => config.providers[i] = provider,
+        None => config.providers.push(provider),
+    }
+    let config = config.checked(&state.paths().home)?;
+    let provider = config.provider(&name).ok_or_else(|| {
+        AppError::Internal("the provider vanished from the checked config".into())
+    })?;
+    OidcProvider::discover(provider, HttpOptions::default()).map_err(signet_core::Error::from)?;
+    state.save_config(&config)?;
+    let verb = if existing.is_some() {
+        "changed"
+    } else {
+        "added"
+    };
+    events::record(
+        app,
+        ActivityKind::ConfigChanged,
+        Some(&name),
+        format!("provider {verb}"),
+    );
+    crate::tray::refresh(app);
+    Ok(self::config(app))
+}
+
+/// Signs out of a provider, removes its clusters' kubeconfig entries, then the clusters and the
+/// provider from the config.
+pub fn remove_provider<R: Runtime>(app: &AppHandle<R>, name: &str) -> Result<ConfigDto, AppError> {
+    let state = app.state::<AppState>();
+    let signet = state.signet();
+    signet.provider_config(name)?;
+    let clusters: Vec<ClusterConfig> = signet.config().clusters_of(name).cloned().collect();
+    if let Err(e) = crate::login::sign_out(app, name) {
+        tracing::warn!(provider = name, error = %e, "sign-out before removing the provider failed");
+    }
+    for cluster in &clusters {
+        kubeconfig::remove_cluster_entries(&signet.kubeconfig_target(cluster), &cluster.name)?;
+    }
+    let mut config = state.load_for_edit()?;
+    config.clusters.retain(|c| c.provider != name);
+    config.providers.retain(|p| p.name != name);
+    state.save_config(&config)?;
+    let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    events::record(
+        app,
+        ActivityKind::ConfigChanged,
+        Some(name),
+        format!(
+            "provider removed with its clusters: {}",
+            list_or_none(&names)
+        ),
+    );
+    crate::tray::refresh(app);
+    Ok(self::config(app))
+}
+
+/// Checks that an API server answers over TLS with the CA given.
+pub fn probe_server(
+    server: &str,
+    ca_file: Option<String>,
+    ca_data: Option<String>,
+    insecure_skip_tls_verify: bool,
+) -> Result<ServerProbe, AppError> {
+    let cluster = candidate_cluster(ClusterInput {
+        name: "probe".into(),
+        provider: "probe".into(),
+        server: server.into(),
+        ca_file,
+        ca_data,
+        insecure_skip_tls_verify,
+        audience: None,
+        context: None,
+        namespace: None,
+        credentials: Default::default(),
+        kubeconfig: None,
+    });
+    let probe_provider = ProviderConfig {
+        name: "probe".into(),
+        issuer: "https://probe.invalid".into(),
+        client_id: "probe".into(),
+        client_secret: None,
+        connector: None,
+        scopes: Vec::new(),
+        ca_file: None,
+        ca_data: None,
+        login: Default::default(),
+        username_claim: "email".into(),
+    };
+    let checked = Config {
+        providers: vec![probe_provider],
+        clusters: vec![cluster],
+        ..Config::default()
+    }
+    .checked(std::path::Path::new("/"))?;
+    let probe = ClusterApi::new(&checked.clusters[0])?.probe()?;
+    Ok(ServerProbe {
+        version: probe.version,
+        auth_required: probe.auth_required,
+    })
+}
+
+/// Adds a cluster and writes its kubeconfig entries.
+pub fn add_cluster<R: Runtime>(
+    app: &AppHandle<R>,
+    input: ClusterInput,
+) -> Result<ConfigDto, AppError> {
+    let state = app.state::<AppState>();
+    let mut config = state.load_for_edit()?;
+    let cluster = candidate_cluster(input);
+    if config.cluster(&cluster.name).is_some() {
+        return Err(AppError::Invalid(format!(
+            "a cluster named '{}' exists already; pick another name",
+            cluster.name
+        )));
+    }
+    let (name, provider) = (cluster.name.clone(), cluster.provider.clone());
+    config.clusters.push(cluster);
+    let config = config.checked(&state.paths().home)?;
+    state.save_config(&config)?;
+    state
+        .signet()
+        .sync_kubeconfig(Some(&provider), &state.kubectl_plugin)?;
+    events::record(
+        app,
+        ActivityKind::ConfigChanged,
+        Some(&provider),
+        format!("cluster {name} added; its kubeconfig context is written"),
+    );
+    crate::tray::refresh(app);
+    Ok(self::config(app))
+}
+
+/// Removes a cluster's kubeconfig entries, then the cluster from the config.
+pub fn remove_cluster<R: Runtime>(app: &AppHandle<R>, name: &str) -> Result<ConfigDto, AppError> {
+    let state = app.state::<AppState>();
+    let signet = state.signet();
+    let cluster = signet.cluster_config(name)?.clone();
+    kubeconfig::remove_cluster_entries(&signet.kubeconfig_target(&cluster), name)?;
+    let mut config = state.load_for_edit()?;
+    config.clusters.retain(|c| c.name != name);
+    state.save_config(&config)?;
+    events::record(
+        app,
+        ActivityKind::ConfigChanged,
+        Some(&cluster.provider),
+        format!("cluster {name} removed with its kubeconfig entries"),
+    );
+    crate::tray::refresh(app);
+    Ok(self::config(app))
+}
+
+/// Asks the cluster who the person is (SelfSubjectReview), signing in first when needed.
+pub fn test_cluster<R: Runtime>(app: &AppHandle<R>, cluster: &str) -> Result<ReviewDto, AppError> {
+    let state = app.state::<AppState>();
+    let config = state.signet().cluster_config(cluster)?.clone();
+    let token = match state.signet().token_for(cluster) {
+        Ok(token) => token,
+        Err(signet_core::Error::Session(SessionError::SignInRequired { .. })) => {
+            crate::login::sign_in_and_wait(app, &config.provider, TEST_SIGN_IN_WAIT)?;
+            state.signet().token_for(cluster)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let review = ClusterApi::new(&config)?.review(&token.id_token)?;
+    Ok(ReviewDto {
+        username: review.username,
+        groups: review.groups,
+    })
+}
+
+/// What an import would change (nothing changes yet).
+pub fn import_preview<R: Runtime>(
+    app: &AppHandle<R>,
+    source: ImportSourceDto,
+) -> Result<ImportPreview, AppError> {
+    let plan = plan(app, source)?;
+    Ok(ImportPreview {
+        empty: plan.is_empty(),
+        config_file: plan.config_file.display().to_string(),
+        providers: plan
+            .providers
+            .iter()
+            .map(|p| format!("{} ({})", p.name, p.issuer))
+            .collect(),
+        clusters: plan
+            .clusters
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.server))
+            .collect(),
+        reused: plan.reused.clone(),
+        adoptions: plan
+            .adoptions
+            .iter()
+            .map(|a| AdoptionDto {
+                context: a.context.clone(),
+                file: a.file.display().to_string(),
+                old_user: a.old_user.clone(),
+                old_auth: a.old_auth.to_string(),
+                cluster: a.cluster.clone(),
+                provider: a.provider.clone(),
+            })
+            .collect(),
+        new_entries: plan
+            .new_entries
+            .iter()
+            .map(|e| format!("{} ({})", e.context, e.file.display()))
+            .collect(),
+        skipped: plan
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.what, s.reason))
+            .collect(),
+        notes: plan.notes.clone(),
+    })
+}
+
+/// Plans the import again (the files may have changed since the preview) and applies it.
+pub fn import_apply<R: Runtime>(
+    app: &AppHandle<R>,
+    source: ImportSourceDto,
+) -> Result<ImportResult, AppError> {
+    let state = app.state::<AppState>();
+    let plan = plan(app, source)?;
+    let outcome = plan.apply(&state.kubectl_plugin)?;
+    state.reload();
+    let pairs = |v: &[(String, String)]| -> Vec<String> {
+        v.iter()
+            .map(|(context, cluster)| format!("{context} → {cluster}"))
+            .collect()
+    };
+    let result = ImportResult {
+        config_saved: outcome.config_saved.map(|p| p.display().to_string()),
+        adopted: pairs(&outcome.adopted),
+        entries_written: pairs(&outcome.entries_written),
+        backups: outcome
+            .kubeconfig
+            .backups
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        sign_in: outcome.sign_in,
+    };
+    events::record(
+        app,
+        ActivityKind::ConfigChanged,
+        None,
+        format!(
+            "imported {}: {} contexts adopted, {} written",
+            plan.source,
+            result.adopted.len(),
+            result.entries_written.len()
+        ),
+    );
+    crate::tray::refresh(app);
+    Ok(result)
+}
+
+/// Saves the settings (and turns start-at-login on or off).
+pub fn save_settings<R: Runtime>(
+    app: &AppHandle<R>,
+    settings: SettingsDto,
+) -> Result<SettingsDto, AppError> {
+    let state = app.state::<AppState>();
+    let mut config = state.load_for_edit()?;
+    config.settings = Settings {
+        notifications: settings.notifications,
+        warning_minutes: settings.warning_minutes,
+        kubeconfig: non_empty(settings.default_kubeconfig).map(PathBuf::from),
+        credentials: settings.default_credentials,
+    };
+    let config = config.checked(&state.paths().home)?;
+    if let Some(manager) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        && manager.is_enabled().ok() != Some(settings.start_at_login)
+    {
+        let changed = if settings.start_at_login {
+            manager.enable()
+        } else {
+            manager.disable()
+        };
+        changed.map_err(|e| AppError::Internal(format!("could not change start at login: {e}")))?;
+    }
+    state.save_config(&config)?;
+    events::record(app, ActivityKind::ConfigChanged, None, "settings saved");
+    crate::tray::refresh(app);
+    Ok(settings_dto(&config.settings, start_at_login(app)))
+}
+
+/// Opens the folder of the kubeconfig file a cluster's context lives in.
+pub fn open_kubeconfig_location<R: Runtime>(
+    app: &AppHandle<R>,
+    cluster: &str,
+) -> Result<(), AppError> {
+    let state = app.state::<AppState>();
+    let file = state
+        .providers()
+        .into_iter()
+        .flat_map(|p| p.clusters)
+        .find(|c| c.name == cluster)
+        .map(|c| PathBuf::from(c.kubeconfig))
+        .ok_or_else(|| AppError::Invalid(format!("no cluster named '{cluster}'")))?;
+    let folder = file.parent().unwrap_or(&file);
+    let url = url::Url::from_directory_path(folder).map_err(|()| {
+        AppError::Invalid(format!("'{}' is not an absolute path", folder.display()))
+    })?;
+    state
+        .opener
+        .open(&url)
+        .map_err(|e| AppError::Internal(format!("could not open {}: {e}", folder.display())))
+}
+
+fn plan<R: Runtime>(app: &AppHandle<R>, source: ImportSourceDto) -> Result<ImportPlan, AppError> {
+    let state = app.state::<AppState>();
+    let config = state.load_for_edit()?;
+    let paths = state.paths();
+    Ok(match source {
+        ImportSourceDto::Kubeconfig { path } => {
+            let path = non_empty(path).map(|p| paths.expand_home(std::path::Path::new(&p)));
+            catalog::plan_kubeconfig_import(&config, paths, path.as_deref(), None)?
+        }
+        ImportSourceDto::Catalog { location } => {
+            let location = location.trim();
+            if location.is_empty() {
+                return Err(AppError::Invalid(
+                    "give the catalog's file path or https URL".into(),
+                ));
+            }
+            let source = match CatalogSource::from_arg(location) {
+                CatalogSource::File(p) => CatalogSource::File(paths.expand_home(&p)),
+                url => url,
+            };
+            let text = catalog::read_catalog(&source, HttpOptions::default())?;
+            catalog::plan_catalog_import(&config, paths, &source, &text)?
+        }
+    })
+}
+
+fn candidate_cluster(input: ClusterInput) -> ClusterConfig {
+    ClusterConfig {
+        name: input.name.trim().to_string(),
+        provider: input.provider.trim().to_string(),
+        server: input.server.trim().to_string(),
+        ca_data: non_empty(input.ca_data),
+        ca_file: non_empty(input.ca_file).map(PathBuf::from),
+        insecure_skip_tls_verify: input.insecure_skip_tls_verify,
+        audience: non_empty(input.audience),
+        namespace: non_empty(input.namespace),
+        context: non_empty(input.context),
+        credentials: input.credentials,
+        kubeconfig: non_empty(input.kubeconfig).map(PathBuf::from),
+    }
+}
+
+fn provider_input(p: &ProviderConfig) -> ProviderInput {
+    ProviderInput {
+        name: p.name.clone(),
+        issuer: p.issuer.clone(),
+        client_id: p.client_id.clone(),
+        connector: p.connector.clone(),
+        scopes: p.scopes.clone(),
+        ca_file: p.ca_file.as_ref().map(|f| f.display().to_string()),
+        ca_data: p.ca_data.clone(),
+        login: p.login,
+    }
+}
+
+fn cluster_input(c: &ClusterConfig) -> ClusterInput {
+    ClusterInput {
+        name: c.name.clone(),
+        provider: c.provider.clone(),
+        server: c.server.clone(),
+        ca_file: c.ca_file.as_ref().map(|f| f.display().to_string()),
+        ca_data: c.ca_data.clone(),
+        insecure_skip_tls_verify: c.insecure_skip_tls_verify,
+        audience: c.audience.clone(),
+        context: c.context.clone(),
+        namespace: c.namespace.clone(),
+        credentials: c.credentials,
+        kubeconfig: c.kubeconfig.as_ref().map(|f| f.display().to_string()),
+    }
+}
+
+fn settings_dto(settings: &Settings, start_at_login: bool) -> SettingsDto {
+    SettingsDto {
+        start_at_login,
+        notifications: settings.notifications,
+        warning_minutes: settings.warning_minutes,
+        default_kubeconfig: settings
+            .kubeconfig
+            .as_ref()
+            .map(|f| f.display().to_string()),
+        default_credentials: settings.credentials,
+    }
+}
+
+fn start_at_login<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .and_then(|m| m.is_enabled().ok())
+        .unwrap_or(false)
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A Kubernetes namespace name (RFC 1123 label).
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// A protocol enum as the string it serializes to (`authorization_code`, …).
+fn json_string<T: serde::Serialize>(value: &T) -> Option<String> {
+    match serde_json::to_value(value).ok()? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    }
+}
