@@ -28,3 +28,20 @@ if [ ! -d tests/idp/node_modules ] || [ tests/idp/package-lock.json -nt tests/id
   echo "setup: npm ci (tests/idp)" >&2
   npm ci --prefix tests/idp --no-audit --no-fund --loglevel=error
 fi
+
+# The switcher window's front end (ui/): npm packages exactly as locked, then the build the tray app
+# embeds at compile time (tauri.conf.json `frontendDist`), rebuilt when a source is newer than it.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci (ui)" >&2
+  npm ci --prefix ui --no-audit --no-fund --loglevel=error
+fi
+if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/vite.config.ts ui/package.json -newer ui/dist/index.html -print -quit)" ]; then
+  echo "setup: building the front end (ui/)" >&2
+  npm run --prefix ui --silent build >/dev/null
+fi
+
+# tauri-driver (in front of WebKitWebDriver) for the webview end-to-end tests; any 2.x will do.
+if ! cargo install --list | grep -q '^tauri-driver v2\.'; then
+  echo "setup: cargo install tauri-driver --locked" >&2
+  cargo install tauri-driver --locked --version '^2'
+fi

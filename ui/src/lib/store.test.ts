@@ -1,0 +1,87 @@
+import { describe, expect, it, vi } from "vitest";
+import type { ActivityEntry } from "../generated/ActivityEntry";
+import type { StatusDto } from "../generated/StatusDto";
+import { api } from "../test/apiMock";
+import { configFor, twoProviders } from "../test/fixtures";
+import { AppStore } from "./store.svelte";
+
+vi.mock("./api", () => import("../test/apiMock"));
+
+function entry(message: string, kind: ActivityEntry["kind"] = "refreshed"): ActivityEntry {
+  return { at: "2025-03-12T10:00:00Z", provider: "corp", kind, message, code: null };
+}
+
+describe("AppStore", () => {
+  it("subscribes before loading, so an event during the load is not overwritten by an older answer", async () => {
+    let push: (s: StatusDto) => void = () => {};
+    api.onStatusChanged.mockImplementation(async (h: (s: StatusDto) => void) => ((push = h), () => {}));
+    api.onActivity.mockResolvedValue(() => {});
+    const older = twoProviders();
+    const newer = { ...twoProviders(), currentContext: "staging" };
+    api.status.mockImplementation(async () => {
+      push(newer);
+      return older;
+    });
+    api.config.mockResolvedValue(configFor(older));
+    const store = new AppStore();
+    await store.start();
+    expect(store.status?.currentContext).toBe("staging");
+    expect(api.onStatusChanged.mock.invocationCallOrder[0]).toBeLessThan(api.status.mock.invocationCallOrder[0]);
+  });
+
+  it("reloads the config when a status names other providers or clusters", async () => {
+    api.config.mockResolvedValue(configFor(twoProviders()));
+    const store = new AppStore();
+    store.config = configFor(twoProviders());
+    store.setStatus(twoProviders());
+    expect(api.config).not.toHaveBeenCalled();
+    const changed = twoProviders();
+    changed.providers.pop();
+    store.setStatus(changed);
+    expect(api.config).toHaveBeenCalledTimes(1);
+  });
+
+  it("keeps activity newest first without duplicates, and reloads config on config_changed", async () => {
+    api.activity.mockResolvedValue([entry("b"), entry("a")]);
+    api.config.mockResolvedValue(configFor(twoProviders()));
+    const store = new AppStore();
+    store.addActivity(entry("c"));
+    await store.loadActivity();
+    store.addActivity(entry("c"));
+    expect(store.activity?.map((e) => e.message)).toEqual(["c", "b", "a"]);
+    store.addActivity(entry("d", "config_changed"));
+    expect(store.activity?.[0].message).toBe("d");
+    expect(api.config).toHaveBeenCalledTimes(1);
+  });
+
+  it("marks the switched context current at once", () => {
+    const store = new AppStore();
+    store.status = twoProviders();
+    store.contextSwitched({ context: "staging", namespace: "team-a", kubeconfig: "/k" }, "staging");
+    const corp = store.status.providers[0];
+    expect(store.status.currentContext).toBe("staging");
+    expect(corp.clusters.map((c) => c.current)).toEqual([false, true]);
+    expect(corp.clusters[1].namespace).toBe("team-a");
+    expect(store.feedback).toBe("Switched to staging (namespace team-a).");
+  });
+
+  it("hands an intent to its view once", () => {
+    const store = new AppStore();
+    store.navigate("import", { view: "import", kind: "catalog" });
+    expect(store.view).toBe("import");
+    expect(store.takeIntent("providers")).toBeNull();
+    expect(store.takeIntent("import")).toEqual({ view: "import", kind: "catalog" });
+    expect(store.takeIntent("import")).toBeNull();
+  });
+
+  it("shows a failed first status load as an error", async () => {
+    api.onStatusChanged.mockResolvedValue(() => {});
+    api.onActivity.mockResolvedValue(() => {});
+    api.status.mockRejectedValue({ code: "app.internal", message: "no" });
+    api.config.mockResolvedValue(configFor(twoProviders()));
+    const store = new AppStore();
+    await store.start();
+    expect(store.status).toBeNull();
+    expect(store.statusError).toEqual({ code: "app.internal", message: "no" });
+  });
+});

@@ -1,0 +1,230 @@
+import { fireEvent, screen, waitFor } from "@testing-library/svelte";
+import { describe, expect, it, vi } from "vitest";
+import { api } from "../test/apiMock";
+import { expectNoAxeViolations } from "../test/axe";
+import { storeWith, twoProviders } from "../test/fixtures";
+import { renderInMain } from "../test/render";
+import Clusters from "./Clusters.svelte";
+
+vi.mock("../lib/api", () => import("../test/apiMock"));
+
+function row(name: string): HTMLElement {
+  const el = document.querySelector<HTMLElement>(`[data-cluster="${name}"]`);
+  if (!el) throw new Error(`no row for ${name}`);
+  return el;
+}
+
+describe("Clusters", () => {
+  it("groups rows by provider with their state, host, namespace and the current mark", async () => {
+    renderInMain(Clusters, { store: storeWith() });
+
+    const corp = document.querySelector<HTMLElement>('[data-provider="corp"]')!;
+    const lab = document.querySelector<HTMLElement>('[data-provider="lab"]')!;
+    expect(corp.querySelector(".provider-state")!.textContent).toBe("Signed in as alice@example.com · expires in 12 min");
+    expect(lab.querySelector(".provider-state")!.textContent).toBe("Sign-in needed");
+    expect([...corp.querySelectorAll("[data-cluster]")].map((r) => r.getAttribute("data-cluster"))).toEqual(["prod", "staging"]);
+    expect([...lab.querySelectorAll("[data-cluster]")].map((r) => r.getAttribute("data-cluster"))).toEqual(["dev"]);
+    expect(corp.querySelector(".sign-out")).not.toBeNull();
+    expect(corp.querySelector(".sign-in")).toBeNull();
+    expect(lab.querySelector(".sign-in")).not.toBeNull();
+
+    expect(row("prod").dataset.state).toBe("signed_in");
+    expect(row("dev").dataset.state).toBe("sign_in_needed");
+    expect(row("prod").querySelector(".cluster-state")!.textContent).toBe("Signed in · expires in 12 min");
+    expect(row("prod").textContent).toContain("api.prod.example.com:6443");
+    expect(row("prod").querySelector(".namespace-button")!.textContent).toContain("payments");
+    expect(document.querySelectorAll(".current-mark")).toHaveLength(1);
+    expect(row("prod").querySelector(".current-mark")).not.toBeNull();
+
+    await expectNoAxeViolations();
+  });
+
+  it("focuses the filter on open and filters by name, context, server or provider", async () => {
+    renderInMain(Clusters, { store: storeWith() });
+    const filter = document.getElementById("filter") as HTMLInputElement;
+    expect(document.activeElement).toBe(filter);
+
+    await fireEvent.input(filter, { target: { value: "lab" } });
+    expect([...document.querySelectorAll("[data-cluster]")].map((r) => r.getAttribute("data-cluster"))).toEqual(["dev"]);
+    expect(document.querySelector('[data-provider="corp"]')).toBeNull();
+
+    await fireEvent.input(filter, { target: { value: "nothing-like-this" } });
+    expect(screen.getByText(/No cluster matches/)).toBeTruthy();
+  });
+
+  it("moves the selection with the arrow keys and switches on Enter", async () => {
+    const store = storeWith();
+    api.useContext.mockResolvedValue({ context: "staging", namespace: null, kubeconfig: "/home/alice/.kube/config" });
+    api.status.mockImplementation(async () => store.status); // Rust's answer agrees with the switch
+    renderInMain(Clusters, { store });
+    const filter = document.getElementById("filter")!;
+
+    expect(row("prod").getAttribute("aria-selected")).toBe("true");
+    await fireEvent.keyDown(filter, { key: "ArrowDown" });
+    expect(row("staging").getAttribute("aria-selected")).toBe("true");
+    expect(row("prod").getAttribute("aria-selected")).toBe("false");
+    expect(filter.getAttribute("aria-activedescendant")).toBe(row("staging").id);
+
+    await fireEvent.keyDown(filter, { key: "Enter" });
+    expect(api.useContext).toHaveBeenCalledWith("staging", null);
+    await waitFor(() => expect(row("staging").querySelector(".current-mark")).not.toBeNull());
+    expect(row("prod").querySelector(".current-mark")).toBeNull();
+    expect(store.status?.currentContext).toBe("staging");
+    expect(store.feedback).toBe("Switched to staging.");
+  });
+
+  it("switches the first match when Enter follows typing", async () => {
+    api.useContext.mockResolvedValue({ context: "dev", namespace: null, kubeconfig: "/k" });
+    api.status.mockResolvedValue(twoProviders());
+    renderInMain(Clusters, { store: storeWith() });
+    const filter = document.getElementById("filter")!;
+    await fireEvent.input(filter, { target: { value: "dev" } });
+    await fireEvent.keyDown(filter, { key: "Enter" });
+    expect(api.useContext).toHaveBeenCalledWith("dev", null);
+  });
+
+  it("shows a failed switch as an alert with its code and keeps the filter text", async () => {
+    api.useContext.mockRejectedValue({ code: "kubeconfig.locked", message: "the kubeconfig is locked by another program" });
+    renderInMain(Clusters, { store: storeWith() });
+    const filter = document.getElementById("filter") as HTMLInputElement;
+    await fireEvent.input(filter, { target: { value: "prod" } });
+    await fireEvent.keyDown(filter, { key: "Enter" });
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("the kubeconfig is locked by another program");
+    expect(alert.textContent).toContain("kubeconfig.locked");
+    expect(filter.value).toBe("prod");
+  });
+
+  it("lists namespaces and switches to the chosen one", async () => {
+    api.listNamespaces.mockResolvedValue({ names: ["default", "payments", "team-a"], forbidden: false });
+    api.useContext.mockResolvedValue({ context: "prod", namespace: "team-a", kubeconfig: "/k" });
+    api.status.mockResolvedValue(twoProviders());
+    const store = storeWith();
+    renderInMain(Clusters, { store });
+
+    await fireEvent.click(row("prod").querySelector(".namespace-button")!);
+    const option = await waitFor(() => {
+      const el = document.querySelector<HTMLElement>('.namespace-option[data-namespace="team-a"]');
+      if (!el) throw new Error("no options yet");
+      return el;
+    });
+    expect(api.listNamespaces).toHaveBeenCalledWith("prod");
+    expect(document.getElementById("namespace-input")).toBeNull();
+    await expectNoAxeViolations();
+
+    await fireEvent.click(option);
+    expect(api.useContext).toHaveBeenCalledWith("prod", "team-a");
+    await waitFor(() => expect(store.feedback).toBe("Switched to prod (namespace team-a)."));
+    expect(document.querySelector(".ns-picker")).toBeNull();
+  });
+
+  it("closes the namespace picker with Escape and returns focus to its button", async () => {
+    api.listNamespaces.mockResolvedValue({ names: ["default", "team-a"], forbidden: false });
+    renderInMain(Clusters, { store: storeWith() });
+    const button = row("staging").querySelector<HTMLElement>(".namespace-button")!;
+    await fireEvent.click(button);
+    expect(button.getAttribute("aria-expanded")).toBe("true");
+    const first = await waitFor(() => {
+      const el = document.querySelector<HTMLElement>(".namespace-option");
+      if (!el || document.activeElement !== el) throw new Error("first option not focused yet");
+      return el;
+    });
+    await fireEvent.keyDown(first, { key: "ArrowDown" });
+    expect(document.activeElement?.getAttribute("data-namespace")).toBe("team-a");
+    await fireEvent.keyDown(document.activeElement!, { key: "Escape" });
+    expect(document.querySelector(".ns-picker")).toBeNull();
+    expect(document.activeElement).toBe(button);
+    expect(api.useContext).not.toHaveBeenCalled();
+  });
+
+  it("offers free text when listing namespaces is forbidden", async () => {
+    api.listNamespaces.mockResolvedValue({ names: [], forbidden: true });
+    api.useContext.mockResolvedValue({ context: "staging", namespace: "team-b", kubeconfig: "/k" });
+    api.status.mockResolvedValue(twoProviders());
+    renderInMain(Clusters, { store: storeWith() });
+
+    await fireEvent.click(row("staging").querySelector(".namespace-button")!);
+    const input = (await waitFor(() => {
+      const el = document.getElementById("namespace-input");
+      if (!el) throw new Error("no free text yet");
+      return el;
+    })) as HTMLInputElement;
+    expect(screen.getByText(/may not list namespaces/)).toBeTruthy();
+    await expectNoAxeViolations();
+
+    await fireEvent.input(input, { target: { value: "Team B" } });
+    await fireEvent.click(document.getElementById("namespace-apply")!);
+    expect(api.useContext).not.toHaveBeenCalled();
+    expect(screen.getByText(/lower-case letters/)).toBeTruthy();
+
+    await fireEvent.input(input, { target: { value: "team-b" } });
+    await fireEvent.click(document.getElementById("namespace-apply")!);
+    expect(api.useContext).toHaveBeenCalledWith("staging", "team-b");
+  });
+
+  it("says to sign in first when the session is missing, and still offers free text", async () => {
+    api.listNamespaces.mockRejectedValue({ code: "session.sign_in_required", message: "sign in to lab" });
+    renderInMain(Clusters, { store: storeWith() });
+    await fireEvent.click(row("dev").querySelector(".namespace-button")!);
+    expect((await screen.findByRole("alert")).textContent).toContain("Sign in to lab first");
+    expect(document.getElementById("namespace-input")).not.toBeNull();
+  });
+
+  it("signs in and out per provider", async () => {
+    api.signIn.mockResolvedValue({ provider: "lab", mode: "browser", alreadyRunning: false });
+    api.signOut.mockResolvedValue({ provider: "corp", revocation: "not_offered", detail: null });
+    api.status.mockResolvedValue(twoProviders());
+    const store = storeWith();
+    renderInMain(Clusters, { store });
+
+    await fireEvent.click(document.querySelector('[data-provider="lab"] .sign-in')!);
+    expect(api.signIn).toHaveBeenCalledWith("lab");
+    await waitFor(() => expect(store.feedback).toMatch(/continue in your browser/));
+
+    await fireEvent.click(document.querySelector('[data-provider="corp"] .sign-out')!);
+    expect(api.signOut).toHaveBeenCalledWith("corp");
+    await waitFor(() => expect(store.feedback).toMatch(/Signed out of corp/));
+  });
+
+  it("shows Signing in… while a sign-in runs, and offers to bring it back", () => {
+    const status = twoProviders();
+    status.providers[1].signingIn = true;
+    renderInMain(Clusters, { store: storeWith(status) });
+    expect(document.querySelector('[data-provider="lab"] .provider-state')!.textContent).toBe("Signing in…");
+    expect(row("dev").querySelector(".cluster-state")!.textContent).toBe("Signing in…");
+    const button = document.querySelector<HTMLButtonElement>('[data-provider="lab"] .sign-in')!;
+    expect(button.textContent).toBe("Show sign-in");
+    expect(button.disabled).toBe(false);
+  });
+
+  it("copies the kubectl command and says so", async () => {
+    const writeText = vi.fn().mockResolvedValue(undefined);
+    Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
+    const store = storeWith();
+    renderInMain(Clusters, { store });
+    const button = row("staging").querySelector<HTMLButtonElement>(".copy-command")!;
+    await fireEvent.click(button);
+    expect(writeText).toHaveBeenCalledWith("kubectl --context staging get pods");
+    await waitFor(() => expect(button.textContent).toBe("Copied"));
+    expect(store.feedback).toBe("Copied: kubectl --context staging get pods");
+  });
+
+  it("opens the kubeconfig location of a row", async () => {
+    api.openKubeconfigLocation.mockResolvedValue(null);
+    renderInMain(Clusters, { store: storeWith() });
+    await fireEvent.click(row("dev").querySelector(".open-location")!);
+    expect(api.openKubeconfigLocation).toHaveBeenCalledWith("dev");
+  });
+
+  it("shows the welcome choices when there are no providers", async () => {
+    const store = storeWith({ providers: [], currentContext: null, configPath: "/c.toml", configError: null });
+    renderInMain(Clusters, { store });
+    expect(document.getElementById("welcome")).not.toBeNull();
+    expect(document.getElementById("filter")).toBeNull();
+    await expectNoAxeViolations();
+
+    await fireEvent.click(screen.getByText("Import a team catalog"));
+    expect(store.view).toBe("import");
+    expect(store.intent).toEqual({ view: "import", kind: "catalog" });
+  });
+});
