@@ -37,5 +37,5 @@ for _ in $(seq 1 150); do [ -s "$demo_dir/env.sh" ] && break; sleep 0.2; done
 [ -s "$demo_dir/env.sh" ] || { echo "run: the demo did not start" >&2; exit 1; }
 # shellcheck disable=SC1091
 . "$demo_dir/env.sh"
-echo "run: starting the tray app on the demo config; choose \"Sign in to demo…\" in its menu (alice / password)" >&2
-target/debug/signet
+echo "run: starting the tray app on the demo config; sign in from its window or its tray menu (alice / password)" >&2
+target/debug/signet --open

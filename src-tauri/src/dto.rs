@@ -105,7 +105,7 @@ pub struct SignInStarted {
 pub struct SignedOut {
     pub provider: String,
     /// `revoked`, `not_offered` (the IdP has no revocation endpoint; Dex has none), `no_session` or `failed`.
-    #[ts(type = "string")]
+    #[ts(type = "\"revoked\" | \"not_offered\" | \"no_session\" | \"failed\"")]
     pub revocation: &'static str,
     /// Why revocation failed (the tokens were still forgotten here).
     pub detail: Option<String>,

@@ -38,6 +38,7 @@ pub fn build_app<R: Runtime>(
     context: tauri::Context<R>,
 ) -> tauri::Result<tauri::App<R>> {
     let desktop = services.desktop;
+    let open_switcher = services.open_switcher;
     let mut builder = builder;
     if desktop {
         builder = builder
@@ -88,7 +89,7 @@ pub fn build_app<R: Runtime>(
                     .config()
                     .providers
                     .is_empty();
-                if switcher::opens_at_start(configured)
+                if switcher::opens_at_start(configured, open_switcher)
                     && let Err(e) = switcher::open(app.handle())
                 {
                     tracing::warn!(error = %e, "could not open the switcher window");

@@ -24,6 +24,8 @@ fn main() -> anyhow::Result<()> {
         opener: Arc::new(SystemBrowser::from_env()),
         kubectl_plugin: kubectl_plugin(),
         desktop: true,
+        // `signet --open`: show the switcher at start (scripts/run.sh does, for the demo).
+        open_switcher: std::env::args().skip(1).any(|a| a == "--open"),
     };
     signet_app::run_app(tauri::Builder::default(), services, signet_app::context())
         .context("the tray app failed")

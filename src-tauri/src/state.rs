@@ -39,6 +39,8 @@ pub struct Services {
     /// status check, the agent socket and background refresh. Off under the mock runtime, which has no
     /// display or session bus to offer them (tests start the agent themselves).
     pub desktop: bool,
+    /// Open the switcher window at start-up even when providers are configured (`signet --open`).
+    pub open_switcher: bool,
 }
 
 impl std::fmt::Debug for Services {
@@ -89,6 +91,7 @@ impl AppState {
             opener,
             kubectl_plugin,
             desktop: _,
+            open_switcher: _,
         } = services;
         let stamp = modified(&paths);
         let (config, error) = load_config(&paths);

@@ -2,7 +2,7 @@
 //! names (`capabilities/main.json`), so the only one whose page may call Signet's commands.
 //!
 //! It opens from the tray ("Open Signet…"), on a second launch, on first run (no provider configured
-//! yet: the onboarding of DESIGN.md J1), and at start-up under WebDriver automation (tauri-driver's
+//! yet: the onboarding of DESIGN.md J1), with `signet --open`, and at start-up under WebDriver automation (tauri-driver's
 //! session attaches to the first webview the app creates). Closing it keeps the app running.
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
@@ -32,9 +32,10 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Whether the switcher opens at start-up: on first run, and when a WebDriver session drives the app.
-pub fn opens_at_start(providers_configured: bool) -> bool {
-    !providers_configured || under_automation()
+/// Whether the switcher opens at start-up: on first run, when asked (`signet --open`), and when a
+/// WebDriver session drives the app.
+pub fn opens_at_start(providers_configured: bool, requested: bool) -> bool {
+    !providers_configured || requested || under_automation()
 }
 
 /// tauri-driver sets `TAURI_WEBVIEW_AUTOMATION=true` for the app it starts.

@@ -56,6 +56,7 @@ fn start(issuer: &str) -> TestApp {
         opener: Arc::new(FormOpener::new(None, "nobody", "wrong")),
         kubectl_plugin: "kubectl-signet".into(),
         desktop: false,
+        open_switcher: false,
     };
     let app = build_app(mock_builder(), services, signet_app::context())
         .expect("build the app on the mock runtime");

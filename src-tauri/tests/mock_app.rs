@@ -76,6 +76,7 @@ fn start(config: &Config, opener: Option<FormOpener>) -> TestApp {
         },
         kubectl_plugin: "kubectl-signet".into(),
         desktop: false,
+        open_switcher: false,
     };
     let app = build_app(mock_builder(), services, signet_app::context())
         .expect("build the app on the mock runtime");
