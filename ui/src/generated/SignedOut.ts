@@ -7,7 +7,7 @@ export type SignedOut = { provider: string,
 /**
  * `revoked`, `not_offered` (the IdP has no revocation endpoint; Dex has none), `no_session` or `failed`.
  */
-revocation: string, 
+revocation: "revoked" | "not_offered" | "no_session" | "failed", 
 /**
  * Why revocation failed (the tokens were still forgotten here).
  */
