@@ -19,6 +19,8 @@ pub struct SyncReport {
     pub contexts: Vec<(String, String)>,
     /// Token-mode clusters left without a token because there is no session yet.
     pub awaiting_sign_in: Vec<String>,
+    /// The context made current because the kubeconfig had none.
+    pub made_current: Option<String>,
     pub outcome: EditOutcome,
 }
 
@@ -73,8 +75,27 @@ impl Signet {
                 };
                 entries.push(SignetEntry::from_config(c, credentials));
             }
-            let outcome = kubeconfig::upsert_cluster_entries(&target, &entries)?;
+            let mut outcome = kubeconfig::upsert_cluster_entries(&target, &entries)?;
+            // A kubeconfig with no current context (a first sign-in on a fresh machine): make the first
+            // cluster's context current, so `kubectl get pods` works at once (DESIGN.md J2). An existing
+            // current context is never changed by a sign-in.
+            let mut made_current = None;
+            if let Some(first) = entries.first()
+                && kubeconfig::read_merged(&target)?
+                    .current_context
+                    .is_none_or(|c| c.is_empty())
+            {
+                let used = kubeconfig::use_context(&target, &first.context, None)?;
+                for file in used.written {
+                    if !outcome.written.contains(&file) {
+                        outcome.written.push(file);
+                    }
+                }
+                outcome.backups.extend(used.backups);
+                made_current = Some(first.context.clone());
+            }
             reports.push(SyncReport {
+                made_current,
                 contexts: entries
                     .iter()
                     .map(|e| (e.cluster.clone(), e.context.clone()))

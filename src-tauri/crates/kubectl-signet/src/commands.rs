@@ -223,6 +223,9 @@ pub fn print_sync(reports: &[signet_core::sync::SyncReport]) {
         for cluster in &r.awaiting_sign_in {
             println!("  cluster {cluster}: token mode, written after sign-in");
         }
+        if let Some(context) = &r.made_current {
+            println!("  {context} is now the current context (there was none)");
+        }
         for file in &r.outcome.written {
             println!("  wrote {}", file.display());
         }
