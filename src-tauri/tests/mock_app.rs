@@ -617,6 +617,11 @@ fn the_switcher_sets_signet_up_from_nothing_switches_context_and_namespace_and_r
         "the context is written at once: {}",
         kubeconfig_text(&t)
     );
+    assert!(
+        kubeconfig_text(&t).contains("current-context: prod"),
+        "a kubeconfig without a current context gets the new one: {}",
+        kubeconfig_text(&t)
+    );
     let again = t
         .invoke("add_cluster", json!({ "cluster": cluster_input }))
         .expect_err("a second cluster named prod");
