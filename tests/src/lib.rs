@@ -8,4 +8,5 @@ pub mod browser;
 pub mod idp;
 pub mod keyring;
 pub mod tls;
+pub mod webdriver;
 pub mod world;

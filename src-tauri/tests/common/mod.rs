@@ -1,6 +1,9 @@
-//! Shared by the real-binary tests: a recording `org.freedesktop.Notifications` server.
+//! Shared by the real-binary tests: a recording `org.freedesktop.Notifications` server, and the private
+//! desktop session ([`session`]) the app runs in.
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
+
+pub mod session;
 
 /// One `Notify` call as the server received it.
 #[derive(Debug, Clone, PartialEq, Eq)]

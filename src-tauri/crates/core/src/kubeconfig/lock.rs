@@ -174,7 +174,7 @@ const MARKER: &str = "signet ";
 fn mark_as_ours(file: &mut fs::File) -> io::Result<()> {
     use std::io::Write as _;
     file.lock()?;
-    write!(file, "{MARKER}{}\n", std::process::id())?;
+    writeln!(file, "{MARKER}{}", std::process::id())?;
     file.flush()
 }
 
