@@ -179,7 +179,7 @@ fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc
     let name = &p.name;
     let who = match &p.account {
         Some(a) => a.email.clone().unwrap_or_else(|| a.subject.clone()),
-        None => "Not signed in".into(),
+        None => "Sign-in needed".into(),
     };
     entries.push(info(
         format!("provider:{name}:account"),
@@ -588,7 +588,7 @@ mod tests {
             [
                 (
                     "provider:corp:account".into(),
-                    "corp — Not signed in".into()
+                    "corp — Sign-in needed".into()
                 ),
                 ("cluster:corp-prod:use".into(), "Cluster corp-prod".into()),
                 ("provider:corp:sign-in".into(), "Sign in to corp…".into()),

@@ -5,7 +5,7 @@
 //! One test walks the whole story, because each step needs the state the previous one left:
 //! 1. a session made by `signet-probe login` (real keyring, real cache) is kept fresh by the running app —
 //!    the IdP sees refreshes and the cached token never expires, long past the first token's end;
-//! 2. the IdP revokes the session → the tray menu says "Not signed in" / "Sign in" and exactly one
+//! 2. the IdP revokes the session → the tray menu says "Sign-in needed" / "Sign in" and exactly one
 //!    notification appears ("Sign-in needed", with a "Sign in" button);
 //! 3. 20 concurrent `kubectl-signet token` calls (interactive, as kubectl in a terminal) with the dead
 //!    session → exactly one login window opens (counted in the app's log and among the X server's
@@ -218,7 +218,7 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
     idp.revoke("alice");
     let labels = session.wait("the tray to show the ended session", 40, || {
         let labels = session.labels(&tray);
-        (labels.iter().any(|l| l == "corp — Not signed in")
+        (labels.iter().any(|l| l == "corp — Sign-in needed")
             && labels.iter().any(|l| l == "Sign in to corp…"))
         .then_some(labels)
     });

@@ -44,7 +44,7 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
     );
     let shown = session.labels(&tray);
     for expected in [
-        "corp — Not signed in",
+        "corp — Sign-in needed",
         "Cluster prod",
         "Sign in to corp…",
         "Quit Signet",
@@ -199,7 +199,7 @@ fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
         let shown = session.labels(&tray);
         shown
             .iter()
-            .any(|l| l == "corp — Not signed in")
+            .any(|l| l == "corp — Sign-in needed")
             .then_some(shown)
     });
     assert!(

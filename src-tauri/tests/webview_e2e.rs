@@ -408,7 +408,7 @@ fn signing_in_through_the_embedded_webview_writes_a_kubeconfig_kubectl_uses_as_a
     );
     let labels = world.session.labels(&world.tray);
     assert!(
-        labels.iter().any(|l| l == "corp — Not signed in"),
+        labels.iter().any(|l| l == "corp — Sign-in needed"),
         "the tray starts signed out: {labels:?}"
     );
 
@@ -616,7 +616,7 @@ fn a_revoked_refresh_token_turns_the_tray_to_sign_in_needed_with_exactly_one_not
         TTL + 20,
         || {
             let labels = world.session.labels(&world.tray);
-            (labels.iter().any(|l| l == "corp — Not signed in")
+            (labels.iter().any(|l| l == "corp — Sign-in needed")
                 && labels.iter().any(|l| l == SIGN_IN_ROW))
             .then_some(labels)
         },
