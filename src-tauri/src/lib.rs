@@ -8,6 +8,8 @@
 //! Behaviour that is not about windows, menus or notifications belongs in `signet-core`.
 
 pub mod agent;
+/// The names of every command (shared with `build.rs`, which puts them in the app manifest).
+pub mod command_names;
 pub mod commands;
 pub mod dto;
 pub mod error;

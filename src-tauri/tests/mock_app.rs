@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use signet_app::command_names::COMMANDS;
 use signet_app::login::{self, Navigation};
 use signet_app::notify::RecordingNotifier;
 use signet_app::{Services, build_app};
@@ -26,28 +27,6 @@ use tauri::{App, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 use url::Url;
 
 const LOCAL: &str = "tauri://localhost";
-
-/// Every command the front end may call (`src-tauri/build.rs`).
-const COMMANDS: [&str; 18] = [
-    "status",
-    "config",
-    "activity",
-    "sign_in",
-    "sign_out",
-    "use_context",
-    "list_namespaces",
-    "discover",
-    "save_provider",
-    "remove_provider",
-    "probe_server",
-    "add_cluster",
-    "remove_cluster",
-    "test_cluster",
-    "import_preview",
-    "import_apply",
-    "save_settings",
-    "open_kubeconfig_location",
-];
 
 struct TestApp {
     app: App<MockRuntime>,
@@ -253,7 +232,7 @@ fn remote_origins_and_login_windows_cannot_call_commands() {
         "http://127.0.0.1:5556/dex/auth/local/login",
         "https://github.com/login",
     ] {
-        for cmd in COMMANDS {
+        for &cmd in COMMANDS {
             let refused = invoke_from(&t.main, origin, cmd, json!({ "provider": "corp" }));
             assert!(
                 refused_by_acl(&refused),
@@ -269,7 +248,7 @@ fn remote_origins_and_login_windows_cannot_call_commands() {
     )
     .build()
     .expect("open a window labelled like the login window");
-    for cmd in COMMANDS {
+    for &cmd in COMMANDS {
         let refused = invoke_from(&login, LOCAL, cmd, json!({ "provider": "corp" }));
         assert!(
             refused_by_acl(&refused),

@@ -271,26 +271,25 @@ impl ClusterConfig {
 impl ProviderConfig {
     /// The provider's CA bundle (PEM), from `ca_file` or `ca_data`.
     pub fn ca_pem(&self) -> std::io::Result<Option<Vec<u8>>> {
-        match (&self.ca_file, &self.ca_data) {
-            (Some(file), _) => std::fs::read(file).map(Some),
-            (None, Some(data)) => decode_pem_base64(data)
-                .map(Some)
-                .map_err(std::io::Error::other),
-            (None, None) => Ok(None),
-        }
+        read_ca(self.ca_file.as_deref(), self.ca_data.as_deref())
     }
 }
 
 impl ClusterConfig {
     /// The API server's CA bundle (PEM), from `ca_file` or `ca_data`; `None`: the system roots.
     pub fn ca_pem(&self) -> std::io::Result<Option<Vec<u8>>> {
-        match (&self.ca_file, &self.ca_data) {
-            (Some(file), _) => std::fs::read(file).map(Some),
-            (None, Some(data)) => decode_pem_base64(data)
-                .map(Some)
-                .map_err(std::io::Error::other),
-            (None, None) => Ok(None),
-        }
+        read_ca(self.ca_file.as_deref(), self.ca_data.as_deref())
+    }
+}
+
+/// A CA bundle from a file, else from base64 PEM data; a file wins when both are set.
+fn read_ca(file: Option<&Path>, data: Option<&str>) -> std::io::Result<Option<Vec<u8>>> {
+    match (file, data) {
+        (Some(file), _) => std::fs::read(file).map(Some),
+        (None, Some(data)) => decode_pem_base64(data)
+            .map(Some)
+            .map_err(std::io::Error::other),
+        (None, None) => Ok(None),
     }
 }
 
