@@ -15,6 +15,7 @@ use signet_app::notify::RecordingNotifier;
 use signet_app::{Services, build_app};
 use signet_core::clock::SystemClock;
 use signet_core::config::{Config, LoginMode};
+use signet_core::oidc::opener::UrlOpener;
 use signet_core::paths::Paths;
 use signet_core::token_store::MemoryStore;
 use signet_tests::browser::FormBrowser;
@@ -37,6 +38,14 @@ struct TestApp {
 }
 
 fn start(config: &Config, opener: Option<FormOpener>) -> TestApp {
+    let opener: Arc<dyn UrlOpener> = match opener {
+        Some(o) => Arc::new(o),
+        None => Arc::new(FormOpener::new(None, "nobody", "wrong")),
+    };
+    start_with_opener(config, opener)
+}
+
+fn start_with_opener(config: &Config, opener: Arc<dyn UrlOpener>) -> TestApp {
     let root = tempfile::tempdir().expect("create the test root");
     let paths = Paths::under(root.path());
     std::fs::create_dir_all(&paths.home).expect("create HOME");
@@ -49,10 +58,7 @@ fn start(config: &Config, opener: Option<FormOpener>) -> TestApp {
         secrets: Arc::new(MemoryStore::new()),
         clock: Arc::new(SystemClock),
         notifier: notes.clone(),
-        opener: match opener {
-            Some(o) => Arc::new(o),
-            None => Arc::new(FormOpener::new(None, "nobody", "wrong")),
-        },
+        opener,
         kubectl_plugin: "kubectl-signet".into(),
         desktop: false,
         open_switcher: false,
@@ -784,4 +790,43 @@ fn import_through_the_switcher_previews_without_changing_anything_then_applies_w
         )
         .expect_err("no location");
     assert_eq!(bad["code"], "app.invalid_input");
+}
+
+/// Records the URLs the app asks the desktop to open.
+#[derive(Default)]
+struct RecordingOpener(std::sync::Mutex<Vec<Url>>);
+
+impl UrlOpener for RecordingOpener {
+    fn open(&self, url: &Url) -> Result<(), String> {
+        self.0.lock().expect("opener lock").push(url.clone());
+        Ok(())
+    }
+}
+
+#[test]
+fn open_kubeconfig_location_opens_the_folder_of_the_clusters_kubeconfig() {
+    let opener = Arc::new(RecordingOpener::default());
+    let t = start_with_opener(
+        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        opener.clone(),
+    );
+    t.invoke("open_kubeconfig_location", json!({ "cluster": "prod" }))
+        .expect("open the folder");
+    let folder = t
+        .paths
+        .kubeconfig_env
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .and_then(|f| f.parent().map(|p| p.to_path_buf()))
+        .expect("the kubeconfig's folder");
+    let opened = opener.0.lock().expect("opener lock").clone();
+    assert_eq!(
+        opened,
+        [Url::from_directory_path(&folder).expect("an absolute folder")],
+        "the folder, as a file:// URL, and nothing else"
+    );
+    let unknown = t
+        .invoke("open_kubeconfig_location", json!({ "cluster": "nope" }))
+        .expect_err("no such cluster");
+    assert_eq!(unknown["code"], "app.invalid_input", "{unknown:#}");
 }
