@@ -75,25 +75,20 @@ impl Signet {
                 };
                 entries.push(SignetEntry::from_config(c, credentials));
             }
-            let mut outcome = kubeconfig::upsert_cluster_entries(&target, &entries)?;
-            // A kubeconfig with no current context (a first sign-in on a fresh machine): make the first
-            // cluster's context current, so `kubectl get pods` works at once (DESIGN.md J2). An existing
-            // current context is never changed by a sign-in.
-            let mut made_current = None;
-            if let Some(first) = entries.first()
-                && kubeconfig::read_merged(&target)?
-                    .current_context
-                    .is_none_or(|c| c.is_empty())
-            {
-                let used = kubeconfig::use_context(&target, &first.context, None)?;
-                for file in used.written {
-                    if !outcome.written.contains(&file) {
-                        outcome.written.push(file);
-                    }
+            // A kubeconfig with no current context (a first sign-in on a fresh machine): the first
+            // cluster's context becomes current in the same locked edit, so `kubectl get pods` works at
+            // once (DESIGN.md J2). An existing current context is never changed by a sign-in.
+            let (outcome, made_current) = match entries.first() {
+                Some(first) => {
+                    let (outcome, made) = kubeconfig::upsert_cluster_entries_current_if_unset(
+                        &target,
+                        &entries,
+                        &first.context,
+                    )?;
+                    (outcome, made.then(|| first.context.clone()))
                 }
-                outcome.backups.extend(used.backups);
-                made_current = Some(first.context.clone());
-            }
+                None => (kubeconfig::upsert_cluster_entries(&target, &entries)?, None),
+            };
             reports.push(SyncReport {
                 made_current,
                 contexts: entries

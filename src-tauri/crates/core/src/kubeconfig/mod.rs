@@ -311,6 +311,29 @@ pub fn upsert_cluster_entries(
     .map(|((), outcome)| outcome)
 }
 
+/// [`upsert_cluster_entries`], and in the same locked edit makes `context` current when the chain has no
+/// current context (a first sign-in on a fresh machine); `true` when it did. An existing current context
+/// is never changed.
+pub fn upsert_cluster_entries_current_if_unset(
+    target: &KubeconfigTarget,
+    entries: &[SignetEntry],
+    context: &str,
+) -> Result<(EditOutcome, bool), KubeconfigError> {
+    edit(target, |chain| {
+        for entry in entries {
+            upsert_one(chain, entry)?;
+        }
+        if chain.current_context().is_some_and(|c| !c.is_empty()) {
+            return Ok(false);
+        }
+        let file = &mut chain.files[chain.default];
+        file.config.current_context = Some(context.to_owned());
+        file.dirty = true;
+        Ok(true)
+    })
+    .map(|(made_current, outcome)| (outcome, made_current))
+}
+
 /// Replaces the token of `signet-<cluster>` (token mode), leaving the rest of the file alone.
 pub fn set_token(
     target: &KubeconfigTarget,

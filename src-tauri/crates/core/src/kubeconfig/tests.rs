@@ -924,3 +924,30 @@ fn use_context_on_a_2000_context_kubeconfig() {
         Some("ns0")
     );
 }
+
+#[test]
+fn a_first_sync_makes_its_context_current_in_the_same_edit_and_never_replaces_a_current_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config");
+    let target = single(&file);
+    let (outcome, made) =
+        upsert_cluster_entries_current_if_unset(&target, &[entry("prod")], "prod")
+            .expect("first sync");
+    assert!(made, "no current context before: prod becomes current");
+    assert_eq!(outcome.written.len(), 1, "one write: {outcome:?}");
+    assert!(
+        outcome.backups.is_empty(),
+        "a new file has nothing to back up"
+    );
+    assert_eq!(load(&file).current_context.as_deref(), Some("prod"));
+
+    let (_, made) =
+        upsert_cluster_entries_current_if_unset(&target, &[entry("staging")], "staging")
+            .expect("second sync");
+    assert!(!made, "a current context exists");
+    assert_eq!(
+        load(&file).current_context.as_deref(),
+        Some("prod"),
+        "the person's current context is kept"
+    );
+}
