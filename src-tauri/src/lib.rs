@@ -82,6 +82,7 @@ pub fn build_app<R: Runtime>(
         .setup(move |app| {
             if desktop {
                 tray::create(app.handle())?;
+                exit_on_termination(app.handle());
                 tray::spawn_checker(app.handle());
                 agent::start(app.handle());
                 refresher::spawn(app.handle());
@@ -118,6 +119,31 @@ pub fn run_app<R: Runtime>(
         _ => {}
     });
     Ok(())
+}
+
+/// SIGTERM (a session logout, `systemctl --user stop`) and SIGINT end the app the way "Quit" does, so
+/// its exit handler runs and the agent socket is removed.
+fn exit_on_termination<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+        Ok(signals) => signals,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch for SIGTERM; the agent socket may be left behind");
+            return;
+        }
+    };
+    let app = app.clone();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                tracing::info!(signal, "asked to stop");
+                app.exit(0);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot watch for SIGTERM");
+    }
 }
 
 /// Another `signet` was started: bring our windows forward, or say where we are.

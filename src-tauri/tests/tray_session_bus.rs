@@ -238,4 +238,18 @@ fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
         entry.contains("signet"),
         "the autostart entry starts signet:\n{entry}"
     );
+
+    // SIGTERM (a session logout) ends the app as "Quit" does: its agent socket goes with it.
+    let socket = paths
+        .runtime_dir
+        .as_ref()
+        .expect("XDG_RUNTIME_DIR is set")
+        .join("agent.sock");
+    assert!(socket.exists(), "the agent listens while the app runs");
+    drop(app); // SIGTERM, then waits for the exit
+    assert!(
+        !socket.exists(),
+        "the exit handler removed {} after SIGTERM",
+        socket.display()
+    );
 }
