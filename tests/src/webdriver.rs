@@ -273,6 +273,16 @@ impl WebDriver {
         self.string("/title", "title")
     }
 
+    /// Resizes the current window (W3C "Set Window Rect"); answers the rect the window got.
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<Value> {
+        self.command(
+            Method::POST,
+            "/window/rect",
+            "set window rect",
+            Some(&json!({ "width": width, "height": height })),
+        )
+    }
+
     /// The first element matching the CSS `selector`.
     pub fn find(&self, selector: &str) -> Result<Element<'_>> {
         let name = format!("find element {selector:?}");

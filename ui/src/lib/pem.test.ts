@@ -21,6 +21,18 @@ describe("PEM ↔ caData", () => {
     expect(pemToBase64(pasted)).toBe(btoa(PEM));
   });
 
+  it("restores the line breaks a paste lost, so TLS libraries can read the certificate", () => {
+    const body = "A".repeat(64) + "B".repeat(64) + "C".repeat(10) + "==";
+    const pem = `-----BEGIN CERTIFICATE-----\n${"A".repeat(64)}\n${"B".repeat(64)}\n${"C".repeat(10)}==\n-----END CERTIFICATE-----\n`;
+    expect(atob(pemToBase64(`-----BEGIN CERTIFICATE-----${body}-----END CERTIFICATE-----`))).toBe(pem);
+    expect(atob(pemToBase64(`-----BEGIN CERTIFICATE----- ${body.slice(0, 70)} ${body.slice(70)} -----END CERTIFICATE-----`))).toBe(pem);
+    // Two blocks on one line; text around them is kept.
+    expect(atob(pemToBase64(`subject=ca ${PEM.trim()}${PEM.trim()}`))).toBe(`subject=ca \n${PEM}${PEM}`);
+    // A block with headers (an encrypted key) is left as pasted.
+    const headers = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nabc\n-----END RSA PRIVATE KEY-----";
+    expect(atob(pemToBase64(headers))).toBe(headers + "\n");
+  });
+
   it("decodes caData back to PEM for editing, and refuses anything else", () => {
     expect(base64ToPem(btoa(PEM))).toBe(PEM);
     expect(base64ToPem(btoa("not a pem"))).toBeNull();

@@ -8,9 +8,33 @@ export function looksLikePem(text: string): boolean {
   return PEM_BLOCK.test(text);
 }
 
-/** Base64 of the PEM text (UTF-8), with line endings normalised and one trailing newline. */
+const PEM_BLOCKS = new RegExp(PEM_BLOCK.source, "g");
+
+/**
+ * Each block with its base64 body in 64-column lines and its BEGIN/END lines on their own: a paste
+ * that lost its line breaks (from a web page, a chat, a one-line variable) still makes a certificate
+ * TLS libraries read. Blocks with headers or anything but base64 inside stay as pasted.
+ */
+function rewrapBlocks(text: string): string {
+  return text.replace(PEM_BLOCKS, (block: string, label: string, at: number, all: string) => {
+    const body = block.slice(`-----BEGIN ${label}-----`.length, block.length - `-----END ${label}-----`.length);
+    const b64 = body.replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return block;
+    const lines = [`-----BEGIN ${label}-----`, ...(b64.match(/.{1,64}/g) ?? []), `-----END ${label}-----`].join("\n");
+    const before = at === 0 || all[at - 1] === "\n" ? "" : "\n";
+    const end = at + block.length;
+    // A block right after this one puts its own line break before it.
+    const after = end === all.length || all[end] === "\n" || all.startsWith("-----BEGIN ", end) ? "" : "\n";
+    return before + lines + after;
+  });
+}
+
+/**
+ * Base64 of the PEM text (UTF-8), with line endings normalised, each block's lines restored, and one
+ * trailing newline.
+ */
 export function pemToBase64(pem: string): string {
-  const normalised = pem.replace(/\r\n?/g, "\n").trim() + "\n";
+  const normalised = rewrapBlocks(pem.replace(/\r\n?/g, "\n").trim()) + "\n";
   const bytes = new TextEncoder().encode(normalised);
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);

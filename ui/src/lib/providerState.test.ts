@@ -6,6 +6,7 @@ import {
   headerActions,
   providerStateText,
   signedOutText,
+  signInOutcomeText,
   signInStartedText,
 } from "./providerState";
 
@@ -57,6 +58,13 @@ describe("sign-in and sign-out messages", () => {
   it("tells where the sign-in continues", () => {
     expect(signInStartedText({ provider: "corp", mode: "browser", alreadyRunning: false })).toMatch(/browser/);
     expect(signInStartedText({ provider: "corp", mode: "embedded", alreadyRunning: true })).toMatch(/already running/);
+  });
+  it("tells the outcome of a sign-in: who, or why not", () => {
+    expect(signInOutcomeText(provider("corp"))).toBe("Signed in to corp as alice@example.com.");
+    expect(signInOutcomeText(provider("corp", { state: "sign_in_needed", account: null }))).toBe("Sign-in to corp did not finish.");
+    expect(
+      signInOutcomeText(provider("corp", { state: "error", account: null, lastError: { code: "oidc.denied", message: "access denied" } })),
+    ).toBe("Sign-in to corp failed: access denied");
   });
   it("tells whether the provider revoked the session", () => {
     expect(signedOutText({ provider: "corp", revocation: "revoked", detail: null })).toMatch(/revoked at the provider/);

@@ -81,6 +81,21 @@ export function signInStartedText(r: SignInStarted): string {
   }
 }
 
+/** What the status line says once a sign-in it announced is over: who is signed in, or why not. */
+export function signInOutcomeText(p: ProviderDto): string {
+  switch (p.state) {
+    case "signed_in":
+    case "expiring": {
+      const who = accountLabel(p.account);
+      return who ? `Signed in to ${p.name} as ${who}.` : `Signed in to ${p.name}.`;
+    }
+    case "error":
+      return `Sign-in to ${p.name} failed${p.lastError ? `: ${p.lastError.message}` : "."}`;
+    case "sign_in_needed":
+      return `Sign-in to ${p.name} did not finish.`;
+  }
+}
+
 /** What the status line says after signing out, including whether the IdP revoked the session. */
 export function signedOutText(r: SignedOut): string {
   switch (r.revocation) {

@@ -8,7 +8,7 @@ import type { ErrorDto } from "../generated/ErrorDto";
 import type { StatusDto } from "../generated/StatusDto";
 import { api } from "./api";
 import { toErrorDto } from "./errors";
-import { signedOutText, signInStartedText } from "./providerState";
+import { signedOutText, signInOutcomeText, signInStartedText } from "./providerState";
 
 export type View = "clusters" | "providers" | "add-cluster" | "import" | "activity" | "settings";
 
@@ -65,6 +65,13 @@ export class AppStore {
   pending = $state<Record<string, "sign-in" | "sign-out">>({});
 
   #statusVersion = 0;
+  /**
+   * The sign-in the window started, from the call until a status says it is over: `text` is the
+   * "Signing in to …" line once the command answered, `running` once a status showed it running (so
+   * an older status is not taken for its end), `outcome` when it ended before the command answered
+   * (the window's events and answers may come in either order while a login window is in front).
+   */
+  #signIn: { provider: string; text: string | null; running: boolean; outcome: string | null } | null = null;
   #configLoading: Promise<void> | null = null;
 
   /** Subscribes to the status and activity events, then loads status and config. */
@@ -84,6 +91,7 @@ export class AppStore {
     this.#statusVersion += 1;
     this.status = s;
     this.statusError = null;
+    this.#settleSignIn(s);
     if (this.config && namesOfStatus(s) !== namesOfConfig(this.config)) void this.loadConfig();
   }
 
@@ -151,15 +159,55 @@ export class AppStore {
   /** Starts a sign-in; the outcome arrives as a status event. Returns the failure to show, if any. */
   async signIn(provider: string): Promise<ErrorDto | null> {
     this.pending[provider] = "sign-in";
+    const mine: { provider: string; text: string | null; running: boolean; outcome: string | null } = {
+      provider,
+      text: null,
+      running: false,
+      outcome: null,
+    };
+    this.#signIn = mine;
     try {
       const r = await api.signIn(provider);
-      this.feedback = signInStartedText(r);
+      if (this.#signIn === mine && mine.outcome !== null) {
+        this.#signIn = null;
+        this.feedback = mine.outcome;
+      } else {
+        this.feedback = signInStartedText(r);
+        if (this.#signIn === mine) mine.text = this.feedback;
+      }
       return null;
     } catch (e) {
+      if (this.#signIn === mine) this.#signIn = null;
       return toErrorDto(e);
     } finally {
       delete this.pending[provider];
     }
+  }
+
+  /** Replaces the "Signing in to …" text with the outcome once a status shows the sign-in is over. */
+  #settleSignIn(s: StatusDto): void {
+    const mine = this.#signIn;
+    if (mine === null) return;
+    const p = s.providers.find((x) => x.name === mine.provider);
+    if (p === undefined || (mine.text !== null && this.feedback !== mine.text)) {
+      // The provider is gone, or something else took the status line.
+      this.#signIn = null;
+      return;
+    }
+    if (p.signingIn) {
+      mine.running = true;
+      mine.outcome = null;
+      return;
+    }
+    // Once its text is shown, a signed-in status ends it even if the running one was missed.
+    const signedIn = (p.state === "signed_in" || p.state === "expiring") && p.account !== null;
+    if (!mine.running && !(signedIn && mine.text !== null)) return;
+    if (mine.text === null) {
+      mine.outcome = signInOutcomeText(p);
+      return;
+    }
+    this.#signIn = null;
+    this.feedback = signInOutcomeText(p);
   }
 
   async signOut(provider: string): Promise<ErrorDto | null> {

@@ -65,6 +65,62 @@ describe("AppStore", () => {
     expect(store.feedback).toBe("Switched to staging (namespace team-a).");
   });
 
+  it("replaces “Signing in…” in the status line with who signed in once the status says so", async () => {
+    const store = new AppStore();
+    const before = twoProviders();
+    before.providers[1].signingIn = false;
+    store.setStatus(before);
+    api.signIn.mockResolvedValue({ provider: "lab", mode: "embedded", alreadyRunning: false });
+    expect(await store.signIn("lab")).toBeNull();
+    expect(store.feedback).toBe("Signing in to lab in the login window…");
+    // An older status (not running yet, not signed in) does not end it.
+    store.setStatus(before);
+    expect(store.feedback).toBe("Signing in to lab in the login window…");
+    const running = twoProviders();
+    running.providers[1].signingIn = true;
+    store.setStatus(running);
+    expect(store.feedback).toBe("Signing in to lab in the login window…");
+    const done = twoProviders();
+    done.providers[1] = { ...done.providers[0], name: "lab", clusters: done.providers[1].clusters };
+    store.setStatus(done);
+    expect(store.feedback).toBe("Signed in to lab as alice@example.com.");
+  });
+
+  it("says when an announced sign-in ended without a session, and leaves other messages alone", async () => {
+    const store = new AppStore();
+    const running = twoProviders();
+    running.providers[1].signingIn = true;
+    store.setStatus(twoProviders());
+    api.signIn.mockResolvedValue({ provider: "lab", mode: "embedded", alreadyRunning: false });
+    await store.signIn("lab");
+    store.setStatus(running);
+    store.setStatus(twoProviders());
+    expect(store.feedback).toBe("Sign-in to lab did not finish.");
+
+    await store.signIn("lab");
+    store.setStatus(running);
+    store.feedback = "Copied: kubectl --context dev get pods";
+    store.setStatus(twoProviders());
+    expect(store.feedback).toBe("Copied: kubectl --context dev get pods");
+  });
+
+  it("shows the outcome when the sign-in ended before the command answered", async () => {
+    const store = new AppStore();
+    store.setStatus(twoProviders());
+    let answer: (v: unknown) => void = () => {};
+    api.signIn.mockReturnValue(new Promise((resolve) => (answer = resolve)));
+    const started = store.signIn("lab");
+    const running = twoProviders();
+    running.providers[1].signingIn = true;
+    store.setStatus(running);
+    const done = twoProviders();
+    done.providers[1] = { ...done.providers[0], name: "lab", clusters: done.providers[1].clusters };
+    store.setStatus(done);
+    answer({ provider: "lab", mode: "embedded", alreadyRunning: false });
+    expect(await started).toBeNull();
+    expect(store.feedback).toBe("Signed in to lab as alice@example.com.");
+  });
+
   it("hands an intent to its view once", () => {
     const store = new AppStore();
     store.navigate("import", { view: "import", kind: "catalog" });
