@@ -364,30 +364,12 @@ impl World {
     /// form, fills it as `user` and submits; returns once the app closed it and WebDriver is back on
     /// the switcher.
     fn sign_in_in_the_login_window(&self, user: &str) {
-        let handles = wait_until(
-            "a login window next to the switcher among WebDriver's window handles",
-            Duration::from_secs(30),
-            || {
-                let handles = self.webdriver.window_handles()?;
-                Ok((handles.len() > 1).then_some(handles))
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
-        let login: Vec<&String> = handles.iter().filter(|h| **h != self.main).collect();
-        assert_eq!(
-            login.len(),
-            1,
-            "exactly one login window besides the switcher: {handles:?}"
-        );
-        let login = login[0].clone();
-        self.webdriver
-            .switch_to_window(&login)
-            .expect("switch to the login window");
-        self.webdriver
-            .wait_for("#login", Duration::from_secs(30))
+        let login = self
+            .webdriver
+            .switch_to_the_other_window(&self.main, "#login", Duration::from_secs(30))
             .unwrap_or_else(|e| {
                 panic!(
-                    "the login window shows the IdP's form: {e} (url {:?})\n{}",
+                    "one login window next to the switcher, showing the IdP's form: {e} (url {:?})\n{}",
                     self.webdriver.current_url(),
                     self.logs()
                 )

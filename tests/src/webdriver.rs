@@ -265,6 +265,37 @@ impl WebDriver {
         .map(drop)
     }
 
+    /// Waits until exactly one window besides `main` is listed (a second one is an error: the app must
+    /// never open two), switches to it, and waits for `selector` on its page. Returns its handle.
+    pub fn switch_to_the_other_window(
+        &self,
+        main: &str,
+        selector: &str,
+        timeout: Duration,
+    ) -> Result<String> {
+        let others = wait_until(
+            "a window next to the main one among the window handles",
+            timeout,
+            || {
+                let others: Vec<String> = self
+                    .window_handles()?
+                    .into_iter()
+                    .filter(|h| h != main)
+                    .collect();
+                Ok((!others.is_empty()).then_some(others))
+            },
+        )?;
+        if others.len() != 1 {
+            return Err(WebDriverError::Protocol {
+                command: "window handles".into(),
+                answer: format!("expected one window besides the main one, found {others:?}"),
+            });
+        }
+        self.switch_to_window(&others[0])?;
+        self.wait_for(selector, timeout)?;
+        Ok(others[0].clone())
+    }
+
     pub fn current_url(&self) -> Result<String> {
         self.string("/url", "current url")
     }

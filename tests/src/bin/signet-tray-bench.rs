@@ -731,32 +731,13 @@ impl SignIn<'_> {
             .spawn()
             .expect("start kubectl-signet token");
 
-        let handles = wait_until(
-            "a login window next to the switcher",
-            Duration::from_secs(30),
-            || {
-                let handles = self.webdriver.window_handles()?;
-                Ok((handles.len() > 1).then_some(handles))
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
-        let login = handles
-            .iter()
-            .find(|h| h.as_str() != self.main)
-            .expect("a handle besides the switcher")
-            .clone();
-        self.webdriver
-            .switch_to_window(&login)
-            .expect("switch to the login window");
-        let user = self
+        let login = self
             .webdriver
-            .wait_for("#login", Duration::from_secs(30))
+            .switch_to_the_other_window(self.main, "#login", Duration::from_secs(30))
             .unwrap_or_else(|e| {
-                panic!(
-                    "the login window shows the IdP's form: {e}\n{}",
-                    self.logs()
-                )
+                panic!("the login window with the IdP's form: {e}\n{}", self.logs())
             });
+        let user = self.webdriver.find("#login").expect("the user name field");
         let window_shown = asked.elapsed();
         user.send_keys("alice").expect("type the user name");
         self.webdriver
