@@ -129,6 +129,9 @@ describe("Clusters", () => {
       if (!el || document.activeElement !== el) throw new Error("first option not focused yet");
       return el;
     });
+    // staging's context sets no namespace: kubectl uses `default`, and the picker marks it.
+    expect(first.getAttribute("data-namespace")).toBe("default");
+    expect(first.getAttribute("aria-current")).toBe("true");
     await fireEvent.keyDown(first, { key: "ArrowDown" });
     expect(document.activeElement?.getAttribute("data-namespace")).toBe("team-a");
     await fireEvent.keyDown(document.activeElement!, { key: "Escape" });
