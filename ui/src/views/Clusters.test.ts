@@ -2,7 +2,7 @@ import { fireEvent, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import { api } from "../test/apiMock";
 import { expectNoAxeViolations } from "../test/axe";
-import { storeWith, twoProviders } from "../test/fixtures";
+import { configFor, storeWith, twoProviders } from "../test/fixtures";
 import { renderInMain } from "../test/render";
 import Clusters from "./Clusters.svelte";
 
@@ -229,5 +229,33 @@ describe("Clusters", () => {
     await fireEvent.click(screen.getByText("Import a team catalog"));
     expect(store.view).toBe("import");
     expect(store.intent).toEqual({ view: "import", kind: "catalog" });
+  });
+  it("asks before removing a cluster, naming its context and kubeconfig file", async () => {
+    const after = configFor(twoProviders());
+    after.clusters = after.clusters.filter((c) => c.name !== "staging");
+    api.removeCluster.mockResolvedValue(after);
+    const status = twoProviders();
+    status.providers[0].clusters = status.providers[0].clusters.filter((c) => c.name !== "staging");
+    api.status.mockResolvedValue(status);
+    const store = storeWith();
+    renderInMain(Clusters, { store });
+
+    await fireEvent.click(screen.getByRole("button", { name: "Remove cluster staging" }));
+    const dialog = screen.getByRole("dialog");
+    expect(dialog.textContent).toContain("Remove cluster staging?");
+    expect(dialog.textContent).toContain("staging");
+    expect(api.removeCluster).not.toHaveBeenCalled();
+    await expectNoAxeViolations();
+
+    await fireEvent.keyDown(dialog, { key: "Escape" });
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(api.removeCluster).not.toHaveBeenCalled();
+
+    await fireEvent.click(screen.getByRole("button", { name: "Remove cluster staging" }));
+    await fireEvent.click(document.getElementById("dialog-confirm")!);
+    expect(api.removeCluster).toHaveBeenCalledWith("staging");
+    await waitFor(() => expect(store.feedback).toBe("Removed cluster staging and its kubeconfig entries."));
+    await waitFor(() => expect(document.querySelector('[data-cluster="staging"]')).toBeNull());
+    expect(store.config).toEqual(after);
   });
 });
