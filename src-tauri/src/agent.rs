@@ -174,15 +174,8 @@ fn has_fresh_token(signet: &signet_core::Signet, provider: &str) -> bool {
 }
 
 fn failure(e: &AppError) -> AgentFailure {
-    match e {
-        // The sign-in's own code (`oidc.*`, `app.sign_in_cancelled`, …) says more than ours.
-        AppError::SignInFailed { code, message } => AgentFailure {
-            code: code.clone(),
-            message: message.clone(),
-        },
-        _ => AgentFailure {
-            code: e.code().into(),
-            message: e.to_string(),
-        },
+    AgentFailure {
+        code: e.code().into(),
+        message: e.to_string(),
     }
 }

@@ -42,15 +42,16 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// A stable, dotted identifier: the core's code, or `app.*` for the tray's own failures.
-    pub fn code(&self) -> &'static str {
+    /// A stable, dotted identifier: the core's code, `app.*` for the tray's own failures, or — for a
+    /// sign-in this request waited on — that sign-in's own code (`oidc.*`, `app.sign_in_cancelled`, …).
+    pub fn code(&self) -> &str {
         match self {
             AppError::Core(e) => e.code(),
             AppError::Reserve(_) => "app.reserve_port_failed",
             AppError::Window(_) => "app.window_failed",
             AppError::SignInCancelled { .. } => "app.sign_in_cancelled",
             AppError::Invalid(_) => "app.invalid_input",
-            AppError::SignInFailed { .. } => "app.sign_in_failed",
+            AppError::SignInFailed { code, .. } => code,
             AppError::SignInTimeout { .. } => "app.sign_in_timeout",
             AppError::Internal(_) => "app.internal",
         }
@@ -90,12 +91,7 @@ impl From<signet_core::paths::NoHomeError> for AppError {
 impl serde::Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("AppError", 2)?;
-        let code = match self {
-            // The sign-in's own code (`oidc.*`, `app.sign_in_cancelled`, …) says more than ours.
-            AppError::SignInFailed { code, .. } => code.as_str(),
-            other => other.code(),
-        };
-        s.serialize_field("code", code)?;
+        s.serialize_field("code", self.code())?;
         s.serialize_field("message", &self.to_string())?;
         s.end()
     }
@@ -133,6 +129,20 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&e).expect("serialize")["code"],
             "app.reserve_port_failed"
+        );
+    }
+
+    #[test]
+    fn a_sign_in_waited_on_keeps_its_own_code() {
+        let e = AppError::SignInFailed {
+            code: "oidc.idp_error".into(),
+            message: "the provider said access_denied".into(),
+        };
+        assert_eq!(e.code(), "oidc.idp_error");
+        assert_eq!(
+            serde_json::to_value(&e).expect("serialize")["code"],
+            "oidc.idp_error",
+            "the front end and the agent see the sign-in's code, not a generic one"
         );
     }
 }
