@@ -52,7 +52,7 @@ pub fn run(command: AddCommand) -> Result<(), Failure> {
                 username_claim: "email".into(),
             };
             config.providers.push(provider);
-            let config = validated(&config, &paths)?;
+            let config = config.checked(&paths.home)?;
             let provider = config
                 .provider(&name)
                 .ok_or_else(|| Failure("provider vanished".into()))?;
@@ -128,7 +128,7 @@ pub fn run(command: AddCommand) -> Result<(), Failure> {
                     "signet: warning: TLS verification of {name}'s API server is OFF; anyone on the network path can read your token"
                 );
             }
-            let config = validated(&config, &paths)?;
+            let config = config.checked(&paths.home)?;
             config.save(&paths.config_file)?;
             println!("Added cluster {name} (provider {provider}).");
             let reports = signet()?.sync_kubeconfig(Some(&provider), &plugin_command())?;
@@ -136,26 +136,4 @@ pub fn run(command: AddCommand) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-/// Renders the config and parses it back, so flag input gets the same checks (and errors) as the file.
-fn validated(config: &Config, paths: &Paths) -> Result<Config, Failure> {
-    let dir = tempfile_dir(paths)?;
-    let probe = dir.join("candidate.toml");
-    config.save(&probe)?;
-    let result = Config::load(&probe, &paths.home);
-    let _ = std::fs::remove_dir_all(&dir);
-    result.map_err(|e| {
-        Failure(
-            e.to_string()
-                .replace(&probe.display().to_string(), "new config"),
-        )
-    })
-}
-
-fn tempfile_dir(paths: &Paths) -> Result<std::path::PathBuf, Failure> {
-    let dir = paths.cache_dir.join(format!("add-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure(format!("cannot create '{}': {e}", dir.display())))?;
-    Ok(dir)
 }
