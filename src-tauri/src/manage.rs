@@ -488,13 +488,15 @@ pub fn open_kubeconfig_location<R: Runtime>(
     cluster: &str,
 ) -> Result<(), AppError> {
     let state = app.state::<AppState>();
-    let file = state
-        .providers()
-        .into_iter()
-        .flat_map(|p| p.clusters)
-        .find(|c| c.name == cluster)
-        .map(|c| PathBuf::from(c.kubeconfig))
-        .ok_or_else(|| AppError::Invalid(format!("no cluster named '{cluster}'")))?;
+    // Only the kubeconfig is read: no token cache, no session (the full status is not needed here).
+    let file = crate::state::contexts(&state.signet())
+        .remove(cluster)
+        .map(|c| PathBuf::from(c.file))
+        .ok_or_else(|| {
+            AppError::Invalid(format!(
+                "no cluster named '{cluster}' in the Signet config; reopen the Clusters view"
+            ))
+        })?;
     let folder = file.parent().unwrap_or(&file);
     let url = url::Url::from_directory_path(folder).map_err(|()| {
         AppError::Invalid(format!("'{}' is not an absolute path", folder.display()))

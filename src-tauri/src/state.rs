@@ -324,7 +324,7 @@ impl AppState {
 pub const ACTIVITY_LOG_SIZE: usize = 200;
 
 /// Where each configured cluster's context stands in kubeconfig; each kubeconfig chain is read once.
-fn contexts(signet: &Signet) -> HashMap<String, ContextView> {
+pub(crate) fn contexts(signet: &Signet) -> HashMap<String, ContextView> {
     let mut read: HashMap<Vec<std::path::PathBuf>, Vec<SignetContext>> = HashMap::new();
     let mut views = HashMap::new();
     for cluster in &signet.config().clusters {

@@ -15,7 +15,9 @@ use crate::secret::Secret;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClusterApiError {
-    #[error("cannot read the CA of cluster '{cluster}': {source}")]
+    #[error(
+        "cannot read the CA of cluster '{cluster}': {source}; point ca_file at a PEM file or set ca_data"
+    )]
     Ca {
         cluster: String,
         #[source]
@@ -25,13 +27,17 @@ pub enum ClusterApiError {
     Http(#[from] HttpError),
     #[error("the API server refused the token (HTTP 401): sign in again")]
     Unauthorized,
-    #[error("{what} failed: HTTP {status} from the API server{detail}")]
+    #[error(
+        "{what} failed: HTTP {status} from the API server{detail}; check the server URL, or ask the cluster's admins"
+    )]
     Status {
         what: &'static str,
         status: u16,
         detail: String,
     },
-    #[error("the API server's answer to {what} is not what Kubernetes sends: {detail}")]
+    #[error(
+        "the answer to {what} is not what a Kubernetes API server sends ({detail}); check the server URL"
+    )]
     Unreadable { what: &'static str, detail: String },
 }
 
