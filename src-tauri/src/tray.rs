@@ -318,19 +318,19 @@ pub struct Emitted(Mutex<Option<StatusDto>>);
 #[derive(Debug, Default)]
 pub struct Shown(Mutex<Option<TrayView>>);
 
-fn current_view<R: Runtime>(app: &AppHandle<R>) -> TrayView {
-    let state = app.state::<AppState>();
+/// The tray's view of `status` (the same status the windows are sent).
+fn view_of<R: Runtime>(app: &AppHandle<R>, status: &StatusDto) -> TrayView {
     view(
-        &state.providers(),
-        state.config_error().as_ref(),
+        &status.providers,
+        status.config_error.as_ref(),
         autostart_enabled(app),
-        state.now(),
+        app.state::<AppState>().now(),
     )
 }
 
 /// Creates the tray icon (desktop only; call from `setup`, on the main thread).
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let view = current_view(app);
+    let view = view_of(app, &app.state::<AppState>().status());
     let menu = build_menu(app, &view.entries)?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(view.state))
@@ -376,12 +376,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     if app.tray_by_id(TRAY_ID).is_none() {
         return;
     }
-    let view = view(
-        &status.providers,
-        status.config_error.as_ref(),
-        autostart_enabled(app),
-        state.now(),
-    );
+    let view = view_of(app, &status);
     let handle = app.clone();
     let applied = app.run_on_main_thread(move || apply(&handle, view));
     if let Err(e) = applied {
