@@ -364,8 +364,7 @@ impl World {
     /// form, fills it as `user` and submits; returns once the app closed it and WebDriver is back on
     /// the switcher.
     fn sign_in_in_the_login_window(&self, user: &str) {
-        let login = self
-            .webdriver
+        self.webdriver
             .switch_to_the_other_window(&self.main, "#login", Duration::from_secs(30))
             .unwrap_or_else(|e| {
                 panic!(
@@ -385,20 +384,9 @@ impl World {
         );
         self.type_into("#login", user);
         self.type_into("#password", PASSWORD);
-        // The app cancels the redirect to its callback and destroys the window, which may end the click
-        // command with "no such window": only the outcome counts.
-        if let Err(e) = self.el("#submit-login").click() {
-            eprintln!("submit click ended with: {e}");
-        }
-        wait_until(
-            "the app to close the login window after the IdP's redirect",
-            Duration::from_secs(30),
-            || Ok((!self.webdriver.window_handles()?.contains(&login)).then_some(())),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
         self.webdriver
-            .switch_to_window(&self.main)
-            .expect("switch back to the switcher window");
+            .submit_and_wait_for_close("#submit-login", &self.main, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("the app closes the login window: {e}\n{}", self.logs()));
     }
 
     /// The one row carrying `.current-mark`.

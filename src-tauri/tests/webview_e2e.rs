@@ -180,7 +180,6 @@ impl World {
     /// the filled form. Returns once the app has closed the login window (WebDriver is back on the
     /// switcher).
     fn fill_login_form(&self, user: &str, screenshot: Option<&Path>) {
-        let login = self.webdriver.window_handle().expect("the current window");
         let field = |css: &str| {
             self.webdriver
                 .find(css)
@@ -200,20 +199,9 @@ impl World {
                 .save_screenshot(path)
                 .expect("screenshot the filled login form");
         }
-        // The app cancels the redirect to its callback and destroys the window, which may end the click
-        // command with "no such window" (or the page load it waited for): only the outcome counts.
-        if let Err(e) = field("#submit-login").click() {
-            eprintln!("submit click ended with: {e}");
-        }
-        wait_until(
-            "the app to close the login window after the IdP's redirect",
-            Duration::from_secs(30),
-            || Ok((!self.webdriver.window_handles()?.contains(&login)).then_some(())),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
         self.webdriver
-            .switch_to_window(&self.main)
-            .expect("switch back to the switcher window");
+            .submit_and_wait_for_close("#submit-login", &self.main, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("the app closes the login window: {e}\n{}", self.logs()));
     }
 
     /// Clicks "Sign in to corp…" in the tray and signs in as alice in the login window.

@@ -296,6 +296,27 @@ impl WebDriver {
         Ok(others[0].clone())
     }
 
+    /// Clicks `submit` in the current window and waits until the app closes that window, then switches
+    /// to `back_to`. A login window the app destroys on the IdP's redirect may end the click with "no such
+    /// window" (or the page load it waited for): only the outcome counts, so that is not an error.
+    pub fn submit_and_wait_for_close(
+        &self,
+        submit: &str,
+        back_to: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        let window = self.window_handle()?;
+        if let Err(e) = self.find(submit)?.click() {
+            eprintln!("webdriver: the click on {submit} ended with: {e}");
+        }
+        wait_until(
+            "the app to close the window after the form was submitted",
+            timeout,
+            || Ok((!self.window_handles()?.contains(&window)).then_some(())),
+        )?;
+        self.switch_to_window(back_to)
+    }
+
     pub fn current_url(&self) -> Result<String> {
         self.string("/url", "current url")
     }
