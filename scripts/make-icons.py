@@ -3,6 +3,7 @@
 
 Each tray icon is a coloured disc with a dark rim and a white symbol, so it reads on light and dark panels
 at 16–24 px: signed in (green, check), expiring (amber, clock), sign-in needed (slate, key), error (red, !).
+The app icon is also drawn at the hicolor sizes (icons/hicolor/, installed by the packages).
 Run from the repository root: `python3 scripts/make-icons.py`. The output is committed.
 """
 import math
@@ -92,6 +93,11 @@ def main():
     for kind in COLOURS:
         (out / f"tray-{kind}.png").write_bytes(png(draw(kind, 32), 32))
     (out / "icon.png").write_bytes(png(draw("signed-in", 256), 256))
+    # The app icon at the sizes desktops look up in the hicolor theme (the packages install this tree).
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        apps = out / "hicolor" / f"{size}x{size}" / "apps"
+        apps.mkdir(parents=True, exist_ok=True)
+        (apps / "dev.signet.Signet.png").write_bytes(png(draw("signed-in", size), size))
 
 
 if __name__ == "__main__":

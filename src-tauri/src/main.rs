@@ -13,7 +13,42 @@ use signet_core::oidc::opener::SystemBrowser;
 use signet_core::paths::Paths;
 use signet_core::token_store::LazyKeyringStore;
 
+const USAGE: &str = "\
+Usage: signet [--open]
+
+Signet keeps you signed in to Kubernetes clusters behind Dex: it lives in the system tray, runs sign-ins,
+refreshes tokens and writes kubeconfig contexts. The CLI is `kubectl signet` (see `kubectl signet --help`).
+
+Options:
+      --open     Show the switcher window at start (a running Signet shows it instead)
+  -h, --help     Print help
+  -V, --version  Print version
+";
+
 fn main() -> anyhow::Result<()> {
+    let mut open_switcher = false;
+    for arg in std::env::args_os().skip(1) {
+        match arg.to_str() {
+            Some("--open") => open_switcher = true,
+            // WebKitWebDriver starts the app it automates with `--automation` (tauri-driver's tests).
+            Some("--automation") => {}
+            Some("-V" | "--version") => {
+                println!("signet {}", env!("CARGO_PKG_VERSION"));
+                return Ok(());
+            }
+            Some("-h" | "--help") => {
+                print!("{USAGE}");
+                return Ok(());
+            }
+            _ => {
+                eprintln!(
+                    "signet: unexpected argument '{}'\n\n{USAGE}",
+                    arg.to_string_lossy()
+                );
+                std::process::exit(2);
+            }
+        }
+    }
     let paths = Paths::from_env()?;
     init_logging(&paths);
     let services = Services {
@@ -25,7 +60,7 @@ fn main() -> anyhow::Result<()> {
         kubectl_plugin: kubectl_plugin(),
         desktop: true,
         // `signet --open`: show the switcher at start (scripts/run.sh does, for the demo).
-        open_switcher: std::env::args().skip(1).any(|a| a == "--open"),
+        open_switcher,
     };
     signet_app::run_app(tauri::Builder::default(), services, signet_app::context())
         .context("the tray app failed")

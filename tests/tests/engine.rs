@@ -438,3 +438,28 @@ fn jwks_is_refetched_once_when_the_idp_rotates_its_key() {
         .token_for("prod")
         .expect("token signed by the new key verifies after a JWKS refetch");
 }
+
+#[test]
+fn a_session_whose_refresh_token_is_gone_from_the_store_is_forgotten_not_shown_as_an_error() {
+    // A new or reset keyring (scripts/run.sh's throw-away one on a second run): the session record says
+    // "refreshable" but the store has no refresh token. The record must go, so the tray and switcher show
+    // the calm "sign-in needed" state instead of an error row.
+    let c = signed_in(IdpOptions::default());
+    c.store.delete("corp").expect("drop the refresh token");
+    let err = c.signet.refresh("corp").expect_err("nothing to refresh with");
+    assert_eq!(err.code(), "session.sign_in_required", "{err}");
+    let cache = TokenCache::new(&c.world.paths);
+    assert!(
+        cache.read_session("corp").is_none(),
+        "the stale session record is forgotten"
+    );
+    assert!(
+        c.signet.cached_token("prod").expect("known cluster").is_none(),
+        "its cached tokens too"
+    );
+    assert_eq!(
+        c.world.idp.stats().token_requests.total,
+        0,
+        "no request without a refresh token"
+    );
+}

@@ -22,6 +22,15 @@ fn main() {
     let dir = PathBuf::from(args.next().unwrap_or_else(|| usage()));
     let plugin = PathBuf::from(args.next().unwrap_or_else(|| usage()));
     std::fs::create_dir_all(&dir).expect("create the demo directory");
+    // Every run starts from a clean state: the stand-ins are new (new keys, no grants) and the keyring
+    // scripts/run.sh gives the demo is throw-away, so the last run's token cache and session records
+    // would only describe sessions that no longer exist.
+    match std::fs::remove_dir_all(dir.join("cache")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            panic!("remove the last demo's token cache: {e}")
+        }
+        _ => {}
+    }
 
     let idp = Idp::start(IdpOptions {
         id_token_ttl: Some(600),

@@ -66,6 +66,37 @@ impl SessionError {
     }
 }
 
+/// The other providers that sign in with `provider`'s issuer and client id. Dex keeps one refresh token
+/// per (user, connector, client) and a new sign-in deletes the older one (dexidp/dex#973, #981), so such
+/// providers sign each other out whenever the same person uses both.
+pub fn providers_sharing_a_client<'a>(config: &'a Config, provider: &ProviderConfig) -> Vec<&'a str> {
+    let issuer = provider.issuer.trim_end_matches('/');
+    config
+        .providers
+        .iter()
+        .filter(|other| {
+            other.name != provider.name
+                && other.client_id == provider.client_id
+                && other.issuer.trim_end_matches('/') == issuer
+        })
+        .map(|other| other.name.as_str())
+        .collect()
+}
+
+/// `'a'`, `'a' and 'b'`, `'a', 'b' and 'c'`.
+fn quoted_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("provider '{n}'")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
+/// The identity provider's own text with control characters dropped (it is shown to a person).
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// How a sign-in runs.
 pub enum LoginMethod<'a> {
     /// Open the authorization URL with `opener` and wait on a loopback listener.
@@ -389,6 +420,20 @@ impl Signet {
         let mut last = None;
         for target in &targets {
             let Some(refresh_token) = self.secrets.get(provider)? else {
+                // The session record says it could refresh, but the secret store has no refresh token
+                // (a new or reset keyring, another store): that session is gone. Forget its record and
+                // cached tokens so status and the tray show a calm "sign-in needed", not an error.
+                if self
+                    .cache
+                    .read_session(provider)
+                    .is_some_and(|record| record.refreshable)
+                {
+                    tracing::info!(
+                        provider,
+                        "no refresh token is stored; forgetting the session record"
+                    );
+                    self.cache.remove_provider(provider)?;
+                }
                 return Err(SessionError::SignInRequired {
                     provider: provider.into(),
                     reason: "no refresh token is stored".into(),
@@ -472,11 +517,22 @@ impl Signet {
                     // "sign-in needed" at once, without asking the IdP again.
                     self.secrets.delete(provider)?;
                     self.cache.remove_provider(provider)?;
+                    let likely_cause = match providers_sharing_a_client(&self.config, oidc.config())
+                        .as_slice()
+                    {
+                        [] => String::new(),
+                        others => format!(
+                            "; likely cause: {} signs in with the same issuer and client id, and Dex keeps one refresh token per user and client, so each sign-in ends the other's session — give each provider its own client id, or keep one of them",
+                            quoted_list(others)
+                        ),
+                    };
                     return Err(SessionError::SignInRequired {
                         provider: provider.into(),
                         reason: format!(
-                            "the identity provider rejected the refresh token: {error}{}",
-                            description.map(|d| format!(", {d}")).unwrap_or_default()
+                            "the identity provider rejected the refresh token: {error}{}{likely_cause}",
+                            description
+                                .map(|d| format!(", {}", printable(&d)))
+                                .unwrap_or_default()
                         ),
                     }
                     .into());

@@ -150,21 +150,110 @@ impl Signet {
     }
 }
 
-/// The exec entry's command: `kubectl-signet` when that name on `PATH` is this very program, else the
-/// absolute path of `exe` (DESIGN.md §3).
+/// The directories on the `PATH` that every Linux session gives its programs (login shells, desktop
+/// sessions and the apps they start, systemd user services, sshd): an exec command found here works
+/// wherever kubectl runs.
+pub const SYSTEM_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The exec entry's command for the plugin program `exe` (DESIGN.md §3, "the exec entry's command"):
+///
+/// 1. `kubectl-signet` when `exe` is the `kubectl-signet` of a system directory ([`SYSTEM_PATH`], where
+///    the package installs it): kubectl finds it from a terminal, an IDE, or Lens and k9s started from
+///    the desktop menu with a short `PATH`, and the kubeconfig stays valid on another machine with Signet;
+/// 2. else the path under which the person's `PATH` reaches `exe` (`~/.krew/bin/kubectl-signet`,
+///    `~/.local/bin/kubectl-signet`), as found rather than resolved: krew and Homebrew keep that link
+///    stable across upgrades while its target moves, and a desktop-started IDE does not have those
+///    directories on its `PATH`;
+/// 3. else (a build tree) the absolute path of `exe` itself. `kubectl signet sync` run from an installed
+///    Signet later repairs such entries to rule 1 or 2.
 pub fn plugin_command(exe: &Path, path_var: Option<&std::ffi::OsStr>) -> String {
+    let system: Vec<PathBuf> = SYSTEM_PATH.iter().map(PathBuf::from).collect();
+    plugin_command_with(exe, path_var, &system)
+}
+
+fn plugin_command_with(
+    exe: &Path,
+    path_var: Option<&std::ffi::OsStr>,
+    system_dirs: &[PathBuf],
+) -> String {
     let exe_real = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
+    let is_exe = |candidate: &Path| {
+        candidate.is_file()
+            && std::fs::canonicalize(candidate).ok().as_deref() == Some(exe_real.as_path())
+    };
+    let in_dir = |dir: &PathBuf| dir.join("kubectl-signet");
+    if system_dirs.iter().map(in_dir).any(|c| is_exe(&c)) {
+        return "kubectl-signet".into();
+    }
     let on_path = path_var
         .into_iter()
         .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("kubectl-signet"))
-        .find(|candidate| candidate.is_file());
-    match on_path {
-        Some(found)
-            if std::fs::canonicalize(&found).ok().as_deref() == Some(exe_real.as_path()) =>
-        {
-            "kubectl-signet".into()
-        }
-        _ => exe_real.display().to_string(),
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| in_dir(&dir))
+        .find(|c| is_exe(c));
+    on_path.unwrap_or(exe_real).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `kubectl-signet` file in `dir`.
+    fn program(dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir).expect("create dir");
+        let path = dir.join("kubectl-signet");
+        std::fs::write(&path, "#!/bin/sh\n").expect("write program");
+        path
+    }
+
+    #[test]
+    fn the_installed_plugin_in_a_system_directory_is_run_by_name() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let usr_bin = root.path().join("usr/bin");
+        let exe = program(&usr_bin);
+        let command = plugin_command_with(&exe, Some("".as_ref()), std::slice::from_ref(&usr_bin));
+        assert_eq!(
+            command, "kubectl-signet",
+            "a system directory needs no PATH"
+        );
+    }
+
+    #[test]
+    fn a_plugin_on_the_persons_path_keeps_the_link_it_is_reached_through() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let store = program(&root.path().join("krew/store/signet/v0.1.0"));
+        let bin = root.path().join("krew/bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        let link = bin.join("kubectl-signet");
+        std::os::unix::fs::symlink(&store, &link).expect("symlink");
+        let path_var = std::env::join_paths([root.path().join("elsewhere"), bin]).expect("PATH");
+        assert_eq!(
+            plugin_command_with(&store, Some(&path_var), &[root.path().join("usr/bin")]),
+            link.display().to_string(),
+            "the krew link survives an upgrade; the versioned target does not"
+        );
+    }
+
+    #[test]
+    fn a_plugin_off_path_is_run_by_its_absolute_path() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let exe = program(&root.path().join("target/release"));
+        // Another kubectl-signet on PATH is not this one.
+        program(&root.path().join("bin"));
+        let path_var = std::env::join_paths([root.path().join("bin")]).expect("PATH");
+        assert_eq!(
+            plugin_command_with(&exe, Some(&path_var), &[]),
+            std::fs::canonicalize(&exe)
+                .expect("canonical")
+                .display()
+                .to_string()
+        );
     }
 }

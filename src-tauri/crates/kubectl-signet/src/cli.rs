@@ -1,0 +1,158 @@
+//! The command line, as clap reads it. Kept apart from `main` so that the packaging tool
+//! (`src/bin/kubectl-signet-assets.rs`) renders the man page and shell completions from this very
+//! definition, and `complete` answers kubectl's plugin completion from it.
+
+use clap::{Parser, Subcommand};
+
+/// Keeps you signed in to Kubernetes clusters behind Dex (or any OpenID Connect provider).
+///
+/// kubectl runs `kubectl-signet token` for every cluster Signet manages; you run the other commands.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-signet",
+    bin_name = "kubectl signet",
+    version,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an ExecCredential for a cluster (run by kubectl; refreshes or signs in when needed).
+    Token {
+        /// The cluster's name in the Signet config.
+        #[arg(long)]
+        cluster: String,
+    },
+    /// Sign in to a provider (or to the provider of a cluster).
+    Login {
+        /// A provider or cluster name.
+        target: String,
+        /// Use the system browser and a loopback redirect (the default when there is a display).
+        #[arg(long, conflicts_with = "device")]
+        browser: bool,
+        /// Use a device code: prints a URL and a code to enter on any device (the default without a display).
+        #[arg(long)]
+        device: bool,
+        /// Command that opens the sign-in URL (the URL is passed as its last argument); `$BROWSER` works too.
+        #[arg(long, value_name = "CMD", conflicts_with = "device")]
+        browser_command: Option<String>,
+    },
+    /// Sign out of a provider: forget its tokens (and revoke them where the provider allows).
+    Logout {
+        /// The provider's name.
+        provider: String,
+    },
+    /// Show providers, accounts, groups, token expiry and clusters.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a cluster's context the current kubectl context.
+    Use {
+        /// The cluster's name in the Signet config.
+        cluster: String,
+        /// Also set the context's namespace.
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
+    },
+    /// Write or repair the kubeconfig entries of every configured cluster.
+    Sync,
+    /// Add a provider or a cluster to the Signet config.
+    #[command(subcommand)]
+    Add(AddCommand),
+    /// Adopt kubelogin / legacy auth-provider oidc contexts, or import a team catalog.
+    ///
+    /// Without --catalog, reads the kubeconfig (KUBECONFIG, else ~/.kube/config, or --kubeconfig) and adopts
+    /// every context whose user runs kubelogin (`kubectl oidc-login get-token`, `kubelogin get-token`) or
+    /// uses `auth-provider: oidc`: one provider per issuer and client id, one cluster per context. The
+    /// contexts keep their names and now run `kubectl-signet token`; the old users and every other entry
+    /// are left untouched, and the file is backed up first. Old tokens are never copied: sign in afresh.
+    ///
+    /// With --catalog, merges a team catalog (the config format without secrets) from a file or an https
+    /// URL into the config and writes the new clusters' contexts.
+    ///
+    /// Prints the plan first; --dry-run stops there.
+    Import {
+        /// Read this kubeconfig file instead of KUBECONFIG / ~/.kube/config.
+        #[arg(long, value_name = "FILE", conflicts_with = "catalog")]
+        kubeconfig: Option<std::path::PathBuf>,
+        /// Import a team catalog from a TOML file or an https URL.
+        #[arg(long, value_name = "FILE|URL")]
+        catalog: Option<String>,
+        /// Print what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Sign in as this Dex client instead of the old one; the old client id stays the clusters'
+        /// audience, so it must list this client in its trustedPeers.
+        #[arg(long, value_name = "ID", conflicts_with = "catalog")]
+        client_id: Option<String>,
+    },
+    /// Check the config, identity providers, clock, keyring, kubectl, PATH, locks and kubeconfig.
+    ///
+    /// Prints one line per check (ok, warn or fail) with the fix, and exits 1 when a check fails.
+    Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddCommand {
+    /// Add an OpenID provider (checks its discovery document before saving).
+    Provider {
+        /// A short name: a-z, 0-9 and '-'.
+        name: String,
+        /// The issuer URL (https; http only on loopback). Must equal the discovery document's issuer.
+        #[arg(long)]
+        issuer: String,
+        /// Signet's client id at the provider (a Dex public client without redirectURIs).
+        #[arg(long, default_value = "signet")]
+        client_id: String,
+        /// Dex connector id, to skip Dex's connector picker.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Extra scope (repeatable); openid, email and offline_access are always requested.
+        #[arg(long = "scope", value_name = "SCOPE", default_values_t = ["groups".to_string()])]
+        scopes: Vec<String>,
+        /// CA bundle (PEM) for the provider's TLS.
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
+        /// How to sign in: embedded (tray app), browser or device.
+        #[arg(long, default_value = "browser")]
+        login: String,
+    },
+    /// Add a cluster whose API server trusts a provider, and write its kubeconfig entries.
+    Cluster {
+        /// The cluster's name (also the kubeconfig cluster and default context name).
+        name: String,
+        /// The provider it trusts.
+        #[arg(long)]
+        provider: String,
+        /// The API server URL.
+        #[arg(long)]
+        server: String,
+        /// CA bundle (PEM) for the API server.
+        #[arg(long, conflicts_with = "insecure_skip_tls_verify")]
+        ca_file: Option<std::path::PathBuf>,
+        /// Skip TLS verification of the API server (dangerous; for throw-away clusters only).
+        #[arg(long)]
+        insecure_skip_tls_verify: bool,
+        /// The audience (Dex peer client id) the API server expects; default: the provider's client id.
+        #[arg(long)]
+        audience: Option<String>,
+        /// The context's namespace.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// The kubeconfig context name (default: the cluster name).
+        #[arg(long)]
+        context: Option<String>,
+        /// exec (kubectl runs kubectl-signet) or token (a static token Signet rewrites).
+        #[arg(long, default_value = "exec")]
+        credentials: String,
+        /// Write this cluster's entries to this kubeconfig file instead of the default one.
+        #[arg(long)]
+        kubeconfig: Option<std::path::PathBuf>,
+    },
+}
