@@ -372,7 +372,8 @@ fn embedded_sign_in_catches_the_redirect_and_signs_in_then_sign_out_forgets_it()
         .expect("sign_out succeeds");
     assert_eq!(
         out,
-        json!({ "provider": "corp", "revocation": "revoked", "detail": null })
+        json!({ "provider": "corp", "revocation": "not_offered", "detail": null }),
+        "Dex (and the stand-in by default) offers no revocation"
     );
     let status = t.status();
     assert_eq!(status[0]["state"], "sign_in_needed", "{status:#}");

@@ -13,7 +13,8 @@ for (const name of ['log', 'info', 'debug']) console[name] = (...args) => consol
 const { CompactSign } = await import('jose');
 
 const MODES = ['good', 'wrong-iss', 'wrong-aud', 'expired', 'bad-signature', 'alg-none', 'hs256',
-  'nonce-mismatch', 'state-mismatch', 'unknown-kid'];
+  'nonce-mismatch', 'state-mismatch', 'unknown-kid', 'no-azp', 'wrong-azp', 'extra-aud'];
+const AUDIENCE_SCOPE = 'audience:server:client_id:';
 const KID = 'hostile-1';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -45,6 +46,7 @@ const [publishedKey, impostorKey, unknownKey] = await Promise.all([rsa(), rsa(),
 
 let mode = 'good';
 let lastNonce; // nonce of the latest /auth request
+let lastScope = ''; // scope of the latest /auth request (decides aud/azp like Dex)
 const stats = {
   token_requests: { authorization_code: 0, refresh_token: 0, device_code: 0, total: 0 },
   auth_requests: 0,
@@ -54,12 +56,31 @@ const stats = {
 
 const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
 
+// Dex's audience rule: aud = [requested peers..., client]; azp = client when a peer was requested.
+function dexAudience(clientId) {
+  const peers = lastScope.split(' ').filter((s) => s.startsWith(AUDIENCE_SCOPE)).map((s) => s.slice(AUDIENCE_SCOPE.length));
+  const aud = [...new Set(peers)];
+  if (!aud.includes(clientId)) aud.push(clientId);
+  return { aud, azp: peers.length > 0 ? clientId : undefined };
+}
+
 async function craftIdToken(issuer, m, clientId) {
   const now = Math.floor(Date.now() / 1000);
+  let { aud, azp } = dexAudience(clientId);
+  switch (m) {
+    case 'no-azp': // several audiences and no azp
+      if (!aud.includes('kubernetes')) aud.unshift('kubernetes');
+      azp = undefined;
+      break;
+    case 'wrong-azp': azp = 'someone-else'; break;
+    case 'extra-aud': aud.push('someone-else'); azp = clientId; break;
+    default: break;
+  }
   const claims = {
     iss: issuer,
     sub: 'CgVldmlsZRIFbG9jYWw',
-    aud: clientId,
+    aud: aud.length === 1 ? aud[0] : aud,
+    azp,
     exp: now + 300,
     iat: now,
     nonce: lastNonce,
@@ -86,6 +107,7 @@ async function craftIdToken(issuer, m, clientId) {
     default: break; // good, state-mismatch
   }
   if (claims.nonce === undefined) delete claims.nonce;
+  if (claims.azp === undefined) delete claims.azp;
   return new CompactSign(Buffer.from(JSON.stringify(claims))).setProtectedHeader(header).sign(key);
 }
 
@@ -150,6 +172,7 @@ async function handle(req, res) {
       let target;
       try { target = new URL(redirectUri); } catch { return sendJson(res, 400, { error: 'invalid_request' }); }
       lastNonce = url.searchParams.get('nonce') ?? undefined;
+      lastScope = url.searchParams.get('scope') ?? '';
       target.searchParams.set('code', mode);
       const state = mode === 'state-mismatch' ? 'not-the-state' : url.searchParams.get('state');
       if (state !== null) target.searchParams.set('state', state);

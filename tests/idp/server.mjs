@@ -28,8 +28,8 @@ function parseArgs(argv) {
     idTokenTtl: 300,
     tlsCert: undefined,
     tlsKey: undefined,
-    deviceInterval: 1,
-    revocation: true,
+    deviceInterval: 5,
+    revocation: false,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -45,6 +45,7 @@ function parseArgs(argv) {
       case '--tls-cert': opts.tlsCert = value(); break;
       case '--tls-key': opts.tlsKey = value(); break;
       case '--device-interval': opts.deviceInterval = Number(value()); break;
+      case '--revocation': opts.revocation = true; break;
       case '--no-revocation': opts.revocation = false; break;
       default: fail(`unknown argument ${arg}`);
     }
@@ -68,6 +69,9 @@ const PREFIX = opts.issuerPath;
 const CLIENT_ID = 'signet';
 const AUDIENCE_SCOPE = 'audience:server:client_id:';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+// Dex's refresh errors (server/refreshhandlers.go, v2.45.1).
+const DEX_REFRESH_INVALID = 'Refresh token is invalid or has already been claimed by another client.';
+const DEX_REFRESH_EXPIRED = 'Refresh token expired.';
 
 // ---------------------------------------------------------------- users (Dex local password DB look-alike)
 // Dex's `sub` is base64url(protobuf{1: user_id, 2: connector_id}).
@@ -76,13 +80,19 @@ function dexSub(userId, connectorId) {
   return Buffer.concat([field(0x0a, userId), field(0x12, connectorId)]).toString('base64url');
 }
 
-const USERS = [
+const PEOPLE = [
   { username: 'alice', password: 'password', userId: '08a8684b-db88-4b73-90a9-3cd1661f5466', email: 'alice@example.com', emailVerified: true, groups: ['dev', 'ops'] },
   { username: 'bob', password: 'password', userId: '41331323-6f44-45e6-b3b9-2c4b60c02be5', email: 'bob@example.com', emailVerified: true, groups: ['viewers'] },
   { username: 'carol', password: 'password', userId: 'c7a3e1f0-5b2d-4c8e-9f61-2d0b7e4a9c13', email: 'carol@example.com', emailVerified: false, groups: ['dev'] },
-].map((u) => ({ ...u, sub: dexSub(u.userId, 'local') }));
+];
+// Two connectors, as a Dex with a password DB and an LDAP connector has. The same person signed in through
+// either is a different Dex user: the connector is part of `sub` and of `federated_claims`.
+const CONNECTORS = ['local', 'ldap'];
+const DEFAULT_CONNECTOR = CONNECTORS[0];
+const USERS = CONNECTORS.flatMap((connector) => PEOPLE.map((u) => ({ ...u, connector, sub: dexSub(u.userId, connector) })));
 const USER_BY_SUB = new Map(USERS.map((u) => [u.sub, u]));
-const findUser = (login) => USERS.find((u) => u.username === login || u.email === login);
+const findUser = (login, connector = DEFAULT_CONNECTOR) => USERS
+  .find((u) => u.connector === connector && (u.username === login || u.email === login));
 
 // ---------------------------------------------------------------- clients
 const TRUSTED_PEERS = { kubernetes: [CLIENT_ID], 'other-peer': [], [CLIENT_ID]: [] };
@@ -164,15 +174,39 @@ const stats = {
   token_requests: { authorization_code: 0, refresh_token: 0, device_code: 0, total: 0 },
   refresh_failures: 0,
   revocations: 0,
+  keys_requests: 0,
+  discovery_requests: 0,
+  auth_requests: 0,
+  connector_ids: {},
+  slow_downs: 0,
+  device_poll_gaps_ms: [],
 };
 function resetStats() {
   Object.assign(stats.token_requests, { authorization_code: 0, refresh_token: 0, device_code: 0, total: 0 });
-  stats.refresh_failures = 0;
-  stats.revocations = 0;
+  Object.assign(stats, {
+    refresh_failures: 0,
+    revocations: 0,
+    keys_requests: 0,
+    discovery_requests: 0,
+    auth_requests: 0,
+    connector_ids: {},
+    slow_downs: 0,
+    device_poll_gaps_ms: [],
+  });
 }
 const FAULT_ENDPOINTS = ['token', 'discovery', 'keys', 'device_code', 'userinfo'];
 let faults = [];
 const grantsByUser = new Map(); // username -> Set(grantId)
+// Dex keeps one offline session per (user, connector, client): `${sub}|${clientId}` -> the grant whose
+// refresh token is the live one (`sub` already names the connector).
+const offlineSessions = new Map();
+// Grants whose refresh tokens answer "Refresh token expired." (POST /__admin/expire-refresh).
+const expiredGrants = new Set();
+// Device-code polling state, as Dex keeps it per device token: last poll time and the interval the next
+// poll must wait (0 before the first poll; the configured interval after a poll on time; +5 s after each
+// poll that came too early).
+const devicePolls = new Map(); // device_code -> { last, interval }
+const connectorByInteraction = new Map(); // interaction uid -> connector id
 
 // ---------------------------------------------------------------- HTML
 const esc = (s) => String(s ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -277,7 +311,7 @@ const configuration = {
         name: user.username,
         preferred_username: user.username,
         groups: user.groups,
-        federated_claims: { connector_id: 'local', user_id: user.userId },
+        federated_claims: { connector_id: user.connector, user_id: user.userId },
       }),
     };
   },
@@ -324,7 +358,11 @@ const configuration = {
   rotateRefreshToken: true,
   issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
   interactions: {
-    url: (_ctx, interaction) => `${PREFIX}/auth/local/login/${interaction.uid}`,
+    url: (ctx, interaction) => {
+      const connector = ctx.req.standinConnector || DEFAULT_CONNECTOR;
+      connectorByInteraction.set(interaction.uid, connector);
+      return `${PREFIX}/auth/${connector}/login/${interaction.uid}`;
+    },
     policy,
   },
   renderError,
@@ -341,7 +379,9 @@ function patchProvider() {
     return redirectUriAllowed.call(this, value);
   };
 
-  // Dex's cross-client audience: aud = [requested peers..., client], azp = client when aud has > 1 entry.
+  // Dex's cross-client audience (server/oauth2.go newIDToken): aud = [requested peers..., client], and
+  // azp = client whenever a cross-client scope was requested (even `audience:server:client_id:<itself>`,
+  // which leaves a single aud).
   // Also signs with the current rotatable key. Relies on oidc-provider@9.13.3 internals (pinned).
   const issue = IdToken.prototype.issue;
   IdToken.prototype.issue = async function dexIdTokenIssue(options = {}) {
@@ -368,17 +408,17 @@ function patchProvider() {
       exp: options.expiresAt || now + opts.idTokenTtl,
       iat: now,
     };
-    if (aud.length > 1) claims.azp = clientId;
+    if (peers.length > 0) claims.azp = clientId;
     const key = currentKey();
     return new CompactSign(Buffer.from(JSON.stringify(claims)))
       .setProtectedHeader({ alg: 'RS256', kid: key.kid })
       .sign(key.privateKey);
   };
 
-  // Dex (reuseInterval 0): a rotated-out refresh token is simply gone, so replaying it fails with
-  // invalid_grant while the grant and the newest refresh token stay valid. oidc-provider would instead mark
-  // it consumed and revoke the whole grant on replay. The synchronous claim makes concurrent refreshes of
-  // one token race like in Dex: exactly one wins, the others get invalid_grant.
+  // Dex (reuseInterval 0): a rotated-out refresh token is simply gone, so replaying it fails while the grant
+  // and the newest refresh token stay valid. oidc-provider would instead mark it consumed and revoke the
+  // whole grant on replay. The synchronous claim makes concurrent refreshes of one token race like in Dex:
+  // exactly one wins, the others get Dex's "claimed by another client" answer (mapped below).
   const claimed = new Set();
   provider.RefreshToken.prototype.consume = function dexForgetRotatedRefreshToken() {
     if (claimed.has(this.jti)) throw new errors.InvalidGrant('refresh token already used');
@@ -386,12 +426,58 @@ function patchProvider() {
     return this.destroy();
   };
 
-  // Dex's device authorization response carries `interval`; its token responses say "bearer".
   provider.use(async (ctx, next) => {
     await next();
-    if (ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;
-    if (ctx.oidc?.route === 'device_authorization') ctx.body = { ...ctx.body, interval: opts.deviceInterval };
-    if (ctx.oidc?.route === 'token' && ctx.body.token_type) ctx.body = { ...ctx.body, token_type: 'bearer' };
+    const grantType = ctx.req.standinGrantType;
+    const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : undefined;
+    if (ctx.oidc?.route === 'token' && grantType === 'refresh_token' && ctx.status === 400 && body) {
+      // Dex's refresh errors: whatever oidc-provider found wrong with the token itself, Dex says
+      // invalid_request with its fixed text; a widened scope is invalid_request too.
+      if (body.error === 'invalid_grant') {
+        ctx.body = { error: 'invalid_request', error_description: DEX_REFRESH_INVALID };
+      } else if (body.error === 'invalid_scope') {
+        const requested = String(ctx.req.standinScope || '').split(' ').filter(Boolean);
+        ctx.body = {
+          error: 'invalid_request',
+          error_description: `Requested scopes contain unauthorized scope(s): ${JSON.stringify(requested)}.`,
+        };
+      }
+      return;
+    }
+    if (ctx.oidc?.route === 'token' && grantType === DEVICE_GRANT && ctx.status === 400
+      && body?.error === 'authorization_pending') {
+      // Dex's device rate limit (server/deviceflowhandlers.go): a poll before last + interval answers
+      // slow_down and adds 5 s to the interval; a poll on time resets it to the configured one.
+      const code = ctx.req.standinDeviceCode;
+      const now = Date.now();
+      const state = devicePolls.get(code) || { last: undefined, interval: 0 };
+      if (state.last !== undefined) stats.device_poll_gaps_ms.push(now - state.last);
+      const tooEarly = state.last !== undefined && now < state.last + state.interval * 1000;
+      state.interval = tooEarly ? state.interval + 5 : opts.deviceInterval;
+      state.last = now;
+      devicePolls.set(code, state);
+      if (tooEarly) {
+        stats.slow_downs += 1;
+        ctx.body = { error: 'slow_down' };
+      } else {
+        ctx.body = { error: 'authorization_pending' };
+      }
+      return;
+    }
+    if (ctx.status !== 200 || !body) return;
+    // Dex's device authorization response carries `interval`; its token responses say "bearer".
+    if (ctx.oidc?.route === 'device_authorization') ctx.body = { ...body, interval: opts.deviceInterval };
+    if (ctx.oidc?.route === 'token' && body.token_type) ctx.body = { ...ctx.body, token_type: 'bearer' };
+    // Dex keeps one refresh token per (user, connector, client): a new sign-in deletes the older one
+    // (server/handlers.go exchangeAuthCode, the OfflineSessions entry is replaced).
+    const grant = ctx.oidc?.entities?.Grant;
+    if (ctx.oidc?.route === 'token' && body.refresh_token && grant
+      && (grantType === 'authorization_code' || grantType === DEVICE_GRANT)) {
+      const key = `${grant.accountId}|${grant.clientId}`;
+      const previous = offlineSessions.get(key);
+      offlineSessions.set(key, grant.jti);
+      if (previous && previous !== grant.jti) await provider.RefreshToken.revokeByGrantId(previous);
+    }
   });
 
   provider.on('server_error', (_ctx, err) => console.error('idp stand-in: server_error', err));
@@ -462,6 +548,39 @@ function takeFault(endpoint) {
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
+// An injected failure as Dex would answer it: the token and device endpoints answer Dex's token-error JSON
+// (a 500 carries `invalid_request` and no description, like a failed upstream refresh); discovery, keys
+// and userinfo answer Dex's HTML error page.
+function sendFault(res, endpoint, fault) {
+  if (endpoint === 'token' || endpoint === 'device_code') {
+    const body = { error: fault.error };
+    if (fault.status === 401 && !fault.errorGiven) body.error_description = 'Invalid client credentials.';
+    return sendJson(res, fault.status, body);
+  }
+  const text = fault.status >= 500 ? 'Internal server error.' : 'Bad request.';
+  return sendHtml(res, fault.status, page('dex', `<h2 class="theme-heading">${esc(http.STATUS_CODES[fault.status] || 'Error')}</h2>
+<div id="error" class="dex-error-box"><span id="error-description">${esc(text)}</span></div>`));
+}
+
+// Dex's checks on a refresh token, in its order (server/refreshhandlers.go): missing, unknown or already
+// claimed, issued to another client, expired. Answers the error body, or undefined to let the grant run.
+async function dexRefreshCheck(req, form) {
+  const value = String(form.refresh_token || '');
+  if (!value) return { error: 'invalid_request', error_description: 'No refresh token is found in request.' };
+  const token = await provider.RefreshToken.find(value, { ignoreExpiration: true });
+  if (!token) return { error: 'invalid_request', error_description: DEX_REFRESH_INVALID };
+  let clientId = form.client_id;
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Basic ')) {
+    clientId = decodeURIComponent(Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0]);
+  }
+  if (token.clientId !== clientId) return { error: 'invalid_grant', error_description: DEX_REFRESH_INVALID };
+  if (expiredGrants.has(token.grantId) || token.isExpired) {
+    return { error: 'invalid_request', error_description: DEX_REFRESH_EXPIRED };
+  }
+  return undefined;
+}
+
 async function admin(req, res, path) {
   const raw = req.method === 'POST' ? await readBody(req) : '';
   let body = {};
@@ -501,8 +620,16 @@ async function admin(req, res, path) {
       if (status === undefined && delayMs === undefined) return sendJson(res, 400, { error: 'need status and/or delay_ms' });
       const count = body.count === undefined ? 1 : Number(body.count);
       const error = body.error || (status === 401 ? 'invalid_client' : 'invalid_request');
-      faults.push({ endpoint, status, delayMs, error, remaining: count });
+      faults.push({ endpoint, status, delayMs, error, errorGiven: Boolean(body.error), remaining: count });
       return sendJson(res, 200, { faults });
+    }
+    case 'POST /__admin/expire-refresh': {
+      // Models Dex's absoluteLifetime / validIfNotUsedFor running out for every refresh token of the user.
+      const user = findUser(body.user);
+      if (!user) return sendJson(res, 400, { error: `unknown user ${body.user}` });
+      const grantIds = [...(grantsByUser.get(user.username) || [])];
+      for (const grantId of grantIds) expiredGrants.add(grantId);
+      return sendJson(res, 200, { user: user.username, expired_grants: grantIds.length });
     }
     case 'POST /__admin/fault/clear':
       faults = [];
@@ -529,11 +656,12 @@ async function interaction(req, res, path) {
     return sendHtml(res, 400, page('dex', '<div id="error" class="dex-error-box">interaction mismatch</div>'));
   }
   let user;
+  const connector = connectorByInteraction.get(uid) || DEFAULT_CONNECTOR;
   if (prompt.name === 'login') {
     if (req.method !== 'POST') return sendHtml(res, 200, loginPage(path, '', false));
     const form = querystring.parse(await readBody(req));
     const login = String(form.login || '');
-    user = findUser(login);
+    user = findUser(login, connector);
     if (!user || user.password !== String(form.password || '')) {
       return sendHtml(res, 401, loginPage(path, login, true));
     }
@@ -602,6 +730,9 @@ async function handle(req, res) {
   }
   if (faultName === 'token') {
     const grantType = String(form.grant_type || '');
+    req.standinGrantType = grantType;
+    req.standinScope = form.scope;
+    req.standinDeviceCode = String(form.device_code || '');
     const key = grantType === DEVICE_GRANT ? 'device_code' : grantType;
     if (key in stats.token_requests && key !== 'total') stats.token_requests[key] += 1;
     stats.token_requests.total += 1;
@@ -609,11 +740,13 @@ async function handle(req, res) {
       res.on('finish', () => { if (res.statusCode >= 400) stats.refresh_failures += 1; });
     }
   }
-  if (req.method === 'POST' && path === `${PREFIX}/token/revoke`) stats.revocations += 1;
+  if (req.method === 'POST' && path === `${PREFIX}/token/revoke` && opts.revocation) stats.revocations += 1;
+  if (faultName === 'keys' && req.method === 'GET') stats.keys_requests += 1;
+  if (faultName === 'discovery' && req.method === 'GET') stats.discovery_requests += 1;
 
   const fault = faultName && takeFault(faultName);
   if (fault?.delayMs) await sleep(fault.delayMs);
-  if (fault?.status) return sendJson(res, fault.status, { error: fault.error });
+  if (fault?.status) return sendFault(res, faultName, fault);
 
   if (path === `${PREFIX}/.well-known/openid-configuration` && req.method === 'GET') {
     return sendJson(res, 200, discovery(provider.issuer));
@@ -621,10 +754,27 @@ async function handle(req, res) {
   if (path === `${PREFIX}/keys` && req.method === 'GET') {
     return sendJson(res, 200, publicJwks(), { 'Cache-Control': 'max-age=600, must-revalidate' });
   }
-  if (path.startsWith(`${PREFIX}/auth/local/login/`)) return interaction(req, res, path);
+  if (/^\/auth\/[^/]+\/login\//.test(path.slice(PREFIX.length))) return interaction(req, res, path);
+  // Dex has no revocation endpoint (dexidp/dex#1778): without --revocation the path does not exist.
+  if (path === `${PREFIX}/token/revoke` && !opts.revocation) return sendJson(res, 404, { error: 'not_found' });
 
   if (path === `${PREFIX}/auth` && req.method === 'GET') {
     const query = Object.fromEntries(url.searchParams);
+    stats.auth_requests += 1;
+    const connectorId = url.searchParams.get('connector_id');
+    const counted = connectorId ?? '';
+    stats.connector_ids[counted] = (stats.connector_ids[counted] || 0) + 1;
+    if (connectorId !== null) {
+      // Dex (server/handlers.go handleAuthorization): a known connector_id skips the picker, an unknown one
+      // is a 400 error page.
+      if (!CONNECTORS.includes(connectorId)) {
+        return sendHtml(res, 400, page('dex', `<h2 class="theme-heading">Bad Request</h2>
+<div id="error" class="dex-error-box"><span id="error-description">Connector ID does not match a valid Connector</span></div>`));
+      }
+      req.standinConnector = connectorId;
+      url.searchParams.delete('connector_id');
+      req.url = url.pathname + url.search;
+    }
     if (KNOWN_CLIENTS.has(query.client_id)) {
       const problem = dexScopeError(query.client_id, query.scope);
       if (problem) return authError(res, query, 'invalid_scope', problem);
@@ -644,6 +794,10 @@ async function handle(req, res) {
   }
   if (form) {
     normalizeClientAuth(req, form);
+    if (path === `${PREFIX}/token` && form.grant_type === 'refresh_token') {
+      const refused = await dexRefreshCheck(req, form);
+      if (refused) return sendJson(res, 400, refused);
+    }
     if (path === `${PREFIX}/device/code` && KNOWN_CLIENTS.has(form.client_id)) {
       const problem = dexScopeError(form.client_id, form.scope || 'openid');
       if (problem) return sendJson(res, 400, { error: 'invalid_scope', error_description: problem });

@@ -20,6 +20,14 @@ pub const CLIENT_ID: &str = "signet";
 pub const PEER_CLIENT_ID: &str = "kubernetes";
 /// A peer that does not trust [`CLIENT_ID`]; asking for its audience fails with `invalid_scope`.
 pub const UNTRUSTED_PEER_CLIENT_ID: &str = "other-peer";
+/// The connectors the stand-in offers (`connector_id` values); the first is used when none is given.
+pub const CONNECTORS: &[&str] = &["local", "ldap"];
+/// Dex's `error_description` for a refresh token that is unknown, deleted (a newer sign-in through the same
+/// client replaced it) or already used.
+pub const DEX_REFRESH_INVALID: &str =
+    "Refresh token is invalid or has already been claimed by another client.";
+/// Dex's `error_description` for a refresh token past `absoluteLifetime` / `validIfNotUsedFor`.
+pub const DEX_REFRESH_EXPIRED: &str = "Refresh token expired.";
 /// Every user's password.
 pub const PASSWORD: &str = "password";
 /// The modes [`Hostile::set_mode`] accepts.
@@ -34,6 +42,9 @@ pub const HOSTILE_MODES: &[&str] = &[
     "nonce-mismatch",
     "state-mismatch",
     "unknown-kid",
+    "no-azp",
+    "wrong-azp",
+    "extra-aud",
 ];
 
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -50,11 +61,13 @@ pub struct IdpOptions {
     pub id_token_ttl: Option<u64>,
     /// Serve HTTPS with this CA's loopback leaf certificate.
     pub tls: Option<TestCa>,
-    /// Advertise and serve `/token/revoke` (real Dex has no revocation endpoint: set `false`).
+    /// `--revocation`: advertise and serve `/token/revoke`. Real Dex has no revocation endpoint, so the
+    /// default is `false`; only generic-OIDC tests turn it on.
     pub revocation: bool,
     /// Path part of the issuer, default `/dex`; `""` for an issuer without a path.
     pub issuer_path: String,
-    /// `--device-interval` in seconds (the server's default is 1).
+    /// `--device-interval` in seconds (the server's default is Dex's 5). Polling earlier than the interval
+    /// answers `slow_down`.
     pub device_interval: Option<u64>,
 }
 
@@ -63,7 +76,7 @@ impl Default for IdpOptions {
         IdpOptions {
             id_token_ttl: None,
             tls: None,
-            revocation: true,
+            revocation: false,
             issuer_path: "/dex".to_string(),
             device_interval: None,
         }
@@ -81,13 +94,25 @@ pub struct TokenRequests {
 }
 
 /// What `GET /__admin/stats` reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct IdpStats {
     pub token_requests: TokenRequests,
     /// Refresh-token grant requests answered with a status >= 400 (faults included).
     pub refresh_failures: u64,
-    /// `POST /token/revoke` requests.
+    /// `POST /token/revoke` requests (only counted with `--revocation`).
     pub revocations: u64,
+    /// `GET /keys` requests (faults included).
+    pub keys_requests: u64,
+    /// `GET /.well-known/openid-configuration` requests (faults included).
+    pub discovery_requests: u64,
+    /// `GET /auth` requests.
+    pub auth_requests: u64,
+    /// `GET /auth` requests by their `connector_id` parameter (`""` when it was absent).
+    pub connector_ids: std::collections::BTreeMap<String, u64>,
+    /// Device-code polls answered `slow_down` (polled before the interval had passed).
+    pub slow_downs: u64,
+    /// Milliseconds between consecutive polls of one pending device code, in order.
+    pub device_poll_gaps_ms: Vec<u64>,
 }
 
 /// The endpoints a fault can be injected into.
@@ -122,7 +147,8 @@ pub struct FaultSpec {
 }
 
 impl FaultSpec {
-    /// The next `count` requests get `status` with Dex's error JSON (`{"error":"invalid_request"}`).
+    /// The next `count` requests get `status` as Dex answers it: Dex's token-error JSON
+    /// (`{"error":"invalid_request"}`) at the token and device endpoints, Dex's HTML error page elsewhere.
     pub fn status(endpoint: FaultEndpoint, status: u16, count: u32) -> FaultSpec {
         FaultSpec {
             endpoint,
@@ -162,8 +188,8 @@ impl Idp {
         if let Some(interval) = opts.device_interval {
             args.extend(["--device-interval".into(), interval.to_string()]);
         }
-        if !opts.revocation {
-            args.push("--no-revocation".into());
+        if opts.revocation {
+            args.push("--revocation".into());
         }
         Idp {
             server: NodeServer::start("server.mjs", args, opts.tls),
@@ -207,10 +233,18 @@ impl Idp {
             .admin_post("reset-stats", &serde_json::json!({}));
     }
 
-    /// Invalidates every grant, refresh and access token of `user` (next refresh: 400 `invalid_grant`).
+    /// Invalidates every grant, refresh and access token of `user` (next refresh: 400 `invalid_request`,
+    /// [`DEX_REFRESH_INVALID`]).
     pub fn revoke(&self, user: &str) {
         self.server
             .admin_post("revoke", &serde_json::json!({ "user": user }));
+    }
+
+    /// Makes every refresh token `user` holds so far answer Dex's 400 `invalid_request`
+    /// [`DEX_REFRESH_EXPIRED`] (Dex's `absoluteLifetime` / `validIfNotUsedFor` running out).
+    pub fn expire_refresh_tokens(&self, user: &str) {
+        self.server
+            .admin_post("expire-refresh", &serde_json::json!({ "user": user }));
     }
 
     pub fn fault(&self, spec: FaultSpec) {

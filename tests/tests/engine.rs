@@ -111,31 +111,58 @@ fn a_fresh_token_is_served_from_the_cache_without_any_request() {
 }
 
 #[test]
-fn device_flow_signs_in_after_the_code_is_approved() {
-    let c = case(IdpOptions::default());
+fn device_flow_signs_in_after_the_code_is_approved_polling_no_faster_than_the_interval() {
+    // A 1 s interval (Dex says 5) keeps the test short; polling earlier than it answers `slow_down`.
+    let c = case(IdpOptions {
+        device_interval: Some(1),
+        ..IdpOptions::default()
+    });
     let ca = c.world.idp.ca().cloned();
-    let show = move |code: &signet_core::oidc::DeviceCode| {
-        assert!(!code.user_code.is_empty(), "a user code is shown");
-        let (uri, user_code, ca) = (
-            code.verification_uri.clone(),
-            code.user_code.clone(),
-            ca.clone(),
-        );
-        std::thread::spawn(move || {
-            FormBrowser::new(ca.as_ref())
-                .approve_device(&uri, Some(&user_code), "bob", PASSWORD)
-                .expect("bob approves the device code");
-        });
-    };
-    let record = c
-        .signet
-        .login("corp", LoginMethod::Device { show: &show })
-        .expect("device sign-in");
+    let idp = &c.world.idp;
+    let record = std::thread::scope(|s| {
+        let approver = std::cell::RefCell::new(None);
+        let show = |code: &signet_core::oidc::DeviceCode| {
+            assert!(!code.user_code.is_empty(), "a user code is shown");
+            assert_eq!(code.interval, Duration::from_secs(1), "the IdP's interval");
+            let (uri, user_code, ca) = (
+                code.verification_uri.clone(),
+                code.user_code.clone(),
+                ca.clone(),
+            );
+            *approver.borrow_mut() = Some(s.spawn(move || {
+                // Approve only after three polls, so the gaps between them can be measured.
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while idp.stats().token_requests.device_code < 3 {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "Signet polled fewer than 3 times in 60 s: {:?}",
+                        idp.stats()
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                FormBrowser::new(ca.as_ref())
+                    .approve_device(&uri, Some(&user_code), "bob", PASSWORD)
+                    .expect("bob approves the device code");
+            }));
+        };
+        let record = c.signet.login("corp", LoginMethod::Device { show: &show });
+        // Joined here, so a failed approval fails the test now with its own message.
+        if let Some(approver) = approver.borrow_mut().take() {
+            approver.join().expect("the approver thread");
+        }
+        record
+    })
+    .expect("device sign-in");
     assert_eq!(record.identity.email.as_deref(), Some("bob@example.com"));
     assert_eq!(record.identity.groups, vec!["viewers"]);
+    let stats = c.world.idp.stats();
+    assert!(stats.token_requests.device_code >= 4, "{stats:?}");
+    assert_eq!(stats.slow_downs, 0, "never polled too early: {stats:?}");
     assert!(
-        c.world.idp.stats().token_requests.device_code >= 1,
-        "polled the token endpoint"
+        stats.device_poll_gaps_ms.len() >= 2
+            && stats.device_poll_gaps_ms.iter().all(|&gap| gap >= 1000),
+        "every poll waits the 1 s interval: {:?}",
+        stats.device_poll_gaps_ms
     );
 }
 
@@ -213,7 +240,11 @@ fn clusters_with_different_audiences_get_their_own_narrowed_tokens() {
 
 #[test]
 fn logout_revokes_when_offered_and_forgets_everything() {
-    let c = signed_in(IdpOptions::default());
+    // A generic OIDC provider with RFC 7009 revocation (Dex has none).
+    let c = signed_in(IdpOptions {
+        revocation: true,
+        ..IdpOptions::default()
+    });
     let rt = c.store.get("corp").expect("store").expect("refresh token");
     assert_eq!(
         c.signet.logout("corp").expect("logout"),
@@ -245,10 +276,8 @@ fn logout_revokes_when_offered_and_forgets_everything() {
 
 #[test]
 fn logout_without_a_revocation_endpoint_forgets_locally_like_dex_needs() {
-    let c = signed_in(IdpOptions {
-        revocation: false,
-        ..IdpOptions::default()
-    });
+    // The stand-in's default, like Dex: no revocation endpoint.
+    let c = signed_in(IdpOptions::default());
     assert_eq!(
         c.signet.logout("corp").expect("logout"),
         Revocation::NotOffered
@@ -433,10 +462,94 @@ fn jwks_is_refetched_once_when_the_idp_rotates_its_key() {
         .oidc("corp")
         .expect("discovered with the first key");
     c.world.idp.rotate_keys();
+    c.world.idp.reset_stats();
     c.clock.advance(3600);
     c.signet
         .token_for("prod")
         .expect("token signed by the new key verifies after a JWKS refetch");
+    assert_eq!(
+        c.world.idp.stats().keys_requests,
+        1,
+        "one JWKS refetch for the unknown kid"
+    );
+    // The refetched keys are kept: the next token signed by the new key needs no further fetch.
+    c.clock.advance(3600);
+    c.signet.token_for("prod").expect("second refresh");
+    let stats = c.world.idp.stats();
+    assert_eq!(
+        (stats.token_requests.refresh_token, stats.keys_requests),
+        (2, 1),
+        "refetched once, not per token: {stats:?}"
+    );
+}
+
+#[test]
+fn the_provider_connector_setting_reaches_the_authorization_request() {
+    let world = World::new(Idp::start(IdpOptions::default()));
+    let mut config = world.config();
+    config.providers[0].connector = Some("ldap".into());
+    let store = Arc::new(MemoryStore::new());
+    let signet = world.signet(config, store.clone(), Arc::new(SystemClock));
+    let record = login(&signet, &world, "alice").expect("sign-in through the ldap connector");
+    let stats = world.idp.stats();
+    assert_eq!(
+        stats.connector_ids,
+        [("ldap".to_string(), 1)].into(),
+        "one /auth request, with connector_id=ldap"
+    );
+
+    // The same person through the default connector is another Dex user (the connector is in `sub`).
+    let plain = world.signet(world.config(), store, Arc::new(SystemClock));
+    let default = login(&plain, &world, "alice").expect("sign-in, default connector");
+    assert_ne!(record.identity.subject, default.identity.subject);
+    assert_eq!(
+        world.idp.stats().connector_ids.get(""),
+        Some(&1),
+        "no connector_id without the setting"
+    );
+}
+
+#[test]
+fn two_providers_sharing_issuer_and_client_sign_each_other_out_and_the_message_says_why() {
+    // Dex keeps one refresh token per (user, connector, client): signing in to `corp-b` deletes `corp`'s.
+    let world = World::new(Idp::start(IdpOptions::default()));
+    let mut config = world.config();
+    let mut twin = config.providers[0].clone();
+    twin.name = "corp-b".into();
+    config.providers.push(twin);
+    config
+        .clusters
+        .push(cluster("staging", "corp-b", Some("kubernetes")));
+    let clock = TestClock::new();
+    let signet = world.signet(config, Arc::new(MemoryStore::new()), clock.clone());
+    login(&signet, &world, "alice").expect("corp signs in");
+    let opener = FormOpener::new(world.idp.ca(), "alice", PASSWORD);
+    signet
+        .login(
+            "corp-b",
+            LoginMethod::Browser {
+                opener: &opener,
+                timeout: LOGIN_TIMEOUT,
+            },
+        )
+        .expect("corp-b signs in");
+    clock.advance(3600);
+    let err = signet
+        .token_for("prod")
+        .expect_err("corp's refresh token was deleted by Dex");
+    assert_eq!(err.code(), "session.sign_in_required", "{err}");
+    let message = err.to_string();
+    for part in [
+        "kubectl signet login corp",
+        "provider 'corp-b'",
+        "same issuer and client id",
+        "its own client id",
+    ] {
+        assert!(message.contains(part), "expected '{part}' in: {message}");
+    }
+    signet
+        .token_for("staging")
+        .expect("the newest sign-in (corp-b) still refreshes");
 }
 
 #[test]
@@ -446,7 +559,10 @@ fn a_session_whose_refresh_token_is_gone_from_the_store_is_forgotten_not_shown_a
     // the calm "sign-in needed" state instead of an error row.
     let c = signed_in(IdpOptions::default());
     c.store.delete("corp").expect("drop the refresh token");
-    let err = c.signet.refresh("corp").expect_err("nothing to refresh with");
+    let err = c
+        .signet
+        .refresh("corp")
+        .expect_err("nothing to refresh with");
     assert_eq!(err.code(), "session.sign_in_required", "{err}");
     let cache = TokenCache::new(&c.world.paths);
     assert!(
@@ -454,7 +570,10 @@ fn a_session_whose_refresh_token_is_gone_from_the_store_is_forgotten_not_shown_a
         "the stale session record is forgotten"
     );
     assert!(
-        c.signet.cached_token("prod").expect("known cluster").is_none(),
+        c.signet
+            .cached_token("prod")
+            .expect("known cluster")
+            .is_none(),
         "its cached tokens too"
     );
     assert_eq!(

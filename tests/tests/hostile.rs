@@ -17,11 +17,20 @@ fn login_against(
     hostile: &Hostile,
     mode: &str,
 ) -> (Result<(), signet_core::Error>, Arc<MemoryStore>) {
+    login_for_audience(hostile, mode, None)
+}
+
+/// Signs in for a cluster that expects `audience` (`None`: Signet's own client id, so no audience scope).
+fn login_for_audience(
+    hostile: &Hostile,
+    mode: &str,
+    audience: Option<&str>,
+) -> (Result<(), signet_core::Error>, Arc<MemoryStore>) {
     hostile.set_mode(mode);
     let root = tempfile::tempdir().expect("tempdir");
     let config = Config {
         providers: vec![provider("corp", hostile.issuer(), None)],
-        clusters: vec![cluster("prod", "corp", None)],
+        clusters: vec![cluster("prod", "corp", audience)],
         ..Config::default()
     };
     let store = Arc::new(MemoryStore::new());
@@ -51,6 +60,46 @@ fn a_well_formed_token_from_the_same_server_is_accepted() {
     let (result, store) = login_against(&hostile, "good");
     result.expect("the good mode signs in");
     assert!(store.get("corp").expect("store").is_some());
+}
+
+#[test]
+fn a_dex_cross_client_token_with_azp_is_accepted() {
+    // The fair counterpart of the azp forgeries below: aud = [kubernetes, signet], azp = signet.
+    let hostile = Hostile::start(HostileOptions::default());
+    let (result, store) = login_for_audience(&hostile, "good", Some("kubernetes"));
+    result.expect("Dex's cross-client token signs in");
+    assert!(store.get("corp").expect("store").is_some());
+}
+
+#[test]
+fn a_missing_or_foreign_azp_and_an_unasked_audience_are_refused() {
+    let hostile = Hostile::start(HostileOptions::default());
+    for (mode, audience, expected) in [
+        // aud = [kubernetes, signet] but no azp.
+        ("no-azp", Some("kubernetes"), "no azp"),
+        // azp names another client, with one audience and with Dex's two.
+        ("wrong-azp", None, "wrong authorized party"),
+        ("wrong-azp", Some("kubernetes"), "wrong authorized party"),
+        // An audience nobody asked for next to ours.
+        ("extra-aud", None, "wrong audience"),
+        ("extra-aud", Some("kubernetes"), "wrong audience"),
+    ] {
+        let (result, store) = login_for_audience(&hostile, mode, audience);
+        let err = result.expect_err(mode);
+        assert_eq!(
+            err.code(),
+            "oidc.invalid_id_token",
+            "{mode} ({audience:?}): {err}"
+        );
+        assert!(
+            err.to_string().contains(expected),
+            "{mode} ({audience:?}): expected '{expected}' in: {err}"
+        );
+        assert!(
+            store.get("corp").expect("store").is_none(),
+            "{mode} ({audience:?}): nothing stored"
+        );
+    }
 }
 
 #[test]

@@ -11,8 +11,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use signet_tests::browser::{BrowserError, FormBrowser};
 use signet_tests::idp::{
-    CLIENT_ID, FaultEndpoint, FaultSpec, HOSTILE_MODES, Hostile, HostileOptions, Idp, IdpOptions,
-    PASSWORD, audience_scope,
+    CLIENT_ID, DEX_REFRESH_EXPIRED, DEX_REFRESH_INVALID, FaultEndpoint, FaultSpec, HOSTILE_MODES,
+    Hostile, HostileOptions, Idp, IdpOptions, PASSWORD, audience_scope,
 };
 use signet_tests::tls::TestCa;
 use url::Url;
@@ -27,6 +27,11 @@ struct Login {
 }
 
 fn auth_request(issuer: &str, scope: &str) -> Login {
+    auth_request_via(issuer, scope, None)
+}
+
+/// An authorization request, with `connector_id` when `connector` is given.
+fn auth_request_via(issuer: &str, scope: &str, connector: Option<&str>) -> Login {
     let seed = format!("{:?}{:?}", Instant::now(), std::thread::current().id());
     let verifier = URL_SAFE_NO_PAD.encode(Sha256::digest(seed.as_bytes()));
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -34,7 +39,7 @@ fn auth_request(issuer: &str, scope: &str) -> Login {
         format!("state-{}", &verifier[..8]),
         format!("nonce-{}", &verifier[8..16]),
     );
-    let url = Url::parse_with_params(
+    let mut url = Url::parse_with_params(
         &format!("{issuer}/auth"),
         [
             ("client_id", CLIENT_ID),
@@ -47,8 +52,11 @@ fn auth_request(issuer: &str, scope: &str) -> Login {
             ("code_challenge_method", "S256"),
         ],
     )
-    .expect("auth url")
-    .to_string();
+    .expect("auth url");
+    if let Some(connector) = connector {
+        url.query_pairs_mut().append_pair("connector_id", connector);
+    }
+    let url = url.to_string();
     Login {
         verifier,
         state,
@@ -111,7 +119,12 @@ fn signature_valid(jwt: &str, jwks: &Value) -> bool {
 
 /// Logs `user` in through the form and exchanges the code; returns the token response.
 fn sign_in(idp: &Idp, user: &str, scope: &str) -> Value {
-    let login = auth_request(idp.issuer(), scope);
+    sign_in_via(idp, user, scope, None)
+}
+
+/// [`sign_in`] through the connector `connector` (`connector_id`), or the default one.
+fn sign_in_via(idp: &Idp, user: &str, scope: &str, connector: Option<&str>) -> Value {
+    let login = auth_request_via(idp.issuer(), scope, connector);
     let callback = FormBrowser::new(idp.ca())
         .login(&login.url, user, PASSWORD)
         .expect("login");
@@ -154,9 +167,12 @@ fn get_json(http: &reqwest::blocking::Client, url: &str) -> Value {
 }
 
 #[test]
-fn discovery_looks_like_dex_and_revocation_can_be_hidden() {
+fn discovery_looks_like_dex_and_revocation_is_only_an_option() {
     let started = Instant::now();
-    let idp = Idp::start(IdpOptions::default());
+    let idp = Idp::start(IdpOptions {
+        revocation: true,
+        ..Default::default()
+    });
     eprintln!("stand-in ready after {:?}", started.elapsed());
     let iss = idp.issuer();
     assert_eq!(iss, format!("http://127.0.0.1:{}/dex", idp.port()));
@@ -172,8 +188,8 @@ fn discovery_looks_like_dex_and_revocation_can_be_hidden() {
         assert_eq!(doc[field], format!("{iss}{path}"), "{field}");
     }
     assert_eq!(doc["issuer"], iss);
+    // Like Dex by default: no revocation endpoint at all.
     let quiet = Idp::start(IdpOptions {
-        revocation: false,
         issuer_path: String::new(),
         ..Default::default()
     });
@@ -227,8 +243,13 @@ fn code_flow_gives_dex_cross_client_tokens_and_refresh_rotates() {
     assert_ne!(first, second);
     let (status, body) = refresh(&idp, first, None);
     assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (400, Some("invalid_request"), Some(DEX_REFRESH_INVALID)),
+        "a replayed refresh token answers like Dex"
     );
     let (status, body) = refresh(&idp, second, None);
     assert_eq!(
@@ -377,8 +398,13 @@ fn revoke_faults_and_key_rotation() {
     let latest = body["refresh_token"].as_str().expect("refresh_token");
     let (status, body) = refresh(&idp, latest, None);
     assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (400, Some("invalid_request"), Some(DEX_REFRESH_INVALID)),
+        "a deleted refresh token answers like Dex"
     );
     let stats = idp.stats();
     assert_eq!(
@@ -389,7 +415,10 @@ fn revoke_faults_and_key_rotation() {
 
 #[test]
 fn device_flow_with_both_verification_uris() {
-    let idp = Idp::start(IdpOptions::default());
+    let idp = Idp::start(IdpOptions {
+        device_interval: Some(1),
+        ..Default::default()
+    });
     for complete in [true, false] {
         let started: Value = idp
             .http()
@@ -548,6 +577,22 @@ fn hostile_issuer_serves_every_mode() {
             "hs256" => assert_eq!(alg, Some("HS256")),
             "nonce-mismatch" => assert!(!nonce_ok),
             "unknown-kid" => assert_eq!(kid, Some("hostile-unknown")),
+            // No audience scope was asked for: Dex would give aud = signet and no azp.
+            "no-azp" => assert_eq!(
+                (claims["aud"].clone(), claims.get("azp")),
+                (serde_json::json!(["kubernetes", CLIENT_ID]), None)
+            ),
+            "wrong-azp" => assert_eq!(
+                (claims["aud"].as_str(), claims["azp"].as_str()),
+                (Some(CLIENT_ID), Some("someone-else"))
+            ),
+            "extra-aud" => assert_eq!(
+                (claims["aud"].clone(), claims["azp"].as_str()),
+                (
+                    serde_json::json!([CLIENT_ID, "someone-else"]),
+                    Some(CLIENT_ID)
+                )
+            ),
             other => panic!("untested mode {other}"),
         }
     }
@@ -557,4 +602,184 @@ fn hostile_issuer_serves_every_mode() {
         HOSTILE_MODES.len() as u64
     );
     assert_eq!(stats.auth_requests, HOSTILE_MODES.len() as u64);
+}
+
+/// The points where Signet depends on Dex's behaviour (reference/dex-kubernetes-protocols.md A.6–A.9),
+/// checked against the stand-in started with its defaults.
+#[test]
+fn the_stand_in_behaves_like_dex_where_signet_depends_on_it() {
+    let idp = Idp::start(IdpOptions::default());
+    let iss = idp.issuer().to_string();
+
+    // 1. No revocation endpoint (dexidp/dex#1778): not in discovery, and the path does not exist.
+    let doc = get_json(idp.http(), &idp.discovery_url());
+    assert!(doc.get("revocation_endpoint").is_none(), "{doc}");
+    let status = idp
+        .http()
+        .post(format!("{iss}/token/revoke"))
+        .form(&[("token", "x"), ("client_id", CLIENT_ID)])
+        .send()
+        .expect("POST /token/revoke")
+        .status();
+    assert_eq!(status.as_u16(), 404, "Dex has no /token/revoke");
+
+    // 2. Refresh errors in Dex's words: a missing token, an expired one, and Dex's 500.
+    let (status, body) = post_token(
+        idp.http(),
+        &iss,
+        &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID)],
+    );
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            400,
+            Some("invalid_request"),
+            Some("No refresh token is found in request.")
+        )
+    );
+    let bob = sign_in(&idp, "bob", "openid offline_access");
+    idp.expire_refresh_tokens("bob");
+    let (status, body) = refresh(&idp, bob["refresh_token"].as_str().expect("rt"), None);
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (400, Some("invalid_request"), Some(DEX_REFRESH_EXPIRED))
+    );
+    idp.fault(FaultSpec::status(FaultEndpoint::Token, 500, 1));
+    let response = idp
+        .http()
+        .post(format!("{iss}/token"))
+        .form(&[("grant_type", "refresh_token"), ("client_id", CLIENT_ID)])
+        .send()
+        .expect("POST /token");
+    assert_eq!(response.status().as_u16(), 500);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "Dex's token errors are JSON"
+    );
+    assert_eq!(
+        response.json::<Value>().expect("JSON"),
+        serde_json::json!({"error": "invalid_request"}),
+        "Dex's upstream-refresh 500 has no description"
+    );
+    idp.fault(FaultSpec::status(FaultEndpoint::Keys, 500, 1));
+    let response = idp.http().get(format!("{iss}/keys")).send().expect("GET");
+    assert_eq!(response.status().as_u16(), 500);
+    assert!(
+        response
+            .text()
+            .expect("body")
+            .contains("Internal server error."),
+        "Dex's /keys failure is its HTML error page"
+    );
+
+    // 3. One refresh token per (user, connector, client): a new sign-in deletes the older token; another
+    //    connector is another Dex user and keeps its own; another user is untouched.
+    let scope = "openid email offline_access";
+    let first = sign_in(&idp, "alice", scope);
+    let carol = sign_in(&idp, "carol", scope);
+    let second = sign_in(&idp, "alice", scope);
+    let via_ldap = sign_in_via(&idp, "alice", scope, Some("ldap"));
+    let rt = |v: &Value| {
+        v["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_string()
+    };
+    let (status, body) = refresh(&idp, &rt(&first), None);
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (400, Some("invalid_request"), Some(DEX_REFRESH_INVALID)),
+        "the second sign-in of alice through the same client deleted the first refresh token"
+    );
+    for (who, tokens) in [
+        ("alice (newest)", &second),
+        ("alice via ldap", &via_ldap),
+        ("carol", &carol),
+    ] {
+        let (status, body) = refresh(&idp, &rt(tokens), None);
+        assert_eq!(status, 200, "{who}: {body}");
+    }
+    let (local, ldap) = (
+        jwt_part(second["id_token"].as_str().expect("id_token"), 1),
+        jwt_part(via_ldap["id_token"].as_str().expect("id_token"), 1),
+    );
+    assert_ne!(
+        local["sub"], ldap["sub"],
+        "the connector is part of Dex's sub"
+    );
+    assert_eq!(ldap["email"], "alice@example.com");
+
+    // 4. connector_id: a known one is used (counted), an unknown one is Dex's 400 error page.
+    let stats = idp.stats();
+    assert_eq!(stats.connector_ids.get("ldap"), Some(&1), "{stats:?}");
+    let unknown = auth_request_via(&iss, "openid", Some("github"));
+    let response = FormBrowser::new(None).login(&unknown.url, "alice", PASSWORD);
+    match response {
+        Err(BrowserError::Status {
+            status: 400, body, ..
+        }) => assert!(
+            body.contains("Connector ID does not match a valid Connector"),
+            "{body}"
+        ),
+        other => panic!("an unknown connector_id must be Dex's 400 page, got {other:?}"),
+    }
+
+    // 5. Device flow: Dex's interval 5, and slow_down (interval + 5) for a poll before it has passed.
+    let started: Value = idp
+        .http()
+        .post(format!("{iss}/device/code"))
+        .form(&[("client_id", CLIENT_ID), ("scope", "openid")])
+        .send()
+        .expect("POST /device/code")
+        .json()
+        .expect("JSON");
+    assert_eq!(started["interval"], 5);
+    let grant = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", CLIENT_ID),
+        (
+            "device_code",
+            started["device_code"].as_str().expect("device_code"),
+        ),
+    ];
+    let (_, first_poll) = post_token(idp.http(), &iss, &grant);
+    let (_, second_poll) = post_token(idp.http(), &iss, &grant);
+    assert_eq!(
+        (first_poll["error"].as_str(), second_poll["error"].as_str()),
+        (Some("authorization_pending"), Some("slow_down"))
+    );
+    assert_eq!(idp.stats().slow_downs, 1);
+
+    // 6. azp: set whenever a cross-client audience is asked for, even the client's own (one aud).
+    let own = sign_in(
+        &idp,
+        "carol",
+        &format!("openid {}", audience_scope(CLIENT_ID)),
+    );
+    let claims = jwt_part(own["id_token"].as_str().expect("id_token"), 1);
+    assert_eq!(
+        (claims["aud"].as_str(), claims["azp"].as_str()),
+        (Some(CLIENT_ID), Some(CLIENT_ID))
+    );
+
+    // 7. /keys requests are counted (the fault above included).
+    let before = idp.stats().keys_requests;
+    get_json(idp.http(), &format!("{iss}/keys"));
+    assert_eq!(idp.stats().keys_requests, before + 1);
 }

@@ -69,7 +69,10 @@ impl SessionError {
 /// The other providers that sign in with `provider`'s issuer and client id. Dex keeps one refresh token
 /// per (user, connector, client) and a new sign-in deletes the older one (dexidp/dex#973, #981), so such
 /// providers sign each other out whenever the same person uses both.
-pub fn providers_sharing_a_client<'a>(config: &'a Config, provider: &ProviderConfig) -> Vec<&'a str> {
+pub fn providers_sharing_a_client<'a>(
+    config: &'a Config,
+    provider: &ProviderConfig,
+) -> Vec<&'a str> {
     let issuer = provider.issuer.trim_end_matches('/');
     config
         .providers

@@ -346,7 +346,7 @@ fn add_provider_validates_discovery_and_add_cluster_writes_a_context_kubectl_use
     let out = env.plugin(&["add", "provider", "corp2", "--issuer", &issuer]);
     assert!(out.status.success(), "add provider: {}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("revocation: offered"),
+        text(&out.stdout).contains("revocation: not offered"),
         "{}",
         text(&out.stdout)
     );

@@ -651,12 +651,11 @@ impl OidcProvider {
         }
         .map_err(|e| OidcError::InvalidIdToken(describe_claims_error(&e)))
         .and_then(|(identity, exp, iat)| {
-            // openidconnect leaves `azp` to us: with several audiences it must name our client (OIDC Core §2).
-            if identity.audiences.len() > 1 && token_azp(token).as_deref() != Some(self.config.client_id.as_str()) {
-                return Err(OidcError::InvalidIdToken(
-                    "the token has several audiences but its azp is not this client".into(),
-                ));
-            }
+            check_azp(
+                token_azp(token).as_deref(),
+                identity.audiences.len(),
+                &self.config.client_id,
+            )?;
             Ok((identity, exp, iat))
         })
     }
@@ -693,6 +692,21 @@ impl OidcProvider {
             audiences: claims.audiences().iter().map(|a| a.to_string()).collect(),
         };
         Ok((identity, claims.expiration(), claims.issue_time()))
+    }
+}
+
+/// openidconnect leaves `azp` to us (OIDC Core §3.1.3.7, steps 4–5): when present it must name this client,
+/// and a token with several audiences must carry it. Dex sets `azp` to the requesting client whenever a
+/// cross-client audience was asked for.
+fn check_azp(azp: Option<&str>, audiences: usize, client_id: &str) -> Result<(), OidcError> {
+    match azp {
+        Some(azp) if azp != client_id => Err(OidcError::InvalidIdToken(format!(
+            "wrong authorized party (its azp is not this client '{client_id}')"
+        ))),
+        None if audiences > 1 => Err(OidcError::InvalidIdToken(
+            "the token has several audiences but no azp (authorized party)".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -770,6 +784,27 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn azp_must_name_this_client_when_present_and_exist_with_several_audiences() {
+        assert!(check_azp(None, 1, "signet").is_ok(), "one audience, no azp");
+        assert!(
+            check_azp(Some("signet"), 1, "signet").is_ok(),
+            "Dex's own-audience scope"
+        );
+        assert!(
+            check_azp(Some("signet"), 2, "signet").is_ok(),
+            "Dex's cross-client token"
+        );
+        for (azp, audiences) in [(Some("kubernetes"), 1), (Some("kubernetes"), 2), (None, 2)] {
+            let err = check_azp(azp, audiences, "signet").expect_err("refused");
+            assert_eq!(
+                err.code(),
+                "oidc.invalid_id_token",
+                "{azp:?} with {audiences} audiences"
+            );
+        }
     }
 
     #[test]
