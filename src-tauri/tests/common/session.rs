@@ -221,9 +221,14 @@ impl Session {
 
     /// Starts the app (its stdout and stderr go to `app.log` in the root).
     pub fn spawn_app(&self) -> App {
+        self.spawn(self.command(APP))
+    }
+
+    /// Starts `cmd` (made with [`Session::command`]) as the app: another build of it, or the installed
+    /// one (its stdout and stderr go to `app.log` in the root).
+    pub fn spawn(&self, mut cmd: Command) -> App {
         let log = std::fs::File::create(self.root.join("app.log")).expect("create app.log");
-        let child = self
-            .command(APP)
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log handle"))
             .stderr(log)

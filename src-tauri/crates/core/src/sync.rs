@@ -150,6 +150,22 @@ impl Signet {
     }
 }
 
+impl Signet {
+    /// Removes the kubeconfig entries Signet wrote for every configured cluster (the clusters stay in
+    /// the config; `sync_kubeconfig` writes them back). Entries without Signet's mark are never touched.
+    pub fn remove_kubeconfig_entries(&self) -> Result<Vec<(String, EditOutcome)>, Error> {
+        self.config
+            .clusters
+            .iter()
+            .map(|c| {
+                let outcome =
+                    kubeconfig::remove_cluster_entries(&self.kubeconfig_target(c), &c.name)?;
+                Ok((c.name.clone(), outcome))
+            })
+            .collect()
+    }
+}
+
 /// The directories on the `PATH` that every Linux session gives its programs (login shells, desktop
 /// sessions and the apps they start, systemd user services, sshd): an exec command found here works
 /// wherever kubectl runs.

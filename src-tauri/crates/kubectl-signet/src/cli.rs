@@ -61,7 +61,14 @@ pub enum Command {
         namespace: Option<String>,
     },
     /// Write or repair the kubeconfig entries of every configured cluster.
-    Sync,
+    ///
+    /// With --remove, take them out instead (Signet's own entries only; the config stays, so a later
+    /// `sync` writes them back): for uninstalling, together with `logout`.
+    Sync {
+        /// Remove Signet's kubeconfig entries of every configured cluster instead of writing them.
+        #[arg(long)]
+        remove: bool,
+    },
     /// Add a provider or a cluster to the Signet config.
     #[command(subcommand)]
     Add(AddCommand),

@@ -63,7 +63,7 @@ pub fn run(command: Command) -> Result<(), Failure> {
         Command::Logout { provider } => logout(&provider),
         Command::Status { json } => status(json),
         Command::Use { cluster, namespace } => use_cluster(&cluster, namespace.as_deref()),
-        Command::Sync => sync(),
+        Command::Sync { remove } => sync(remove),
         Command::Add(add) => crate::add::run(add),
         Command::Import {
             kubeconfig,
@@ -235,8 +235,17 @@ pub fn print_sync(reports: &[signet_core::sync::SyncReport]) {
     }
 }
 
-fn sync() -> Result<(), Failure> {
+fn sync(remove: bool) -> Result<(), Failure> {
     let signet = signet()?;
+    if remove {
+        for (cluster, outcome) in signet.remove_kubeconfig_entries()? {
+            for file in &outcome.written {
+                println!("  removed cluster {cluster}'s entries from {}", file.display());
+            }
+        }
+        println!("Signet's kubeconfig entries are removed; `kubectl signet sync` writes them back.");
+        return Ok(());
+    }
     let reports = signet.sync_kubeconfig(None, &plugin_command())?;
     if reports.is_empty() {
         println!("No clusters configured; add one with `kubectl signet add cluster`.");

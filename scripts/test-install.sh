@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The real-install test (CI runs it after scripts/test.sh): builds the packages (scripts/package.sh),
+# checks them with Debian's validators, installs the .deb with apt-get, uses Signet with only the installed
+# files (src-tauri/tests/installed_package.rs: sign-in, kubectl and the Python client through the exec entry,
+# plugin lookup and completion, man page, the tray app from its desktop entry, start at login), and removes the
+# package, checking that the person's files stay. It installs and removes a system package: run it on a
+# throw-away machine (as root, or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+# The validators, man, and a venv for the Python client.
+packages=(desktop-file-utils appstream lintian man-db python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "test-install: installing ${missing[*]}" >&2
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+package_paths=$(scripts/package.sh)
+mapfile -t built <<<"$package_paths"
+deb=${built[0]} tarball=${built[1]} checksum=${built[2]} manifest=${built[3]}
+echo "test-install: built ${built[*]}" >&2
+
+# The packages' metadata, as Debian's tools see it.
+desktop-file-validate packaging/linux/dev.signet.Signet.desktop
+appstreamcli validate --no-net --explain packaging/linux/dev.signet.Signet.metainfo.xml
+# lintian: no errors (warnings are printed for the record). Running as root needs --allow-root.
+lintian_args=(--fail-on error --no-tag-display-limit)
+[ "$(id -u)" -ne 0 ] || lintian_args+=(--allow-root)
+lintian "${lintian_args[@]}" "$deb"
+dpkg-deb --field "$deb" Package Version Depends Recommends >&2
+
+# The CLI tarball: checksum, krew's layout and manifest, and no GUI library linked.
+(cd "$(dirname "$tarball")" && sha256sum --check --quiet "$(basename "$checksum")")
+listing=$(tar -tzf "$tarball" | sort)
+for f in ./kubectl-signet ./kubectl_complete-signet ./LICENSE; do
+  grep -qx "$f" <<<"$listing" || { echo "test-install: $f missing from $tarball" >&2; exit 1; }
+done
+grep -q "sha256: $(cut -d' ' -f1 "$checksum")" "$manifest" || { echo "test-install: $manifest has another sha256" >&2; exit 1; }
+grep -q "bin: kubectl-signet" "$manifest"
+unpacked=$(mktemp -d)
+trap 'rm -rf "$unpacked"' EXIT
+tar -xzf "$tarball" -C "$unpacked"
+if ldd "$unpacked/kubectl-signet" | grep -Ei 'gtk|webkit|appindicator|gdk|soup|javascriptcore'; then
+  echo "test-install: the CLI tarball's kubectl-signet links GUI libraries" >&2
+  exit 1
+fi
+"$unpacked/kubectl-signet" --version
+
+# The Python client for the second-client check (from PyPI), then the suite against the installed package.
+venv=target/install-test/venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check 'kubernetes>=30,<36'
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null
+SIGNET_TEST_PYTHON="$PWD/$venv/bin/python" cargo test --locked -p signet --test installed_package -- --nocapture
+echo "test-install: passed" >&2
