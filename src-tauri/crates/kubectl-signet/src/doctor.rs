@@ -83,6 +83,7 @@ pub fn run() -> Result<(), Failure> {
         for provider in &config.providers {
             check_provider(&mut report, provider);
         }
+        check_shared_clients(&mut report, config);
     }
     check_keyring(&mut report, config.as_ref());
     check_kubectl(&mut report);
@@ -179,6 +180,41 @@ fn check_provider(report: &mut Report, provider: &ProviderConfig) {
         }
     }
     check_clock(report, &check, provider, options);
+}
+
+/// Warns about providers that share an issuer and a client id: Dex keeps one refresh token per (user,
+/// connector, client), so signing in to one of them signs the same person out of the others.
+fn check_shared_clients(report: &mut Report, config: &Config) {
+    for group in shared_client_groups(config) {
+        let names: Vec<String> = group.iter().map(|n| format!("'{n}'")).collect();
+        report.warn(
+            &format!("provider {}", group[0]),
+            format!(
+                "providers {} sign in with the same issuer and client id; Dex keeps one refresh token per user and client, so signing in to one signs you out of the other",
+                names.join(", ")
+            ),
+            "give each provider its own client id (one Dex staticClient each), or keep one provider for all its clusters",
+        );
+    }
+}
+
+/// Groups of two or more providers with the same issuer and client id, in config order.
+fn shared_client_groups(config: &Config) -> Vec<Vec<&str>> {
+    let mut groups: Vec<Vec<&str>> = Vec::new();
+    for provider in &config.providers {
+        if groups.iter().flatten().any(|n| *n == provider.name) {
+            continue;
+        }
+        let others = signet_core::session::providers_sharing_a_client(config, provider);
+        if !others.is_empty() {
+            groups.push(
+                std::iter::once(provider.name.as_str())
+                    .chain(others)
+                    .collect(),
+            );
+        }
+    }
+    groups
 }
 
 /// Compares this machine's clock with the IdP's HTTP `Date` (1 s resolution), taken at the middle of

@@ -592,3 +592,37 @@ fn every_command_answers_bad_input_with_one_actionable_line_and_exit_1() {
         "unreachable issuer: {stderr}"
     );
 }
+
+#[test]
+fn doctor_warns_when_two_providers_share_issuer_and_client_id() {
+    // Dex keeps one refresh token per (user, connector, client): such providers sign each other out.
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    let out = env.plugin(&["doctor"]);
+    assert!(
+        !text(&out.stdout).contains("same issuer and client id"),
+        "one provider: no warning\n{}",
+        text(&out.stdout)
+    );
+    let mut config =
+        signet_core::config::Config::load(&env.world.paths.config_file, &env.world.paths.home)
+            .expect("the test config loads");
+    let mut twin = config.providers[0].clone();
+    twin.name = "corp-b".into();
+    config.providers.push(twin);
+    env.world.write_config(&config);
+    let out = env.plugin(&["doctor"]);
+    let stdout = text(&out.stdout);
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("same issuer and client id"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning for the pair:\n{stdout}");
+    for part in ["warn ", "'corp', 'corp-b'", "its own client id"] {
+        assert!(
+            warnings[0].contains(part),
+            "expected '{part}' in: {}",
+            warnings[0]
+        );
+    }
+}
