@@ -54,6 +54,19 @@ pub fn audience_scope(client_id: &str) -> String {
     format!("audience:server:client_id:{client_id}")
 }
 
+/// The claims of a JWT, read without verifying it (tests compare them with what Signet reports).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = jwt
+        .split('.')
+        .nth(1)
+        .unwrap_or_else(|| panic!("not a JWT: it has no payload part"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("the JWT payload is base64url");
+    serde_json::from_slice(&bytes).expect("the JWT payload is JSON")
+}
+
 /// How to start the Dex stand-in.
 #[derive(Debug, Clone)]
 pub struct IdpOptions {

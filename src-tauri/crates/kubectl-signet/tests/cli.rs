@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use signet_tests::apiserver::{ApiServer, ApiServerOptions};
-use signet_tests::idp::{Idp, IdpOptions};
+use signet_tests::idp::{Idp, IdpOptions, jwt_claims};
 use signet_tests::keyring::KeyringSession;
 use signet_tests::world::World;
 
@@ -110,6 +110,22 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts `stderr` is exactly one line that starts with `signet: ` and returns it.
+fn one_signet_line(what: &str, stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{what}: exactly one line on stderr, got {}: {stderr:?}",
+        lines.len()
+    );
+    assert!(
+        lines[0].starts_with("signet: "),
+        "{what}: the line starts with 'signet: ': {stderr:?}"
+    );
+    lines[0].to_string()
+}
+
 fn whoami(out: &Output) -> Value {
     assert!(
         out.status.success(),
@@ -153,11 +169,24 @@ fn token_prints_an_exec_credential_that_expires_before_the_jwt() {
     let cred: Value = serde_json::from_slice(&out.stdout).expect("ExecCredential JSON");
     assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1");
     assert_eq!(cred["kind"], "ExecCredential");
+    let jwt = cred["status"]["token"].as_str().expect("a token");
+    assert_eq!(jwt.split('.').count(), 3, "a JWT");
+    // client-go re-runs the plugin only after expirationTimestamp (no margin of its own), so it must come
+    // before the JWT's exp — by Signet's margin, not by the whole lifetime.
+    let expires = cred["status"]["expirationTimestamp"]
+        .as_str()
+        .expect("expirationTimestamp is set");
+    let expires = chrono::DateTime::parse_from_rfc3339(expires)
+        .unwrap_or_else(|e| panic!("expirationTimestamp {expires:?} is RFC 3339: {e}"))
+        .timestamp();
+    let claims = jwt_claims(jwt);
+    let (exp, iat) = (
+        claims["exp"].as_i64().expect("exp"),
+        claims["iat"].as_i64().expect("iat"),
+    );
     assert!(
-        cred["status"]["token"]
-            .as_str()
-            .is_some_and(|t| t.split('.').count() == 3),
-        "a JWT"
+        expires < exp && expires > iat,
+        "expirationTimestamp {expires} must fall between the JWT's iat {iat} and exp {exp}"
     );
     assert!(
         out.stderr.is_empty(),
@@ -223,21 +252,59 @@ fn a_revoked_session_fails_fast_with_one_line_when_not_interactive() {
     let launches = env.browser_launches();
     env.world.idp.revoke("alice");
     std::thread::sleep(Duration::from_millis(4200));
+    env.world.idp.reset_stats();
     let start = Instant::now();
     let out = env.kubectl(&["get", "ns"]);
     let took = start.elapsed();
     eprintln!("kubectl with a revoked session failed after {took:?}");
     assert!(!out.status.success());
-    assert!(took < Duration::from_secs(2), "failed fast, took {took:?}");
+    // Failing fast means: one refresh request, no sign-in started, and no wait for one (a sign-in would
+    // wait minutes); the bound leaves a loaded 2-core machine plenty of room.
+    let stats = env.world.idp.stats();
+    assert_eq!(
+        (
+            stats.token_requests.refresh_token,
+            stats.token_requests.total,
+            stats.auth_requests
+        ),
+        (1, 1, 0),
+        "one refresh attempt and no sign-in: {stats:?}"
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "failed without waiting, took {took:?}"
+    );
+    // kubectl runs the plugin several times (API discovery retries) and adds its own lines; every line of
+    // the plugin's is its one-line message, and the first says why the session ended.
     let stderr = text(&out.stderr);
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("signet:")).collect();
     assert!(
-        stderr.contains("signet: sign-in to 'corp' required"),
-        "{stderr}"
+        !ours.is_empty(),
+        "the plugin's message reaches the user: {stderr}"
     );
     assert!(
-        stderr.contains("run `kubectl signet login corp`"),
-        "{stderr}"
+        ours[0].contains("rejected the refresh token"),
+        "the first says why: {stderr}"
     );
+    assert!(
+        ours.iter()
+            .all(|l| l.starts_with("signet: sign-in to 'corp' required")
+                && l.contains("run `kubectl signet login corp`")),
+        "each says what to run: {stderr}"
+    );
+    // One plugin call, as kubectl makes it: exactly one line.
+    let out = env
+        .command(PLUGIN)
+        .args(["token", "--cluster", "prod"])
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+        )
+        .output()
+        .expect("run the plugin");
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_signet_line("a dead session", &text(&out.stderr));
+    assert!(line.contains("run `kubectl signet login corp`"), "{line}");
     assert_eq!(
         env.browser_launches(),
         launches,
@@ -261,10 +328,31 @@ fn twenty_interactive_token_calls_with_a_dead_session_open_one_browser() {
                 .expect("spawn plugin")
         })
         .collect();
+    let mut tokens = Vec::new();
     for child in children {
         let out = child.wait_with_output().expect("plugin");
         assert!(out.status.success(), "token: {}", text(&out.stderr));
+        let cred: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "each caller prints an ExecCredential ({e}): {:?}",
+                text(&out.stdout)
+            )
+        });
+        assert_eq!(cred["kind"], "ExecCredential", "{cred}");
+        let token = cred["status"]["token"].as_str().expect("a token");
+        assert_eq!(
+            jwt_claims(token)["email"],
+            "alice@example.com",
+            "alice's token"
+        );
+        tokens.push(token.to_string());
     }
+    tokens.dedup();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "all 20 callers answer the one token of the one sign-in"
+    );
     assert_eq!(
         env.browser_launches(),
         1,
@@ -279,10 +367,10 @@ fn cli_errors_are_one_actionable_line_with_exit_1_and_usage_errors_exit_2() {
     let env = Env::new(IdpOptions::default());
     let out = env.plugin(&["token", "--cluster", "nope"]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let line = one_signet_line("unknown cluster", &text(&out.stderr));
     assert!(
-        stderr.contains("no cluster named 'nope' in the Signet config (known: prod)"),
-        "{stderr}"
+        line.contains("no cluster named 'nope' in the Signet config (known: prod)"),
+        "{line}"
     );
     assert!(out.stdout.is_empty(), "nothing on stdout on failure");
 
@@ -293,11 +381,8 @@ fn cli_errors_are_one_actionable_line_with_exit_1_and_usage_errors_exit_2() {
         .expect("break the config");
     let out = env.plugin(&["status"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("config.toml:2:"),
-        "{}",
-        text(&out.stderr)
-    );
+    let line = one_signet_line("broken config", &text(&out.stderr));
+    assert!(line.contains("config.toml:2:"), "{line}");
     let _ = &env.api;
 }
 
@@ -456,6 +541,42 @@ fn token_mode_writes_a_static_token_that_kubectl_uses_and_rewrites_it_on_refresh
         review["status"]["userInfo"]["username"],
         "alice@example.com"
     );
+
+    // A refresh (what the tray agent's timer does) rewrites the static token in kubeconfig.
+    let out = env
+        .command(probe())
+        .args(["refresh", "corp"])
+        .output()
+        .expect("run signet-probe refresh");
+    assert!(
+        out.status.success(),
+        "refresh: {} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(env.world.idp.stats().token_requests.refresh_token, 1);
+    let rewritten = env.kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "-o",
+        "jsonpath={.users[0].user.token}",
+    ]);
+    let (before, after) = (text(&token.stdout), text(&rewritten.stdout));
+    assert!(after.starts_with("eyJ"), "still a static JWT");
+    assert!(
+        after != before,
+        "the refreshed token replaced the old one in kubeconfig (tokens not shown)"
+    );
+    assert!(
+        jwt_claims(&after)["iat"].as_i64() >= jwt_claims(&before)["iat"].as_i64(),
+        "the new token is not older"
+    );
+    let review = whoami(&env.kubectl(&["auth", "whoami", "-o", "json"]));
+    assert_eq!(
+        review["status"]["userInfo"]["username"], "alice@example.com",
+        "kubectl uses the rewritten token"
+    );
 }
 
 /// The Google Cloud SDK's versioned kubectl builds (present on these machines).
@@ -565,15 +686,11 @@ fn every_command_answers_bad_input_with_one_actionable_line_and_exit_1() {
         let out = env.plugin(args);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?} exits 1: {stderr}");
+        let line = one_signet_line(&format!("{args:?}"), &stderr);
         assert!(
-            stderr.starts_with("signet: "),
-            "{args:?}: one 'signet:' message: {stderr}"
+            line.contains(expected),
+            "{args:?}: expected '{expected}' in: {line}"
         );
-        assert!(
-            stderr.contains(expected),
-            "{args:?}: expected '{expected}' in: {stderr}"
-        );
-        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
     }
 
     // The identity provider is down: login says so and what to check.
@@ -586,10 +703,10 @@ fn every_command_answers_bad_input_with_one_actionable_line_and_exit_1() {
     config.save(&env.world.paths.config_file).expect("save");
     let out = env.plugin(&["login", "corp", "--browser"]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let line = one_signet_line("unreachable issuer", &text(&out.stderr));
     assert!(
-        stderr.contains("cannot connect"),
-        "unreachable issuer: {stderr}"
+        line.contains("cannot connect"),
+        "unreachable issuer: {line}"
     );
 }
 
