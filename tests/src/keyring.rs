@@ -88,16 +88,29 @@ impl KeyringSession {
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address);
     }
 
-    /// `secret-tool lookup service signet username <user>` in this session.
+    /// `secret-tool lookup service <service> username <user>` in this session: `Some(secret)`, or `None`
+    /// when there is no such entry. Panics when the lookup itself fails (no bus, no Secret Service, a locked
+    /// collection…), so a broken keyring never reads as "the entry is gone".
     pub fn lookup(&self, service: &str, user: &str) -> Option<String> {
         let mut cmd = Command::new("secret-tool");
         cmd.args(["lookup", "service", service, "username", user]);
         self.apply(&mut cmd);
-        let out = cmd.output().expect("run secret-tool (libsecret-tools)");
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-            .filter(|s| !s.is_empty())
+        let out = cmd.output().unwrap_or_else(|e| {
+            panic!("cannot run `secret-tool` ({e}): install libsecret-tools (scripts/test.sh does)")
+        });
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // secret-tool exits 1 with nothing on stderr when no item matches; any message is a failure.
+        assert!(
+            stderr.trim().is_empty(),
+            "`secret-tool lookup` failed (exit {:?}): {}",
+            out.status.code(),
+            stderr.trim()
+        );
+        match out.status.code() {
+            Some(0) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+            Some(1) => None,
+            other => panic!("`secret-tool lookup` exited with {other:?}"),
+        }
     }
 }
 
