@@ -132,7 +132,9 @@ impl Clock for TestClock {
 }
 
 /// A "browser" that signs in through the IdP's login form and delivers the redirect to the loopback
-/// listener, as a person would. Records the redirect URLs it delivered (they carry the codes).
+/// listener, as a person would. Records the redirect URLs it delivered (they carry the codes), and every
+/// failure — of the sign-in form or of the delivery — in `failures` (also printed to stderr at once), so a
+/// sign-in that times out can say why.
 #[derive(Debug)]
 pub struct FormOpener {
     ca: Option<TestCa>,
@@ -154,6 +156,13 @@ impl FormOpener {
     }
 }
 
+impl FormOpener {
+    /// What went wrong on the browser side so far (empty when nothing did).
+    pub fn failures(&self) -> Vec<String> {
+        self.failures.lock().expect("lock").clone()
+    }
+}
+
 impl UrlOpener for FormOpener {
     fn open(&self, url: &Url) -> Result<(), String> {
         let (ca, user, password) = (self.ca.clone(), self.user.clone(), self.password.clone());
@@ -161,13 +170,29 @@ impl UrlOpener for FormOpener {
         let url = url.to_string();
         std::thread::spawn(move || {
             let browser = FormBrowser::new(ca.as_ref());
+            let failed = |what: String| {
+                eprintln!("FormOpener: {what}");
+                failures.lock().expect("lock").push(what);
+            };
             match browser.login(&url, &user, &password) {
                 Ok(callback) => {
                     delivered.lock().expect("lock").push(callback.clone());
-                    // Deliver the redirect to the loopback listener like a browser; the page is not needed.
-                    let _ = reqwest::blocking::get(callback);
+                    // Deliver the redirect to the loopback listener like a browser. The page itself is
+                    // Signet's business (it may be an error page); not reaching the listener is a failure.
+                    // The URL carries the authorization code: the message leaves it out.
+                    let listener = format!(
+                        "{}:{}",
+                        callback.host_str().unwrap_or_default(),
+                        callback.port_or_known_default().unwrap_or_default()
+                    );
+                    if let Err(e) = reqwest::blocking::get(callback) {
+                        failed(format!(
+                            "delivering the redirect to the loopback listener {listener} failed: {}",
+                            e.without_url()
+                        ));
+                    }
                 }
-                Err(e) => failures.lock().expect("lock").push(e.to_string()),
+                Err(e) => failed(format!("signing in through the IdP's form failed: {e}")),
             }
         });
         Ok(())

@@ -25,13 +25,25 @@ fn login(
     user: &str,
 ) -> Result<signet_core::token_store::SessionRecord, Error> {
     let opener = FormOpener::new(world.idp.ca(), user, PASSWORD);
-    signet.login(
+    let result = signet.login(
         "corp",
         LoginMethod::Browser {
             opener: &opener,
             timeout: LOGIN_TIMEOUT,
         },
-    )
+    );
+    // A browser-side failure (the form, or delivering the redirect) is the test world's, not Signet's: say
+    // so instead of letting it pass as the sign-in error a test may expect.
+    let failures = opener.failures();
+    assert!(
+        failures.is_empty(),
+        "the browser side of the sign-in failed: {failures:?} (Signet answered {:?})",
+        result
+            .as_ref()
+            .map(|_| "a session")
+            .map_err(|e| e.to_string())
+    );
+    result
 }
 
 struct Case {

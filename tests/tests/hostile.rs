@@ -50,6 +50,11 @@ fn login_for_audience(
             },
         )
         .map(|_| ());
+    let failures = opener.failures();
+    assert!(
+        failures.is_empty(),
+        "{mode}: the browser side failed: {failures:?}"
+    );
     (result, store)
 }
 
