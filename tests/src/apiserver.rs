@@ -144,6 +144,26 @@ pub struct ApiServerStats {
     pub requests: Vec<RequestRecord>,
 }
 
+/// The Google Cloud SDK's versioned kubectl build `kubectl.<version>` (the suites run the main flow with
+/// 1.27 and 1.33 besides the kubectl on PATH). Panics naming what to install when it is missing: these
+/// tests never skip a version silently.
+pub fn versioned_kubectl(version: &str) -> PathBuf {
+    let dirs = [
+        "/usr/lib/google-cloud-sdk/bin",
+        "/opt/google-cloud-sdk/bin",
+        "/usr/local/google-cloud-sdk/bin",
+    ];
+    dirs.iter()
+        .map(|d| std::path::Path::new(d).join(format!("kubectl.{version}")))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "kubectl {version} is missing: install the Google Cloud SDK's kubectl.{version} (its apt package \
+                 `kubectl` from packages.cloud.google.com; expected under one of {dirs:?}); this test does not skip"
+            )
+        })
+}
+
 /// The key under which requests carrying `token` are counted: the first 16 hex digits of its SHA-256.
 pub fn token_key(token: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());

@@ -14,7 +14,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 use serde_json::{Value, json};
-use signet_tests::apiserver::{ApiServer, ApiServerOptions, GIT_VERSION, token_key};
+use signet_tests::apiserver::{
+    ApiServer, ApiServerOptions, GIT_VERSION, token_key, versioned_kubectl,
+};
 use signet_tests::tls::TestCa;
 
 // ---------------------------------------------------------------------------------------------
@@ -649,18 +651,14 @@ fn drop_stops_the_server() {
 // ---------------------------------------------------------------------------------------------
 // The real kubectl.
 
-/// kubectl on PATH plus the 1.27 and 1.33 binaries shipped with the Google Cloud SDK, if present.
+/// kubectl on PATH plus the 1.27 and 1.33 binaries shipped with the Google Cloud SDK; a missing one fails
+/// the test (as in the CLI suite), it is never dropped.
 fn kubectls() -> Vec<PathBuf> {
-    let mut found = vec![PathBuf::from("kubectl")];
-    for dir in ["/usr/lib/google-cloud-sdk/bin", "/opt/google-cloud-sdk/bin"] {
-        for v in ["kubectl.1.27", "kubectl.1.33"] {
-            let p = Path::new(dir).join(v);
-            if p.exists() {
-                found.push(p);
-            }
-        }
-    }
-    found
+    vec![
+        PathBuf::from("kubectl"),
+        versioned_kubectl("1.27"),
+        versioned_kubectl("1.33"),
+    ]
 }
 
 fn kubeconfig(dir: &Path, server: &ApiServer, token: &str) -> PathBuf {

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use signet_tests::apiserver::{ApiServer, ApiServerOptions};
+use signet_tests::apiserver::{ApiServer, ApiServerOptions, versioned_kubectl};
 use signet_tests::idp::{Idp, IdpOptions, jwt_claims};
 use signet_tests::keyring::KeyringSession;
 use signet_tests::world::World;
@@ -577,19 +577,6 @@ fn token_mode_writes_a_static_token_that_kubectl_uses_and_rewrites_it_on_refresh
         review["status"]["userInfo"]["username"], "alice@example.com",
         "kubectl uses the rewritten token"
     );
-}
-
-/// The Google Cloud SDK's versioned kubectl builds (present on these machines).
-fn versioned_kubectl(version: &str) -> PathBuf {
-    let dirs = [
-        "/usr/lib/google-cloud-sdk/bin",
-        "/opt/google-cloud-sdk/bin",
-        "/usr/local/google-cloud-sdk/bin",
-    ];
-    dirs.iter()
-        .map(|d| Path::new(d).join(format!("kubectl.{version}")))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("kubectl {version} is missing (expected under the Google Cloud SDK's bin/: {dirs:?}); this test does not skip"))
 }
 
 #[test]
