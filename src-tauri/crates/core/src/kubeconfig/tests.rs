@@ -606,16 +606,23 @@ fn waits_for_a_lock_that_is_released_meanwhile() {
     let file = dir.path().join("config");
     let lock = lock_path(&file);
     fs::write(&lock, "").expect("someone else's lock");
-    let remover = {
-        let lock = lock.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            fs::remove_file(lock).expect("release");
-        })
+    let writer = {
+        let target = single(&file).with_lock_timeout(Duration::from_secs(30));
+        std::thread::spawn(move || upsert_cluster_entries(&target, &[entry("prod")]))
     };
-    let target = single(&file).with_lock_timeout(Duration::from_secs(5));
-    upsert_cluster_entries(&target, &[entry("prod")]).expect("upsert after the lock is gone");
-    remover.join().expect("remover thread");
+    // Proof that it waits: 300 ms in, the write has neither returned nor touched the file (an upsert that
+    // ignored the lock would have written by now; one that gave up would have returned an error).
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !writer.is_finished(),
+        "the upsert must wait while the lock is held"
+    );
+    assert!(!file.exists(), "nothing written while the lock is held");
+    fs::remove_file(&lock).expect("release");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("upsert after the lock is gone");
     assert!(file.exists());
     assert!(!lock.exists(), "our lock must be removed");
 }
