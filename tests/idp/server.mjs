@@ -346,8 +346,9 @@ const configuration = {
     revocation: '/token/revoke',
   },
   ttl: {
-    AccessToken: opts.idTokenTtl,
-    IdToken: opts.idTokenTtl,
+    // Read at issue time, so POST /__admin/id-token-ttl changes the lifetime of the next tokens.
+    AccessToken: () => opts.idTokenTtl,
+    IdToken: () => opts.idTokenTtl,
     AuthorizationCode: 300,
     DeviceCode: 300,
     RefreshToken: LONG,
@@ -630,6 +631,12 @@ async function admin(req, res, path) {
       const grantIds = [...(grantsByUser.get(user.username) || [])];
       for (const grantId of grantIds) expiredGrants.add(grantId);
       return sendJson(res, 200, { user: user.username, expired_grants: grantIds.length });
+    }
+    case 'POST /__admin/id-token-ttl': {
+      const seconds = Number(body.seconds);
+      if (!Number.isInteger(seconds) || seconds <= 0) return sendJson(res, 400, { error: 'seconds must be a positive integer' });
+      opts.idTokenTtl = seconds;
+      return sendJson(res, 200, { id_token_ttl: seconds });
     }
     case 'POST /__admin/fault/clear':
       faults = [];

@@ -260,6 +260,13 @@ impl Idp {
             .admin_post("expire-refresh", &serde_json::json!({ "user": user }));
     }
 
+    /// Sets the lifetime of the ID and access tokens issued from now on (`--id-token-ttl` at run time), e.g.
+    /// to sign in with a short-lived token and have the refresh give a long-lived one.
+    pub fn set_id_token_ttl(&self, seconds: u64) {
+        self.server
+            .admin_post("id-token-ttl", &serde_json::json!({ "seconds": seconds }));
+    }
+
     pub fn fault(&self, spec: FaultSpec) {
         self.server.admin_post("fault", &spec);
     }
