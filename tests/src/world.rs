@@ -108,10 +108,57 @@ pub fn cluster(name: &str, provider: &str, audience: Option<&str>) -> ClusterCon
     }
 }
 
-/// A clock a test can move forward (to make cached tokens stale without sleeping).
+/// A loopback TCP port that refuses connections, reserved for as long as the value lives. Tests that need
+/// "an identity provider that is down" use it instead of assuming some port (9, say) is closed: the port is
+/// the local end of a connection this value holds, so nothing else can listen on it meanwhile.
+#[derive(Debug)]
+pub struct ClosedPort {
+    port: u16,
+    _listener: std::net::TcpListener,
+    _stream: std::net::TcpStream,
+}
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
+        let stream = std::net::TcpStream::connect(listener.local_addr().expect("listener address"))
+            .expect("connect to the loopback listener");
+        let port = stream.local_addr().expect("local address").port();
+        let refused = std::net::TcpStream::connect(("127.0.0.1", port));
+        assert!(
+            refused.is_err(),
+            "port {port} must refuse connections (nothing listens on a connection's local end)"
+        );
+        ClosedPort {
+            port,
+            _listener: listener,
+            _stream: stream,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port><path>`, e.g. an issuer nobody answers for.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Default for ClosedPort {
+    fn default() -> Self {
+        ClosedPort::new()
+    }
+}
+
+/// A clock a test can move forward (to make cached tokens stale without sleeping), and freeze (so what it
+/// computes from "now" does not depend on how fast the machine runs).
 #[derive(Debug, Default)]
 pub struct TestClock {
     offset: Mutex<TimeDelta>,
+    frozen_at: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl TestClock {
@@ -123,11 +170,18 @@ impl TestClock {
         let mut offset = self.offset.lock().expect("clock lock");
         *offset += TimeDelta::seconds(seconds);
     }
+
+    /// Stops real time from moving this clock: from now on only [`TestClock::advance`] does.
+    pub fn freeze(&self) {
+        let mut frozen = self.frozen_at.lock().expect("clock lock");
+        frozen.get_or_insert_with(Utc::now);
+    }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.offset.lock().expect("clock lock")
+        let base = (*self.frozen_at.lock().expect("clock lock")).unwrap_or_else(Utc::now);
+        base + *self.offset.lock().expect("clock lock")
     }
 }
 

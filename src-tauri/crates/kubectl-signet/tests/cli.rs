@@ -9,7 +9,7 @@ use serde_json::Value;
 use signet_tests::apiserver::{ApiServer, ApiServerOptions, versioned_kubectl};
 use signet_tests::idp::{Idp, IdpOptions, jwt_claims};
 use signet_tests::keyring::KeyringSession;
-use signet_tests::world::World;
+use signet_tests::world::{ClosedPort, World};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
 
@@ -434,12 +434,13 @@ fn status_json_reports_who_is_signed_in() {
 fn add_provider_validates_discovery_and_add_cluster_writes_a_context_kubectl_uses() {
     let _shared = shared();
     let env = Env::new(IdpOptions::default());
+    let down = ClosedPort::new();
     let out = env.plugin(&[
         "add",
         "provider",
         "corp2",
         "--issuer",
-        "https://127.0.0.1:9/dex",
+        &down.url("/dex").replace("http:", "https:"),
     ]);
     assert_eq!(out.status.code(), Some(1), "unreachable issuer is refused");
     assert!(
@@ -707,7 +708,9 @@ fn every_command_answers_bad_input_with_one_actionable_line_and_exit_1() {
     let mut config =
         signet_core::config::Config::load(&env.world.paths.config_file, &env.world.paths.home)
             .expect("config");
-    config.providers[0].issuer = issuer.replace(&format!(":{}", idp.port()), ":9");
+    let down = ClosedPort::new();
+    config.providers[0].issuer =
+        issuer.replace(&format!(":{}", idp.port()), &format!(":{}", down.port()));
     config.save(&env.world.paths.config_file).expect("save");
     let out = env.plugin(&["login", "corp", "--browser"]);
     assert_eq!(out.status.code(), Some(1));
