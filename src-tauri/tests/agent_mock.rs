@@ -439,16 +439,22 @@ fn network_failures_are_retried_with_backoff_and_reported_once() {
     let next = refresher.round(handle).expect("a refresh is planned");
     // The IdP goes away (discovery is already cached, so the token request meets a closed port).
     drop(idp);
+    // Frozen: each retry is planned from the failure's "now", and no real time passes between that and
+    // this test's reading of it, however slow the failing request was.
+    t.clock.freeze();
     t.clock.advance((next - t.state().now()).num_seconds() + 1);
     let mut retries = Vec::new();
     for _ in 0..5 {
         let retry = refresher.round(handle).expect("a retry is planned");
-        // Whole seconds, rounded up: a few real milliseconds pass between the failure and this line.
-        let wait = ((retry - t.state().now()).num_milliseconds() + 999) / 1000;
+        let wait = (retry - t.state().now()).num_milliseconds();
         retries.push(wait);
-        t.clock.advance(wait + 1);
+        t.clock.advance(wait / 1000 + 1);
     }
-    assert_eq!(retries, vec![5, 10, 20, 40, 80], "backoff doubles from 5 s");
+    assert_eq!(
+        retries,
+        vec![5_000, 10_000, 20_000, 40_000, 80_000],
+        "backoff doubles from 5 s (milliseconds, exactly)"
+    );
     let notes = t.notes.shown();
     let failing: Vec<_> = notes
         .iter()

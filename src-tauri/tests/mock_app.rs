@@ -20,7 +20,7 @@ use signet_core::paths::Paths;
 use signet_core::token_store::MemoryStore;
 use signet_tests::browser::FormBrowser;
 use signet_tests::idp::{Idp, IdpOptions, PASSWORD};
-use signet_tests::world::{FormOpener, cluster, provider};
+use signet_tests::world::{ClosedPort, FormOpener, cluster, provider};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
 use tauri::webview::InvokeRequest;
@@ -223,6 +223,53 @@ fn unknown_provider_is_an_error_object_with_a_code() {
 /// Tauri's refusal: "<cmd> not allowed…" (the wording differs between debug and release builds).
 fn refused_by_acl(result: &Result<Value, Value>) -> bool {
     matches!(result, Err(Value::String(message)) if message.contains("not allowed"))
+}
+
+/// The names between `tauri::generate_handler![` and `]` in `src/lib.rs`, without the `commands::` path.
+fn handler_commands() -> Vec<String> {
+    let source = include_str!("../src/lib.rs");
+    let start = source
+        .find("tauri::generate_handler![")
+        .expect("src/lib.rs registers its commands with tauri::generate_handler!")
+        + "tauri::generate_handler![".len();
+    let end = start
+        + source[start..]
+            .find(']')
+            .expect("generate_handler! is closed");
+    source[start..end]
+        .split(',')
+        .map(|path| path.trim())
+        .filter(|path| !path.is_empty())
+        .map(|path| path.rsplit("::").next().unwrap_or(path).to_string())
+        .collect()
+}
+
+#[test]
+fn the_acl_command_list_is_exactly_the_registered_handlers_and_the_capability() {
+    // `COMMANDS` feeds the app manifest (build.rs) and the ACL tests below; a command registered with
+    // generate_handler! but missing from it would escape the capability and those tests.
+    let mut registered = handler_commands();
+    let mut listed: Vec<String> = COMMANDS.iter().map(|c| c.to_string()).collect();
+    registered.sort();
+    listed.sort();
+    assert_eq!(
+        registered, listed,
+        "src/lib.rs generate_handler! and command_names::COMMANDS must name the same commands"
+    );
+    let capability: Value = serde_json::from_str(include_str!("../capabilities/main.json"))
+        .expect("capabilities/main.json is JSON");
+    let mut allowed: Vec<String> = capability["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+        .map(|p| p.replace('-', "_"))
+        .collect();
+    allowed.sort();
+    assert_eq!(
+        allowed, listed,
+        "capabilities/main.json allows exactly the registered commands"
+    );
 }
 
 #[test]
@@ -542,12 +589,13 @@ fn the_switcher_sets_signet_up_from_nothing_switches_context_and_namespace_and_r
             .contains(&json!("refresh_token")),
         "{discovery:#}"
     );
+    let down = ClosedPort::new();
     let unreachable = t
         .invoke(
             "discover",
-            json!({ "issuer": "http://127.0.0.1:9/dex", "caFile": null, "caData": null }),
+            json!({ "issuer": down.url("/dex"), "caFile": null, "caData": null }),
         )
-        .expect_err("nothing listens on port 9");
+        .expect_err("nothing listens on that port");
     assert!(
         unreachable["code"]
             .as_str()
@@ -561,14 +609,14 @@ fn the_switcher_sets_signet_up_from_nothing_switches_context_and_namespace_and_r
     });
     let bad = provider_input.clone();
     let mut bad = bad;
-    bad["issuer"] = json!("http://127.0.0.1:9/dex");
+    bad["issuer"] = json!(down.url("/dex"));
     t.invoke("save_provider", json!({ "provider": bad }))
         .expect_err("a provider whose discovery fails is not saved");
     assert!(
         !t.paths.config_file.exists()
             || !std::fs::read_to_string(&t.paths.config_file)
                 .expect("read config")
-                .contains("127.0.0.1:9")
+                .contains(&down.url(""))
     );
     let config = t
         .invoke(
