@@ -55,8 +55,10 @@ use crate::kubeconfig::{
     self, AdoptError, Adoption, EditOutcome, EntryCredentials, KubeconfigError, KubeconfigFile,
     KubeconfigTarget, SignetEntry,
 };
+use crate::names::{self, NameKind};
 use crate::paths::Paths;
 use crate::secret::Secret;
+use crate::text::{printable, printable_multiline};
 
 /// Why an import could not be planned or applied.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,13 @@ pub enum ImportError {
         .path.display()
     )]
     ConfigChanged { path: PathBuf },
+    /// The import would add clusters that skip TLS verification, and the person did not allow it.
+    #[error(
+        "{} {} would turn off TLS verification of the API server (insecure_skip_tls_verify): anyone on the network path could read your token; nothing was changed. Ask for the cluster's CA (ca_data), or, if you accept the risk, import again with --allow-insecure (in the app: tick the confirmation that names the clusters)",
+        if .clusters.len() == 1 { "cluster" } else { "clusters" },
+        .clusters.iter().map(|c| printable(c).into_owned()).collect::<Vec<_>>().join(", ")
+    )]
+    InsecureNotAllowed { clusters: Vec<String> },
 }
 
 impl ImportError {
@@ -120,6 +129,7 @@ impl ImportError {
             ImportError::Conflict(_) => "import.conflict",
             ImportError::Invalid(_) => "import.invalid",
             ImportError::ConfigChanged { .. } => "import.config_changed",
+            ImportError::InsecureNotAllowed { .. } => "import.insecure_not_allowed",
         }
     }
 }
@@ -591,12 +601,37 @@ impl ImportPlan {
         &self.merged
     }
 
+    /// The clusters this import adds that skip TLS verification of their API server: applying needs the
+    /// person's consent naming each of them.
+    pub fn insecure_clusters(&self) -> Vec<String> {
+        self.clusters
+            .iter()
+            .filter(|c| c.insecure_skip_tls_verify)
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     /// Saves the config, then adopts the contexts (and writes the new clusters' entries) with `plugin` as
     /// the exec command. The kubeconfig module backs each file up before changing it.
-    pub fn apply(&self, plugin: &str) -> Result<ImportOutcome, ImportError> {
+    ///
+    /// `insecure_allowed` is the person's consent: every cluster of [`insecure_clusters`](Self::insecure_clusters)
+    /// must be in it, else nothing is changed ([`ImportError::InsecureNotAllowed`]).
+    pub fn apply(
+        &self,
+        plugin: &str,
+        insecure_allowed: &[String],
+    ) -> Result<ImportOutcome, ImportError> {
         let mut outcome = ImportOutcome::default();
         if self.is_empty() {
             return Ok(outcome);
+        }
+        let refused: Vec<String> = self
+            .insecure_clusters()
+            .into_iter()
+            .filter(|c| !insecure_allowed.contains(c))
+            .collect();
+        if !refused.is_empty() {
+            return Err(ImportError::InsecureNotAllowed { clusters: refused });
         }
         let now = Config::load_or_default(&self.config_file, &self.home)?;
         if now != self.base {
@@ -699,8 +734,18 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The plan as text. Names, paths and reasons come from a kubeconfig or a catalog, so the whole text is
+/// shown with control characters escaped.
 impl fmt::Display for ImportPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
+        self.render(&mut text)?;
+        f.write_str(&printable_multiline(&text))
+    }
+}
+
+impl ImportPlan {
+    fn render(&self, f: &mut impl fmt::Write) -> fmt::Result {
         writeln!(f, "Import from {}", self.source)?;
         writeln!(f)?;
         if self.providers.is_empty() && self.clusters.is_empty() {
@@ -806,6 +851,19 @@ impl fmt::Display for ImportPlan {
             for n in &self.notes {
                 writeln!(f, "  - {n}")?;
             }
+        }
+        let insecure = self.insecure_clusters();
+        if !insecure.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "WARNING: {} TLS verification of the API server: anyone on the network path could read your token. Applying needs --allow-insecure.",
+                if insecure.len() == 1 {
+                    format!("cluster {} skips", insecure[0])
+                } else {
+                    format!("clusters {} skip", insecure.join(", "))
+                }
+            )?;
         }
         Ok(())
     }
@@ -1037,6 +1095,23 @@ impl Planner<'_> {
                 what: format!("context {} (user {user_name})", named.name),
                 reason,
             };
+            if names::check(NameKind::Context, &named.name).is_err() {
+                skipped.push(skip(format!(
+                    "Signet cannot manage a context with this name ({}); rename it with `kubectl config rename-context` and import again",
+                    NameKind::Context.rule()
+                )));
+                continue;
+            }
+            if let Some(ns) = &ctx.namespace
+                && names::check(NameKind::Namespace, ns).is_err()
+            {
+                skipped.push(skip(format!(
+                    "its namespace '{ns}' is not valid ({}); fix it with `kubectl config set-context {} --namespace=NS` and import again",
+                    NameKind::Namespace.rule(),
+                    named.name
+                )));
+                continue;
+            }
             match url::Url::parse(&oidc.issuer) {
                 Ok(url) if is_secure_or_loopback(&url) => {}
                 Ok(_) => {
@@ -1302,7 +1377,7 @@ impl Planner<'_> {
                 };
                 if insecure {
                     notes.push(format!(
-                        "cluster {name}: the kubeconfig skips TLS verification of {} (insecure-skip-tls-verify); Signet keeps that, but your token can be read by anyone on the network path",
+                        "cluster {name}: the kubeconfig skips TLS verification of {} (insecure-skip-tls-verify); Signet keeps that only if you allow it, since your token could be read by anyone on the network path",
                         c.server
                     ));
                 }
@@ -1623,7 +1698,7 @@ pub fn plan_catalog_import(
         CatalogSource::File(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()),
         CatalogSource::Url(url) => PathBuf::from(url),
     };
-    let catalog = Config::parse(text, &parse_path, &paths.home)?;
+    let catalog = Config::parse_catalog(text, &parse_path)?;
     if let Some((index, p)) = catalog
         .providers
         .iter()
@@ -2255,7 +2330,9 @@ contexts:
             before
         );
 
-        let outcome = plan.apply("/opt/signet/kubectl-signet").expect("apply");
+        let outcome = plan
+            .apply("/opt/signet/kubectl-signet", &[])
+            .expect("apply");
         assert_eq!(outcome.adopted.len(), 2);
         assert_eq!(outcome.sign_in, ["dex-example-com"]);
         let config = Config::load(&paths.config_file, &paths.home).expect("config saved");
@@ -2285,7 +2362,7 @@ contexts:
                 .all(|c| c.kubeconfig.as_deref() == Some(other.as_path())),
             "{plan}"
         );
-        let outcome = plan.apply("kubectl-signet").expect("apply");
+        let outcome = plan.apply("kubectl-signet", &[]).expect("apply");
         assert_eq!(outcome.kubeconfig.written, vec![other.clone()]);
         assert_eq!(
             std::fs::read(dir.path().join("kubeconfig")).expect("read"),
@@ -2365,6 +2442,127 @@ audience = "kubernetes"
         assert!(message.contains("catalog.toml"), "{message}");
         assert!(message.contains("config.toml"), "{message}");
         assert!(message.contains("https://api.other:6443"), "{message}");
+    }
+
+    #[test]
+    fn a_catalog_may_not_choose_local_paths_and_says_where() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = paths_with(dir.path(), "");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write ca");
+        let source = CatalogSource::File(dir.path().join("catalog.toml"));
+        for (text, key, line) in [
+            (
+                format!("{CATALOG}kubeconfig = \"~/.bashrc\"\n"),
+                "clusters[0].kubeconfig",
+                13,
+            ),
+            (
+                CATALOG.replace(
+                    "scopes = [\"groups\"]",
+                    &format!("ca_file = \"{}\"", ca.display()),
+                ),
+                "providers[0].ca_file",
+                6,
+            ),
+            (
+                format!("{CATALOG}ca_file = \"{}\"\n", ca.display()),
+                "clusters[0].ca_file",
+                13,
+            ),
+        ] {
+            let err = plan_catalog_import(&Config::default(), &paths, &source, &text)
+                .expect_err("a catalog naming a local path is refused");
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("catalog.toml:{line}: {key}:")),
+                "expected catalog.toml:{line}: {key}: in {message}"
+            );
+        }
+        assert!(!paths.config_file.exists(), "nothing saved");
+        assert!(
+            !paths.home.join(".bashrc").exists(),
+            "nothing written where the catalog pointed"
+        );
+    }
+
+    #[test]
+    fn an_insecure_catalog_cluster_is_applied_only_with_consent_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = paths_with(dir.path(), "");
+        let source = CatalogSource::File(dir.path().join("catalog.toml"));
+        let text = format!("{CATALOG}insecure_skip_tls_verify = true\n");
+        let plan = plan_catalog_import(&Config::default(), &paths, &source, &text).expect("plan");
+        assert_eq!(plan.insecure_clusters(), ["prod"]);
+        assert!(
+            plan.to_string().contains("WARNING: cluster prod skip"),
+            "{plan}"
+        );
+        for consent in [&[][..], &["other".to_string()][..]] {
+            let err = plan
+                .apply("kubectl-signet", consent)
+                .expect_err("no consent: refused");
+            assert_eq!(err.code(), "import.insecure_not_allowed");
+            assert!(
+                err.to_string()
+                    .contains("cluster prod would turn off TLS verification"),
+                "{err}"
+            );
+            assert!(err.to_string().contains("--allow-insecure"), "{err}");
+            assert!(!paths.config_file.exists(), "nothing saved without consent");
+        }
+        plan.apply("kubectl-signet", &["prod".to_string()])
+            .expect("applied with consent naming the cluster");
+        let config = Config::load(&paths.config_file, &paths.home).expect("saved");
+        assert!(
+            config
+                .cluster("prod")
+                .expect("prod")
+                .insecure_skip_tls_verify
+        );
+    }
+
+    #[test]
+    fn an_adopted_kubeconfig_cluster_that_skips_tls_verification_needs_consent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = kubeconfig("").replace(
+            "{server: \"https://api.dev.example:6443\"}",
+            "{server: \"https://api.dev.example:6443\", insecure-skip-tls-verify: true}",
+        );
+        let paths = paths_with(dir.path(), &text);
+        let plan = plan_kubeconfig_import(&Config::default(), &paths, None, None).expect("plan");
+        let before = std::fs::read(dir.path().join("kubeconfig")).expect("read");
+        assert_eq!(plan.insecure_clusters(), ["dev"]);
+        let err = plan
+            .apply("kubectl-signet", &[])
+            .expect_err("no consent: refused");
+        assert_eq!(err.code(), "import.insecure_not_allowed");
+        assert!(err.to_string().contains("cluster dev would"), "{err}");
+        assert_eq!(
+            std::fs::read(dir.path().join("kubeconfig")).expect("read"),
+            before,
+            "the kubeconfig is untouched"
+        );
+    }
+
+    #[test]
+    fn kubeconfig_contexts_with_unsafe_names_or_namespaces_are_skipped_and_shown_escaped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = kubeconfig("")
+            .replace("- name: DEV\n", "- name: \"DEV\\e[2J\"\n")
+            .replace("namespace: team-a", "namespace: Team_A");
+        let paths = paths_with(dir.path(), &text);
+        let plan = plan_kubeconfig_import(&Config::default(), &paths, None, None).expect("plan");
+        assert!(plan.clusters.is_empty(), "{plan}");
+        let shown = plan.to_string();
+        assert!(!shown.contains('\u{1b}'), "raw escape printed: {shown:?}");
+        assert!(shown.contains("DEV\\u{1b}[2J"), "{shown}");
+        assert!(shown.contains("Team_A"), "{shown}");
+        assert_eq!(plan.skipped.len(), 2, "{shown}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::atomic_file;
+use crate::names::{self, NameKind};
 use crate::secret::Secret;
 
 /// Scopes Signet always asks for (DESIGN.md §5.1).
@@ -209,12 +210,35 @@ impl Config {
 
     /// Parses and validates config text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path, home: &Path) -> Result<Config, ConfigError> {
+        Config::parse_from(text, path, home, Origin::Own)
+    }
+
+    /// Parses and validates a team catalog: the config format, but shared, so it may not choose local
+    /// paths — `kubeconfig` (where Signet writes) and `ca_file` (a file Signet reads) are refused with
+    /// their line; certificates come as `ca_data`. `path` (a file or a URL) is only used in messages.
+    pub fn parse_catalog(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        // No path is resolved in a catalog, so there is no home to resolve `~` against.
+        Config::parse_from(text, path, Path::new("/nonexistent"), Origin::Catalog)
+    }
+
+    fn parse_from(
+        text: &str,
+        path: &Path,
+        home: &Path,
+        origin: Origin,
+    ) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
             message: e.message().trim().to_string(),
         })?;
-        Validator { text, path, home }.validate(raw)
+        Validator {
+            text,
+            path,
+            home,
+            origin,
+        }
+        .validate(raw)
     }
 
     /// Writes the config atomically with mode 0600 (it may hold a client secret).
@@ -371,17 +395,25 @@ struct RawCluster {
     ca_file: Option<Spanned<PathBuf>>,
     insecure_skip_tls_verify: Option<Spanned<bool>>,
     audience: Option<Spanned<String>>,
-    namespace: Option<String>,
+    namespace: Option<Spanned<String>>,
     context: Option<Spanned<String>>,
     #[serde(default)]
     credentials: Credentials,
-    kubeconfig: Option<PathBuf>,
+    kubeconfig: Option<Spanned<PathBuf>>,
+}
+
+/// Whose text is being read: the person's own config, or a team catalog (which may not name local paths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Own,
+    Catalog,
 }
 
 struct Validator<'a> {
     text: &'a str,
     path: &'a Path,
     home: &'a Path,
+    origin: Origin,
 }
 
 impl Validator<'_> {
@@ -411,20 +443,29 @@ impl Validator<'_> {
         }
     }
 
-    fn check_name(&self, name: &Spanned<String>, key: String) -> Result<(), ConfigError> {
-        let ok = !name.get_ref().is_empty()
-            && name
-                .get_ref()
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(())
-        } else {
-            self.err(
-                name.span(),
-                key,
-                format!("'{}' must use only a-z, 0-9 and '-'", name.get_ref()),
-            )
+    /// The one name validator ([`names::check`]), with the key and line of the value.
+    fn check_name(
+        &self,
+        kind: NameKind,
+        name: &Spanned<String>,
+        key: String,
+    ) -> Result<(), ConfigError> {
+        match names::check(kind, name.get_ref()) {
+            Ok(()) => Ok(()),
+            Err(e) => self.err(name.span(), key, e.to_string()),
+        }
+    }
+
+    /// A catalog is shared: a key naming a local path is refused (the person sets it in their own config).
+    fn refuse_in_catalog<T>(
+        &self,
+        value: Option<&Spanned<T>>,
+        key: String,
+        message: &str,
+    ) -> Result<(), ConfigError> {
+        match value {
+            Some(v) if self.origin == Origin::Catalog => self.err(v.span(), key, message),
+            _ => Ok(()),
         }
     }
 
@@ -466,6 +507,11 @@ impl Validator<'_> {
         data: &Option<Spanned<String>>,
         key: &str,
     ) -> Result<(Option<PathBuf>, Option<String>), ConfigError> {
+        self.refuse_in_catalog(
+            file.as_ref(),
+            format!("{key}.ca_file"),
+            "a team catalog must not name a local file; put the certificate in ca_data (base64 PEM) instead",
+        )?;
         match (file, data) {
             (Some(f), Some(_)) => self.err(
                 f.span(),
@@ -522,7 +568,7 @@ impl Validator<'_> {
         for (i, spanned) in raw.providers.into_iter().enumerate() {
             let p = spanned.into_inner();
             let key = |field: &str| format!("providers[{i}].{field}");
-            self.check_name(&p.name, key("name"))?;
+            self.check_name(NameKind::Provider, &p.name, key("name"))?;
             if !names.insert(p.name.get_ref().clone()) {
                 return self.err(
                     p.name.span(),
@@ -573,13 +619,18 @@ impl Validator<'_> {
         for (i, spanned) in raw.clusters.into_iter().enumerate() {
             let c = spanned.into_inner();
             let key = |field: &str| format!("clusters[{i}].{field}");
-            if c.name.get_ref().is_empty() || c.name.get_ref().contains(char::is_whitespace) {
-                return self.err(
-                    c.name.span(),
-                    key("name"),
-                    "must be non-empty without spaces",
-                );
+            self.check_name(NameKind::Cluster, &c.name, key("name"))?;
+            if let Some(context) = &c.context {
+                self.check_name(NameKind::Context, context, key("context"))?;
             }
+            if let Some(namespace) = &c.namespace {
+                self.check_name(NameKind::Namespace, namespace, key("namespace"))?;
+            }
+            self.refuse_in_catalog(
+                c.kubeconfig.as_ref(),
+                key("kubeconfig"),
+                "a team catalog must not choose where Signet writes; set `kubeconfig` for this cluster in your own config after the import",
+            )?;
             if !cluster_names.insert(c.name.get_ref().clone()) {
                 return self.err(
                     c.name.span(),
@@ -641,10 +692,10 @@ impl Validator<'_> {
                 ca_file,
                 insecure_skip_tls_verify: insecure,
                 audience: c.audience.map(Spanned::into_inner),
-                namespace: c.namespace,
+                namespace: c.namespace.map(Spanned::into_inner),
                 context: c.context.map(Spanned::into_inner),
                 credentials: c.credentials,
-                kubeconfig: c.kubeconfig.map(|p| self.resolve(&p)),
+                kubeconfig: c.kubeconfig.map(|p| self.resolve(p.get_ref())),
             });
         }
         Ok(config)
@@ -781,6 +832,32 @@ credentials = "token"
         let (_, key, message) = invalid(&GOOD.replace("name = \"corp\"", "name = \"Corp Inc\""));
         assert_eq!(key, "providers[0].name");
         assert!(message.contains("a-z, 0-9"), "{message}");
+    }
+
+    #[test]
+    fn namespaces_are_rfc1123_labels_and_cluster_and_context_names_printable() {
+        let (line, key, message) =
+            invalid(&GOOD.replace("namespace = \"default\"", "namespace = \"Bad_NS!\""));
+        assert_eq!((line, key.as_str()), (14, "clusters[0].namespace"));
+        assert!(message.contains("RFC 1123"), "{message}");
+        let (line, key, message) =
+            invalid(&GOOD.replace("name = \"prod\"", "name = \"prod\\u001b[31m\""));
+        assert_eq!((line, key.as_str()), (10, "clusters[0].name"));
+        assert!(
+            !message.contains('\u{1b}'),
+            "a control character is never echoed: {message:?}"
+        );
+        assert!(message.contains("\\u{1b}"), "shown escaped: {message:?}");
+        let (_, key, _) =
+            invalid(&GOOD.replace("namespace = \"default\"", "context = \"prod ctx\""));
+        assert_eq!(key, "clusters[0].context");
+        let (_, key, _) = invalid(&GOOD.replace("name = \"dev\"", "name = \"-dev\""));
+        assert_eq!(key, "clusters[1].name", "a leading '-' reads as a flag");
+        parse(&GOOD.replace(
+            "namespace = \"default\"",
+            "context = \"arn:aws:eks:eu-west-1:1234:cluster/prod_EU@team+1\"",
+        ))
+        .expect("EKS/GKE-style context names are fine");
     }
 
     #[test]

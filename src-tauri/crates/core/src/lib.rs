@@ -15,11 +15,13 @@ pub mod config;
 pub mod exec_credential;
 pub mod http;
 pub mod kubeconfig;
+pub mod names;
 pub mod oidc;
 pub mod paths;
 pub mod secret;
 pub mod session;
 pub mod sync;
+pub mod text;
 pub mod token_store;
 
 pub use secret::Secret;
@@ -49,6 +51,8 @@ pub enum Error {
     Import(#[from] catalog::ImportError),
     #[error(transparent)]
     ClusterApi(#[from] cluster_api::ClusterApiError),
+    #[error(transparent)]
+    Name(#[from] names::NameError),
 }
 
 impl Error {
@@ -65,6 +69,7 @@ impl Error {
             Error::Kubeconfig(e) => e.code(),
             Error::Import(e) => e.code(),
             Error::ClusterApi(e) => e.code(),
+            Error::Name(e) => e.code(),
         }
     }
 

@@ -80,10 +80,12 @@ pub enum Command {
     /// contexts keep their names and now run `kubectl-signet token`; the old users and every other entry
     /// are left untouched, and the file is backed up first. Old tokens are never copied: sign in afresh.
     ///
-    /// With --catalog, merges a team catalog (the config format without secrets) from a file or an https
-    /// URL into the config and writes the new clusters' contexts.
+    /// With --catalog, merges a team catalog (the config format without secrets or local paths) from a
+    /// file or an https URL into the config and writes the new clusters' contexts. On a terminal it asks
+    /// before applying; without one it applies only with --yes.
     ///
-    /// Prints the plan first; --dry-run stops there.
+    /// Prints the plan first; --dry-run stops there. Clusters that skip TLS verification are imported
+    /// only with --allow-insecure.
     Import {
         /// Read this kubeconfig file instead of KUBECONFIG / ~/.kube/config.
         #[arg(long, value_name = "FILE", conflicts_with = "catalog")]
@@ -98,6 +100,13 @@ pub enum Command {
         /// audience, so it must list this client in its trustedPeers.
         #[arg(long, value_name = "ID", conflicts_with = "catalog")]
         client_id: Option<String>,
+        /// Apply without asking (a catalog import asks on a terminal, and without one applies only with this).
+        #[arg(long, short = 'y', conflicts_with = "dry_run")]
+        yes: bool,
+        /// Also import clusters that skip TLS verification of their API server (anyone on the network
+        /// path could read your token).
+        #[arg(long)]
+        allow_insecure: bool,
     },
     /// Check the config, identity providers, clock, keyring, kubectl, PATH, locks and kubeconfig.
     ///

@@ -70,7 +70,16 @@ pub fn run(command: Command) -> Result<(), Failure> {
             catalog,
             dry_run,
             client_id,
-        } => crate::import::run(kubeconfig, catalog, dry_run, client_id),
+            yes,
+            allow_insecure,
+        } => crate::import::run(crate::import::ImportArgs {
+            kubeconfig,
+            catalog,
+            dry_run,
+            client_id,
+            yes,
+            allow_insecure,
+        }),
         Command::Doctor => crate::doctor::run(),
     }
 }
@@ -240,10 +249,15 @@ fn sync(remove: bool) -> Result<(), Failure> {
     if remove {
         for (cluster, outcome) in signet.remove_kubeconfig_entries()? {
             for file in &outcome.written {
-                println!("  removed cluster {cluster}'s entries from {}", file.display());
+                println!(
+                    "  removed cluster {cluster}'s entries from {}",
+                    file.display()
+                );
             }
         }
-        println!("Signet's kubeconfig entries are removed; `kubectl signet sync` writes them back.");
+        println!(
+            "Signet's kubeconfig entries are removed; `kubectl signet sync` writes them back."
+        );
         return Ok(());
     }
     let reports = signet.sync_kubeconfig(None, &plugin_command())?;

@@ -1,26 +1,39 @@
 //! `import`: adopt kubelogin / legacy `auth-provider: oidc` contexts of a kubeconfig, or merge a team
 //! catalog. Prints the plan (all of it on `--dry-run`), then applies it and says what changed. The
-//! decisions live in `signet_core::catalog`; this file only reads flags and prints.
+//! decisions live in `signet_core::catalog`; this file only reads flags, asks and prints.
+//!
+//! A team catalog comes from someone else (often a URL), so `import --catalog` asks before it changes
+//! anything: on a terminal it shows the plan and asks (y/N); `--yes` skips the question; with no terminal
+//! and no `--yes` it changes nothing and says how to apply. Clusters that skip TLS verification are
+//! imported only with `--allow-insecure` (DESIGN.md §6).
 
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use signet_core::Error;
-use signet_core::catalog::{self, CatalogSource};
+use signet_core::catalog::{self, CatalogSource, ImportError};
 use signet_core::config::Config;
 use signet_core::http::HttpOptions;
 use signet_core::paths::Paths;
 
 use crate::commands::{Failure, plugin_command};
 
-pub fn run(
-    kubeconfig: Option<PathBuf>,
-    catalog_arg: Option<String>,
-    dry_run: bool,
-    client_id: Option<String>,
-) -> Result<(), Failure> {
+/// The `import` flags.
+pub struct ImportArgs {
+    pub kubeconfig: Option<PathBuf>,
+    pub catalog: Option<String>,
+    pub dry_run: bool,
+    pub client_id: Option<String>,
+    /// Apply without asking.
+    pub yes: bool,
+    /// Consent to import clusters that skip TLS verification.
+    pub allow_insecure: bool,
+}
+
+pub fn run(args: ImportArgs) -> Result<(), Failure> {
     let paths = Paths::from_env().map_err(Error::from)?;
     let config = Config::load_or_default(&paths.config_file, &paths.home)?;
-    let plan = match &catalog_arg {
+    let plan = match &args.catalog {
         Some(arg) => {
             let source = CatalogSource::from_arg(arg);
             let text = catalog::read_catalog(&source, HttpOptions::default())?;
@@ -29,8 +42,8 @@ pub fn run(
         None => catalog::plan_kubeconfig_import(
             &config,
             &paths,
-            kubeconfig.as_deref(),
-            client_id.as_deref(),
+            args.kubeconfig.as_deref(),
+            args.client_id.as_deref(),
         )?,
     };
     print!("{plan}");
@@ -38,7 +51,7 @@ pub fn run(
         println!();
         println!(
             "Nothing to import{}.",
-            if catalog_arg.is_some() {
+            if args.catalog.is_some() {
                 ": everything in the catalog is configured already"
             } else {
                 " (no kubelogin or auth-provider oidc contexts left to adopt)"
@@ -46,15 +59,23 @@ pub fn run(
         );
         return Ok(());
     }
-    if dry_run {
+    if args.dry_run {
         println!();
         println!(
             "Dry run: nothing was changed. Run the same command without --dry-run to apply it."
         );
         return Ok(());
     }
+    let insecure = plan.insecure_clusters();
+    if !insecure.is_empty() && !args.allow_insecure {
+        return Err(Error::from(ImportError::InsecureNotAllowed { clusters: insecure }).into());
+    }
+    if args.catalog.is_some() && !args.yes && !confirm()? {
+        println!("Nothing was changed.");
+        return Ok(());
+    }
 
-    let outcome = plan.apply(&plugin_command())?;
+    let outcome = plan.apply(&plugin_command(), &insecure)?;
     println!();
     println!("Imported.");
     if let Some(config) = &outcome.config_saved {
@@ -83,4 +104,26 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// Asks (y/N) on the terminal; without one, refuses and says how to apply.
+fn confirm() -> Result<bool, Failure> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Failure(
+            "the catalog was not imported: there is no terminal to ask on. Check the plan above, then run the same command with --yes to apply it".into(),
+        ));
+    }
+    println!();
+    print!("Apply this import? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure(format!("could not read the answer: {e}")))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

@@ -404,6 +404,17 @@ fn serve(body: String) -> String {
     format!("http://127.0.0.1:{port}/signet/catalog.toml")
 }
 
+/// The API server's CA as a catalog carries it: base64 PEM (`ca_data`; a catalog may not name files).
+fn ca_data(env: &Env) -> String {
+    let out = Command::new("base64")
+        .arg("-w0")
+        .arg(&env.api.ca().ca_file)
+        .output()
+        .expect("run base64");
+    assert!(out.status.success(), "base64: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 fn catalog(env: &Env) -> String {
     format!(
         r#"# The platform team's catalog.
@@ -418,13 +429,13 @@ login = "browser"
 name = "team-prod"
 provider = "corp"
 server = "{server}"
-ca_file = "{ca}"
+ca_data = "{ca}"
 audience = "signet"
 namespace = "team-a"
 "#,
         issuer = env.idp().issuer(),
         server = env.api.url(),
-        ca = env.api.ca().ca_file.display()
+        ca = ca_data(env)
     )
 }
 
@@ -453,8 +464,8 @@ fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_writ
     assert!(!env.paths.config_file.exists());
 
     let out = ok(
-        &env.plugin(&["import", "--catalog", file_arg]),
-        "import --catalog FILE",
+        &env.plugin(&["import", "--catalog", file_arg, "--yes"]),
+        "import --catalog FILE --yes",
     );
     assert!(
         out.contains("context team-prod (cluster team-prod)"),
@@ -471,7 +482,7 @@ fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_writ
     // The same catalog from a URL: everything is there already, nothing changes.
     let url = serve(catalog(&env));
     let again = ok(
-        &env.plugin(&["import", "--catalog", &url]),
+        &env.plugin(&["import", "--catalog", &url, "--yes"]),
         "import --catalog URL",
     );
     assert!(again.contains("Nothing to import"), "{again}");
@@ -482,14 +493,14 @@ fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_writ
 
     // A catalog URL with one more cluster adds just that one.
     let more = format!(
-        "{}\n[[clusters]]\nname = \"team-dev\"\nprovider = \"corp\"\nserver = \"{}\"\nca_file = \"{}\"\naudience = \"signet\"\n",
+        "{}\n[[clusters]]\nname = \"team-dev\"\nprovider = \"corp\"\nserver = \"{}\"\nca_data = \"{}\"\naudience = \"signet\"\n",
         catalog(&env),
         env.api.url(),
-        env.api.ca().ca_file.display()
+        ca_data(&env)
     );
     let url = serve(more);
     let out = ok(
-        &env.plugin(&["import", "--catalog", &url]),
+        &env.plugin(&["import", "--catalog", &url, "--yes"]),
         "import --catalog URL",
     );
     assert!(out.contains("add 0 providers and 1 cluster"), "{out}");
@@ -507,7 +518,7 @@ fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_writ
     // A conflicting catalog is refused, naming both sides.
     let conflicting = catalog(&env).replace(env.api.url(), "https://elsewhere.example:6443");
     let url = serve(conflicting);
-    let out = env.plugin(&["import", "--catalog", &url]);
+    let out = env.plugin(&["import", "--catalog", &url, "--yes"]);
     assert_eq!(out.status.code(), Some(1), "conflict exits 1");
     let stderr = text(&out.stderr);
     assert!(
@@ -559,6 +570,125 @@ fn a_catalog_with_a_client_secret_is_rejected_and_nothing_changes() {
         text(&out.stderr).contains("must use https"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// Without a terminal to ask on and without `--yes`, `import --catalog` shows the plan, changes nothing,
+/// exits 1 and says how to apply (issue 12: it used to apply a downloaded catalog without asking).
+#[test]
+fn a_catalog_import_without_a_terminal_or_yes_changes_nothing_and_says_how_to_apply() {
+    let env = Env::new();
+    let file = env.root.path().join("catalog.toml");
+    std::fs::write(&file, catalog(&env)).expect("write catalog");
+    let before = std::fs::read(&env.kubeconfig).expect("read kubeconfig");
+    let out = env.plugin(&["import", "--catalog", file.to_str().expect("utf-8")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "not applied: {}",
+        text(&out.stdout)
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("name = \"team-prod\""),
+        "the plan is shown: {stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--yes"), "says how to apply: {stderr}");
+    assert!(!env.paths.config_file.exists(), "no config written");
+    assert_eq!(
+        std::fs::read(&env.kubeconfig).expect("read kubeconfig"),
+        before,
+        "the kubeconfig is untouched"
+    );
+}
+
+/// On a terminal, `import --catalog` asks (y/N): anything but yes changes nothing; `y` applies.
+/// The terminal is a real pseudo-terminal (`script` from util-linux) whose input the test types.
+#[test]
+fn a_catalog_import_on_a_terminal_asks_and_applies_only_on_yes() {
+    let env = Env::new();
+    let file = env.root.path().join("catalog.toml");
+    std::fs::write(&file, catalog(&env)).expect("write catalog");
+    let before = std::fs::read(&env.kubeconfig).expect("read kubeconfig");
+    let on_terminal = |answer: &str| -> Output {
+        let mut child = env
+            .command("script")
+            .args([
+                "-qec",
+                &format!("{PLUGIN} import --catalog {}", file.display()),
+                "/dev/null",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl-signet under script(1) (util-linux)");
+        // Typed after the question is up; the terminal buffers it either way. A program that does not
+        // ask may be gone already (a broken pipe): the assertions below then say what went wrong.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(answer.as_bytes());
+        child.wait_with_output().expect("wait for script")
+    };
+
+    let out = on_terminal("n\n");
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("name = \"team-prod\""),
+        "plan shown: {shown}"
+    );
+    assert!(shown.contains("Apply this import? [y/N]"), "asked: {shown}");
+    assert!(shown.contains("Nothing was changed"), "{shown}");
+    assert!(!env.paths.config_file.exists(), "no config after 'n'");
+    assert_eq!(std::fs::read(&env.kubeconfig).expect("read"), before);
+
+    let out = on_terminal("y\n");
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "applied after 'y': {shown}");
+    assert!(shown.contains("Imported."), "{shown}");
+    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config");
+    assert!(config.cluster("team-prod").is_some(), "{config:?}");
+}
+
+/// A catalog cluster with `insecure_skip_tls_verify` is refused unless the person says
+/// `--allow-insecure`; the plan warns and names the cluster either way.
+#[test]
+fn a_catalog_cluster_that_skips_tls_verification_needs_allow_insecure() {
+    let env = Env::new();
+    let insecure = catalog(&env).replace(
+        &format!("ca_data = \"{}\"\n", ca_data(&env)),
+        "insecure_skip_tls_verify = true\n",
+    );
+    assert!(insecure.contains("insecure_skip_tls_verify"), "{insecure}");
+    let url = serve(insecure);
+    let out = env.plugin(&["import", "--catalog", &url, "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("WARNING: cluster team-prod skips TLS verification"),
+        "{}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cluster team-prod would turn off TLS verification")
+            && stderr.contains("--allow-insecure"),
+        "{stderr}"
+    );
+    assert!(!env.paths.config_file.exists(), "nothing imported");
+
+    ok(
+        &env.plugin(&["import", "--catalog", &url, "--yes", "--allow-insecure"]),
+        "import --allow-insecure",
+    );
+    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config");
+    assert!(
+        config
+            .cluster("team-prod")
+            .is_some_and(|c| c.insecure_skip_tls_verify)
     );
 }
 

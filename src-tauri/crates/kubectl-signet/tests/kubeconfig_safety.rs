@@ -971,3 +971,33 @@ fn a_symlinked_kubeconfig_stays_a_symlink_and_keeps_its_mode() {
     fresh.plugin_ok(&["sync"]);
     assert_eq!(mode(fresh.file()), 0o600, "a new kubeconfig is 0600");
 }
+
+/// `use --namespace` takes only a Kubernetes namespace (an RFC 1123 label): anything else is refused
+/// before the kubeconfig is touched, with the rule in the message and the name's control characters
+/// escaped (issue 12: `use prod --namespace 'Bad_NS!'` used to write that namespace).
+#[test]
+fn use_refuses_a_namespace_that_is_not_an_rfc1123_label_and_writes_nothing() {
+    let sandbox = Sandbox::new(&["prod"]);
+    sandbox.plugin_ok(&["sync"]);
+    let before = fs::read(sandbox.file()).expect("read the kubeconfig");
+    for bad in ["Bad_NS!", "team a", "ns\u{1b}[2J", "-ns"] {
+        let out = sandbox.plugin(&["use", "prod", &format!("--namespace={bad}")]);
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "`use --namespace {bad:?}` must fail with 1: {stderr}"
+        );
+        assert!(stderr.contains("RFC 1123"), "the rule is named: {stderr}");
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "no raw control character on the terminal: {stderr:?}"
+        );
+        assert_eq!(
+            fs::read(sandbox.file()).expect("read the kubeconfig"),
+            before,
+            "`use --namespace {bad:?}` left the kubeconfig byte for byte"
+        );
+    }
+    sandbox.plugin_ok(&["use", "prod", "--namespace", "team-a"]);
+}

@@ -147,6 +147,9 @@ pub enum KubeconfigError {
         "no {kind} named '{name}' in the kubeconfig; run `kubectl signet sync` to write Signet's entries"
     )]
     NotFound { kind: EntryKind, name: String },
+    /// A name or namespace that Signet does not write (see the `names` module).
+    #[error(transparent)]
+    InvalidName(#[from] crate::names::NameError),
 }
 
 impl KubeconfigError {
@@ -161,6 +164,7 @@ impl KubeconfigError {
             KubeconfigError::Parse { .. } => "kubeconfig.parse_failed",
             KubeconfigError::NotSignetOwned { .. } => "kubeconfig.not_signet_owned",
             KubeconfigError::NotFound { .. } => "kubeconfig.not_found",
+            KubeconfigError::InvalidName(e) => e.code(),
         }
     }
 }
@@ -365,12 +369,15 @@ pub fn set_token(
 /// > Setting `current-context` writes to the default file. (client-go `writeCurrentContext`)
 ///
 /// The namespace is written to the file the context lives in, and only on a Signet-owned context. Nothing is
-/// written when both are already as asked.
+/// written when both are already as asked, or when the namespace is not an RFC 1123 label.
 pub fn use_context(
     target: &KubeconfigTarget,
     context: &str,
     namespace: Option<&str>,
 ) -> Result<EditOutcome, KubeconfigError> {
+    if let Some(namespace) = namespace.filter(|n| !n.is_empty()) {
+        crate::names::check(crate::names::NameKind::Namespace, namespace)?;
+    }
     let _locks = lock::LockSet::acquire(target.precedence(), target.lock_timeout())?;
     if let Some(outcome) = use_context_in_place(target, context, namespace)? {
         return Ok(outcome);
