@@ -273,7 +273,13 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
     session.wait("the login window on the X server", 30, || {
         (x_windows(&session, "count", LOGIN_TITLE) >= 1).then_some(())
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // Every one of the 20 callers has been answered by the app (it opened the window or joined the
+    // running sign-in): no straggler is left to open a second window. A condition, not a pause.
+    session.wait("all 20 callers to be accounted for", 30, || {
+        (session.log_count("login window opened") + session.log_count("joined the running sign-in")
+            >= 20)
+            .then_some(())
+    });
     let log = session.app_log();
     assert_eq!(
         session.log_count("login window opened"),

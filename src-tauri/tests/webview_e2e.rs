@@ -661,8 +661,16 @@ fn twenty_interactive_token_calls_without_a_session_share_one_login_window_and_a
             (world.session.log_count("agent: sign-in requested") == CALLS).then_some(())
         });
     world.switch_to_login_window();
-    // Let any straggler open a second window if the app were to.
-    std::thread::sleep(Duration::from_millis(500));
+    // Every caller has been answered (it opened the window or joined the running sign-in), so no
+    // straggler is left to open a second window: a condition, not a pause.
+    world
+        .session
+        .wait("all 20 callers to be accounted for", 30, || {
+            (world.session.log_count("login window opened")
+                + world.session.log_count("joined the running sign-in")
+                >= CALLS)
+                .then_some(())
+        });
     let handles = world.handles();
     assert_eq!(
         handles.len(),
