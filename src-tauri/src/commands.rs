@@ -147,13 +147,14 @@ pub async fn import_preview<R: Runtime>(
     blocking(move || manage::import_preview(&app, source)).await
 }
 
-/// Applies an import.
+/// Applies an import; `allow_insecure` names the clusters the person confirmed may skip TLS verification.
 #[tauri::command]
 pub async fn import_apply<R: Runtime>(
     app: AppHandle<R>,
     source: ImportSourceDto,
+    allow_insecure: Vec<String>,
 ) -> Result<ImportResult, AppError> {
-    blocking(move || manage::import_apply(&app, source)).await
+    blocking(move || manage::import_apply(&app, source, allow_insecure)).await
 }
 
 /// Saves the settings.

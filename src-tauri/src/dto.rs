@@ -295,6 +295,9 @@ pub struct ImportPreview {
     /// `what: why` of everything left alone.
     pub skipped: Vec<String>,
     pub notes: Vec<String>,
+    /// New clusters that skip TLS verification of their API server: Apply needs the person's explicit
+    /// consent naming them (sent back to `import_apply`).
+    pub insecure: Vec<String>,
 }
 
 /// What an import changed.

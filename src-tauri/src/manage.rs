@@ -16,6 +16,7 @@ use signet_core::http::HttpOptions;
 use signet_core::kubeconfig;
 use signet_core::oidc::OidcProvider;
 use signet_core::session::SessionError;
+use signet_core::text::printable;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::dto::{
@@ -365,13 +366,15 @@ pub fn test_cluster<R: Runtime>(app: &AppHandle<R>, cluster: &str) -> Result<Rev
     })
 }
 
-/// What an import would change (nothing changes yet).
+/// What an import would change (nothing changes yet). Names, paths and reasons come from a kubeconfig or a
+/// catalog: they are shown with control characters escaped.
 pub fn import_preview<R: Runtime>(
     app: &AppHandle<R>,
     source: ImportSourceDto,
 ) -> Result<ImportPreview, AppError> {
     let plan = plan(app, source)?;
-    Ok(ImportPreview {
+    let shown = |s: String| printable(&s).into_owned();
+    let preview = ImportPreview {
         empty: plan.is_empty(),
         config_file: plan.config_file.display().to_string(),
         providers: plan
@@ -408,17 +411,42 @@ pub fn import_preview<R: Runtime>(
             .map(|s| format!("{}: {}", s.what, s.reason))
             .collect(),
         notes: plan.notes.clone(),
+        insecure: plan.insecure_clusters(),
+    };
+    Ok(ImportPreview {
+        providers: preview.providers.into_iter().map(shown).collect(),
+        clusters: preview.clusters.into_iter().map(shown).collect(),
+        reused: preview.reused.into_iter().map(shown).collect(),
+        adoptions: preview
+            .adoptions
+            .into_iter()
+            .map(|a| AdoptionDto {
+                context: shown(a.context),
+                file: shown(a.file),
+                old_user: shown(a.old_user),
+                old_auth: a.old_auth,
+                cluster: a.cluster,
+                provider: a.provider,
+            })
+            .collect(),
+        new_entries: preview.new_entries.into_iter().map(shown).collect(),
+        skipped: preview.skipped.into_iter().map(shown).collect(),
+        notes: preview.notes.into_iter().map(shown).collect(),
+        ..preview
     })
 }
 
-/// Plans the import again (the files may have changed since the preview) and applies it.
+/// Plans the import again (the files may have changed since the preview) and applies it. `allow_insecure`
+/// names the clusters the person confirmed may skip TLS verification; a cluster that skips it and is not
+/// named refuses the whole import (`import.insecure_not_allowed`), nothing changed.
 pub fn import_apply<R: Runtime>(
     app: &AppHandle<R>,
     source: ImportSourceDto,
+    allow_insecure: Vec<String>,
 ) -> Result<ImportResult, AppError> {
     let state = app.state::<AppState>();
     let plan = plan(app, source)?;
-    let outcome = plan.apply(&state.kubectl_plugin)?;
+    let outcome = plan.apply(&state.kubectl_plugin, &allow_insecure)?;
     state.reload();
     let pairs = |v: &[(String, String)]| -> Vec<String> {
         v.iter()

@@ -12,4 +12,9 @@ newEntries: Array<string>,
 /**
  * `what: why` of everything left alone.
  */
-skipped: Array<string>, notes: Array<string>, };
+skipped: Array<string>, notes: Array<string>, 
+/**
+ * New clusters that skip TLS verification of their API server: Apply needs the person's explicit
+ * consent naming them (sent back to `import_apply`).
+ */
+insecure: Array<string>, };

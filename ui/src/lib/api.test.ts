@@ -32,7 +32,7 @@ describe("api", () => {
     [() => api.removeCluster("prod"), "remove_cluster", { name: "prod" }],
     [() => api.testCluster("prod"), "test_cluster", { cluster: "prod" }],
     [() => api.importPreview({ kind: "kubeconfig", path: null }), "import_preview", { source: { kind: "kubeconfig", path: null } }],
-    [() => api.importApply({ kind: "catalog", location: "https://c" }), "import_apply", { source: { kind: "catalog", location: "https://c" } }],
+    [() => api.importApply({ kind: "catalog", location: "https://c" }, ["lab"]), "import_apply", { source: { kind: "catalog", location: "https://c" }, allowInsecure: ["lab"] }],
   ])("%#: invokes %s with its arguments", async (run, command, args) => {
     await run();
     expect(invoke).toHaveBeenCalledWith(command, args);

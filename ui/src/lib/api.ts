@@ -70,7 +70,8 @@ export const api = {
   testCluster: (cluster: string) => call<ReviewDto>("test_cluster", { cluster }),
 
   importPreview: (source: ImportSourceDto) => call<ImportPreview>("import_preview", { source }),
-  importApply: (source: ImportSourceDto) => call<ImportResult>("import_apply", { source }),
+  importApply: (source: ImportSourceDto, allowInsecure: string[]) =>
+    call<ImportResult>("import_apply", { source, allowInsecure }),
 
   saveSettings: (settings: SettingsDto) => call<SettingsDto>("save_settings", { settings }),
 

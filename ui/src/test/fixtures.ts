@@ -138,6 +138,7 @@ export function preview(over: Partial<ImportPreview> = {}): ImportPreview {
     newEntries: ["staging"],
     skipped: ["minikube: not an OIDC user"],
     notes: [],
+    insecure: [],
     ...over,
   };
 }

@@ -40,7 +40,7 @@ describe("Import", () => {
     await expectNoAxeViolations();
 
     await fireEvent.click(document.getElementById("import-apply")!);
-    expect(api.importApply).toHaveBeenCalledWith({ kind: "kubeconfig", path: "/home/alice/.kube/config" });
+    expect(api.importApply).toHaveBeenCalledWith({ kind: "kubeconfig", path: "/home/alice/.kube/config" }, []);
     const result = await waitFor(() => {
       const el = document.getElementById("import-result");
       if (!el) throw new Error("no result yet");
@@ -82,6 +82,35 @@ describe("Import", () => {
 
     await fireEvent.input(location, { target: { value: "https://platform.example.com/other.toml" } });
     expect(plan()).toBeNull();
+  });
+
+  it("asks for an explicit, red confirmation naming the clusters that skip TLS verification before Apply", async () => {
+    api.importPreview.mockResolvedValue(preview({ insecure: ["ci", "lab"] }));
+    api.importApply.mockResolvedValue({ configSaved: null, adopted: [], entriesWritten: [], backups: [], signIn: [] });
+    const store = storeWith();
+    store.navigate("import", { view: "import", kind: "catalog" });
+    renderInMain(Import, { store });
+    await fireEvent.input(document.getElementById("import-location")!, { target: { value: "https://platform.example.com/signet.toml" } });
+    await fireEvent.click(document.getElementById("import-preview")!);
+    await waitFor(() => expect(plan()).not.toBeNull());
+
+    const warning = document.getElementById("import-insecure");
+    expect(warning, "a TLS warning is shown").not.toBeNull();
+    expect(warning!.classList.contains("danger-box")).toBe(true);
+    expect(warning!.textContent).toContain("ci, lab");
+    const consent = document.getElementById("import-insecure-consent") as HTMLInputElement;
+    expect(consent.checked).toBe(false);
+    const applyButton = document.getElementById("import-apply") as HTMLButtonElement;
+    expect(applyButton.disabled, "Apply waits for the confirmation").toBe(true);
+    await expectNoAxeViolations();
+
+    await fireEvent.click(consent);
+    expect(applyButton.disabled).toBe(false);
+    await fireEvent.click(applyButton);
+    expect(api.importApply).toHaveBeenCalledWith(
+      { kind: "catalog", location: "https://platform.example.com/signet.toml" },
+      ["ci", "lab"],
+    );
   });
 
   it("shows a preview failure and keeps the location", async () => {
