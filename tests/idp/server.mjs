@@ -206,6 +206,8 @@ const expiredGrants = new Set();
 // poll must wait (0 before the first poll; the configured interval after a poll on time; +5 s after each
 // poll that came too early).
 const devicePolls = new Map(); // device_code -> { last, interval }
+const lastDevicePoll = new Map(); // device_code -> time of its last poll (any answer), for the stats
+let forcedSlowDowns = 0; // POST /__admin/device-slow-down: the next N pending polls answer slow_down
 const connectorByInteraction = new Map(); // interaction uid -> connector id
 
 // ---------------------------------------------------------------- HTML
@@ -452,8 +454,12 @@ function patchProvider() {
       const code = ctx.req.standinDeviceCode;
       const now = Date.now();
       const state = devicePolls.get(code) || { last: undefined, interval: 0 };
-      if (state.last !== undefined) stats.device_poll_gaps_ms.push(now - state.last);
-      const tooEarly = state.last !== undefined && now < state.last + state.interval * 1000;
+      let tooEarly = state.last !== undefined && now < state.last + state.interval * 1000;
+      if (!tooEarly && forcedSlowDowns > 0) {
+        forcedSlowDowns -= 1;
+        tooEarly = true;
+        state.interval = opts.deviceInterval; // answered as if early: the interval grows from the base
+      }
       state.interval = tooEarly ? state.interval + 5 : opts.deviceInterval;
       state.last = now;
       devicePolls.set(code, state);
@@ -632,6 +638,12 @@ async function admin(req, res, path) {
       for (const grantId of grantIds) expiredGrants.add(grantId);
       return sendJson(res, 200, { user: user.username, expired_grants: grantIds.length });
     }
+    case 'POST /__admin/device-slow-down': {
+      const count = body.count === undefined ? 1 : Number(body.count);
+      if (!Number.isInteger(count) || count < 0) return sendJson(res, 400, { error: 'count must be a non-negative integer' });
+      forcedSlowDowns = count;
+      return sendJson(res, 200, { device_slow_downs: count });
+    }
     case 'POST /__admin/id-token-ttl': {
       const seconds = Number(body.seconds);
       if (!Number.isInteger(seconds) || seconds <= 0) return sendJson(res, 400, { error: 'seconds must be a positive integer' });
@@ -740,6 +752,12 @@ async function handle(req, res) {
     req.standinGrantType = grantType;
     req.standinScope = form.scope;
     req.standinDeviceCode = String(form.device_code || '');
+    if (grantType === DEVICE_GRANT) {
+      const now = Date.now();
+      const previous = lastDevicePoll.get(req.standinDeviceCode);
+      if (previous !== undefined) stats.device_poll_gaps_ms.push(now - previous);
+      lastDevicePoll.set(req.standinDeviceCode, now);
+    }
     const key = grantType === DEVICE_GRANT ? 'device_code' : grantType;
     if (key in stats.token_requests && key !== 'total') stats.token_requests[key] += 1;
     stats.token_requests.total += 1;

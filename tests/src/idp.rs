@@ -124,7 +124,7 @@ pub struct IdpStats {
     pub connector_ids: std::collections::BTreeMap<String, u64>,
     /// Device-code polls answered `slow_down` (polled before the interval had passed).
     pub slow_downs: u64,
-    /// Milliseconds between consecutive polls of one pending device code, in order.
+    /// Milliseconds between consecutive polls of one device code (whatever the answer), in order.
     pub device_poll_gaps_ms: Vec<u64>,
 }
 
@@ -258,6 +258,13 @@ impl Idp {
     pub fn expire_refresh_tokens(&self, user: &str) {
         self.server
             .admin_post("expire-refresh", &serde_json::json!({ "user": user }));
+    }
+
+    /// Makes the next `count` pending device polls answer `slow_down` as if they came too early (the
+    /// device code's interval then grows by 5 s, as Dex does), to see how a client backs off.
+    pub fn force_device_slow_downs(&self, count: u32) {
+        self.server
+            .admin_post("device-slow-down", &serde_json::json!({ "count": count }));
     }
 
     /// Sets the lifetime of the ID and access tokens issued from now on (`--id-token-ttl` at run time), e.g.

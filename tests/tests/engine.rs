@@ -179,6 +179,61 @@ fn device_flow_signs_in_after_the_code_is_approved_polling_no_faster_than_the_in
 }
 
 #[test]
+fn device_flow_waits_five_seconds_longer_after_slow_down() {
+    // RFC 8628 §3.5 (and Dex): after `slow_down` the interval grows by 5 s; polling sooner earns another.
+    let c = case(IdpOptions {
+        device_interval: Some(1),
+        ..IdpOptions::default()
+    });
+    let idp = &c.world.idp;
+    idp.force_device_slow_downs(1);
+    let ca = idp.ca().cloned();
+    let record = std::thread::scope(|s| {
+        let approver = std::cell::RefCell::new(None);
+        let show = |code: &signet_core::oidc::DeviceCode| {
+            let (uri, user_code, ca) = (
+                code.verification_uri.clone(),
+                code.user_code.clone(),
+                ca.clone(),
+            );
+            *approver.borrow_mut() = Some(s.spawn(move || {
+                // Approve once the first poll was told to slow down; the next poll then succeeds.
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while idp.stats().slow_downs < 1 {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no slow_down within 60 s: {:?}",
+                        idp.stats()
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                FormBrowser::new(ca.as_ref())
+                    .approve_device(&uri, Some(&user_code), "bob", PASSWORD)
+                    .expect("bob approves the device code");
+            }));
+        };
+        let record = c.signet.login("corp", LoginMethod::Device { show: &show });
+        if let Some(approver) = approver.borrow_mut().take() {
+            approver.join().expect("the approver thread");
+        }
+        record
+    })
+    .expect("device sign-in");
+    assert_eq!(record.identity.email.as_deref(), Some("bob@example.com"));
+    let stats = c.world.idp.stats();
+    assert_eq!(
+        stats.slow_downs, 1,
+        "the poll after slow_down waited long enough: {stats:?}"
+    );
+    assert!(
+        !stats.device_poll_gaps_ms.is_empty()
+            && stats.device_poll_gaps_ms.iter().all(|&gap| gap >= 6000),
+        "after slow_down every poll waits 1 + 5 s: {:?}",
+        stats.device_poll_gaps_ms
+    );
+}
+
+#[test]
 fn a_stale_token_is_refreshed_once_and_the_refresh_token_rotates() {
     let c = signed_in(IdpOptions::default());
     let before = c.signet.token_for("prod").expect("fresh");
