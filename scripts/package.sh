@@ -59,6 +59,7 @@ assets=target/release/assets
 rm -rf "$assets"
 target/release/kubectl-signet-assets "$assets" >/dev/null
 gzip -9n "$assets"/man/*.1
+gzip -9nc packaging/linux/signet.1 >"$assets/signet.1.gz"
 
 out=target/package
 mkdir -p "$out"

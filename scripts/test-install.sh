@@ -31,7 +31,7 @@ echo "test-install: built ${built[*]}" >&2
 desktop-file-validate packaging/linux/dev.signet.Signet.desktop
 appstreamcli validate --no-net --explain packaging/linux/dev.signet.Signet.metainfo.xml
 # lintian: no errors (warnings are printed for the record). Running as root needs --allow-root.
-lintian_args=(--fail-on error --no-tag-display-limit)
+lintian_args=(--fail-on error --tag-display-limit 0)
 [ "$(id -u)" -ne 0 ] || lintian_args+=(--allow-root)
 lintian "${lintian_args[@]}" "$deb"
 dpkg-deb --field "$deb" Package Version Depends Recommends >&2

@@ -33,6 +33,7 @@ const INSTALLED: &[&str] = &[
     "/usr/share/icons/hicolor/512x512/apps/dev.signet.Signet.png",
     "/usr/share/man/man1/kubectl-signet.1.gz",
     "/usr/share/man/man1/kubectl-signet-login.1.gz",
+    "/usr/share/man/man1/signet.1.gz",
     "/usr/share/bash-completion/completions/kubectl-signet",
     "/usr/share/zsh/vendor-completions/_kubectl-signet",
     "/usr/share/fish/vendor_completions.d/kubectl-signet.fish",
