@@ -500,9 +500,11 @@ fn an_idp_error_reply_says_what_the_idp_said() {
         auth.query_pairs()
             .any(|(k, v)| k == "code_challenge_method" && v == "S256")
     );
-    let denied = url::Url::parse(
-        "http://127.0.0.1:9/callback?error=access_denied&error_description=user+said+no",
-    )
+    // An error reply counts only with this sign-in's state (a forged one is a state mismatch).
+    let denied = url::Url::parse(&format!(
+        "http://127.0.0.1:9/callback?error=access_denied&error_description=user+said+no&state={}",
+        pending.state()
+    ))
     .expect("url");
     let err = oidc.finish_login(pending, &denied).expect_err("denied");
     assert_eq!(err.code(), "oidc.refused");

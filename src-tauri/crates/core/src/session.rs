@@ -261,7 +261,7 @@ impl Signet {
                 let pending = oidc.begin_login(listener.redirect_uri(), &audiences)?;
                 tracing::info!(provider, "opening the browser for sign-in");
                 opener.open(&pending.url).map_err(OidcError::Browser)?;
-                let callback = listener.accept(timeout)?;
+                let callback = listener.accept(timeout, pending.state())?;
                 match oidc.finish_login(pending, &callback.url) {
                     Ok(tokens) => {
                         let who = tokens

@@ -178,6 +178,13 @@ pub struct PendingLogin {
     audiences: Vec<String>,
 }
 
+impl PendingLogin {
+    /// The `state` the redirect must carry (RFC 6749 §10.12): the loopback listener ignores any other.
+    pub fn state(&self) -> &str {
+        self.state.secret()
+    }
+}
+
 /// Why a protocol step failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -404,24 +411,7 @@ impl OidcProvider {
         pending: PendingLogin,
         redirected_to: &Url,
     ) -> Result<TokenSet, OidcError> {
-        let query = |name: &str| {
-            redirected_to
-                .query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        if let Some(error) = query("error") {
-            return Err(OidcError::Refused {
-                error,
-                description: query("error_description"),
-            });
-        }
-        let state = query("state").unwrap_or_default();
-        if !constant_time_eq(state.as_bytes(), pending.state.secret().as_bytes()) {
-            return Err(OidcError::StateMismatch);
-        }
-        let code = query("code")
-            .ok_or_else(|| OidcError::BadResponse("the redirect carries no code".into()))?;
+        let code = code_from_redirect(redirected_to, pending.state.secret())?;
         let client = self.client().set_redirect_uri(pending.redirect.clone());
         let status = Cell::new(0u16);
         let response = client
@@ -771,6 +761,28 @@ fn fallback_token_url(issuer: &IssuerUrl) -> openidconnect::TokenUrl {
         .unwrap_or_else(|_| openidconnect::TokenUrl::from_url(issuer.url().clone()))
 }
 
+/// The authorization code of a redirect. The `state` is checked first (RFC 6749 §10.12): an `error=`
+/// reply counts only when it carries the state of this sign-in, so a forged redirect cannot end it.
+fn code_from_redirect(redirected_to: &Url, state: &str) -> Result<String, OidcError> {
+    let query = |name: &str| {
+        redirected_to
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let carried = query("state").unwrap_or_default();
+    if !constant_time_eq(carried.as_bytes(), state.as_bytes()) {
+        return Err(OidcError::StateMismatch);
+    }
+    if let Some(error) = query("error") {
+        return Err(OidcError::Refused {
+            error,
+            description: query("error_description"),
+        });
+    }
+    query("code").ok_or_else(|| OidcError::BadResponse("the redirect carries no code".into()))
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -778,6 +790,28 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_redirect_counts_only_with_the_state_of_this_sign_in() {
+        let url = |q: &str| Url::parse(&format!("http://127.0.0.1:1/callback?{q}")).expect("url");
+        let forged = code_from_redirect(&url("error=access_denied&state=wrong"), "st4te")
+            .expect_err("refused");
+        assert_eq!(forged.code(), OidcError::StateMismatch.code(), "{forged}");
+        let stateless =
+            code_from_redirect(&url("error=access_denied"), "st4te").expect_err("refused");
+        assert_eq!(
+            stateless.code(),
+            OidcError::StateMismatch.code(),
+            "{stateless}"
+        );
+        let real = code_from_redirect(&url("error=access_denied&state=st4te"), "st4te")
+            .expect_err("the IdP's own refusal");
+        assert!(matches!(real, OidcError::Refused { .. }), "{real:?}");
+        assert_eq!(
+            code_from_redirect(&url("code=c0de&state=st4te"), "st4te").expect("code"),
+            "c0de"
+        );
+    }
 
     #[test]
     fn constant_time_eq_compares_contents_and_length() {
