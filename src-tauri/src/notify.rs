@@ -3,11 +3,16 @@
 //!
 //! A missing notification daemon is normal on servers and in CI: showing a notification never fails the
 //! caller, it only logs. Notification text is written for a person and never holds a token or a code.
+//!
+//! Notification text often carries text from outside (an IdP's `error_description`, a catalog's names):
+//! [`Note`] escapes control and bidi characters when it is made, and the desktop notifier escapes markup
+//! in the body, which the freedesktop spec lets servers interpret (`<b>`, `<a href>`, `&entities;`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use signet_core::text::{printable, printable_multiline};
 
 /// Something to tell the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,16 +24,17 @@ pub struct Note {
 }
 
 impl Note {
+    /// A note with control characters escaped (the summary is one line; the body keeps line breaks).
     pub fn new(summary: impl Into<String>, body: impl Into<String>) -> Note {
         Note {
-            summary: summary.into(),
-            body: body.into(),
+            summary: printable(&summary.into()).into_owned(),
+            body: printable_multiline(&body.into()).into_owned(),
             action: None,
         }
     }
 
     pub fn with_action(mut self, key: &str, label: &str) -> Note {
-        self.action = Some((key.to_string(), label.to_string()));
+        self.action = Some((printable(key).into_owned(), printable(label).into_owned()));
         self
     }
 }
@@ -59,7 +65,9 @@ impl Notifier for DesktopNotifier {
 #[cfg(all(unix, not(target_os = "macos")))]
 fn show_desktop(note: Note, on_action: Option<OnAction>) {
     let mut n = notify_rust::Notification::new();
-    n.appname("Signet").summary(&note.summary).body(&note.body);
+    n.appname("Signet")
+        .summary(&note.summary)
+        .body(&desktop_body(&note.body));
     if let Some((key, label)) = &note.action {
         n.action(key, label);
     }
@@ -88,7 +96,7 @@ fn show_desktop(note: Note, _on_action: Option<OnAction>) {
     match notify_rust::Notification::new()
         .appname("Signet")
         .summary(&note.summary)
-        .body(&note.body)
+        .body(&desktop_body(&note.body))
         .show()
     {
         Ok(_) => tracing::debug!(summary = %note.summary, "notification shown"),
@@ -96,6 +104,14 @@ fn show_desktop(note: Note, _on_action: Option<OnAction>) {
             tracing::info!(summary = %note.summary, body = %note.body, error = %e, "notification failed; the message is only logged")
         }
     }
+}
+
+/// The body as the notification server gets it: markup characters escaped, so text from an IdP or a
+/// catalog shows as written and cannot add links or formatting (the freedesktop body is a markup subset).
+fn desktop_body(body: &str) -> String {
+    body.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// At most one notification per key (kind and provider) per `window`, by the app's clock.
@@ -189,6 +205,30 @@ mod tests {
 
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")
+    }
+
+    /// Issue 12: an IdP's `error_description` or a catalog's names reach notifications; a control
+    /// character must not, and the body's markup must not be interpreted by the notification server.
+    #[test]
+    fn notes_escape_control_characters_and_the_desktop_body_escapes_markup() {
+        let note = Note::new(
+            "Sign-in to corp\u{1b}[2J failed",
+            "the identity provider said 'x': <b>click</b> & go\u{7}\nline two\r",
+        )
+        .with_action("open\u{1b}", "Open\u{202e}");
+        assert_eq!(note.summary, "Sign-in to corp\\u{1b}[2J failed");
+        assert_eq!(
+            note.body,
+            "the identity provider said 'x': <b>click</b> & go\\u{7}\nline two\\u{d}"
+        );
+        assert_eq!(
+            note.action,
+            Some(("open\\u{1b}".to_string(), "Open\\u{202e}".to_string()))
+        );
+        assert_eq!(
+            desktop_body(&note.body),
+            "the identity provider said 'x': &lt;b&gt;click&lt;/b&gt; &amp; go\\u{7}\nline two\\u{d}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use signet_core::oidc::DeviceCode;
 use signet_core::oidc::opener::{CommandOpener, SystemBrowser, UrlOpener};
 use signet_core::paths::Paths;
 use signet_core::session::{LoginMethod, Revocation, SessionError};
+use signet_core::text::{printable, printable_multiline};
 use signet_core::token_store::{self, LazyKeyringStore};
 use signet_core::{Error, Signet};
 
@@ -26,9 +27,11 @@ const LOGIN_LOCK_TIMEOUT: Duration = Duration::from_secs(330);
 #[derive(Debug)]
 pub struct Failure(pub String);
 
+/// Failures often quote text from outside (an IdP's `error_description`, a catalog's names): control
+/// characters are shown escaped, never sent to the terminal.
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "signet: {}", self.0)
+        write!(f, "signet: {}", printable_multiline(&self.0))
     }
 }
 
@@ -211,7 +214,12 @@ fn login(target: &str, device: bool, browser_command: Option<String>) -> Result<
     } else {
         format!("groups: {}", record.identity.groups.join(", "))
     };
-    println!("Signed in to {provider} as {who} ({groups}).");
+    // The name and groups are the IdP's claims: shown with control characters escaped.
+    println!(
+        "Signed in to {provider} as {} ({}).",
+        printable(&who),
+        printable(&groups)
+    );
     let reports = signet.sync_kubeconfig(Some(&provider), &plugin_command())?;
     print_sync(&reports);
     Ok(())
@@ -290,10 +298,11 @@ fn run_login(
         let show = |code: &DeviceCode| {
             eprintln!(
                 "To sign in to {provider}, open {} and enter the code {}",
-                code.verification_uri, code.user_code
+                printable(&code.verification_uri),
+                printable(&code.user_code)
             );
             if let Some(complete) = &code.verification_uri_complete {
-                eprintln!("  (or open {complete})");
+                eprintln!("  (or open {})", printable(complete));
             }
             if std::io::stderr().is_terminal() {
                 let target = code
@@ -395,11 +404,11 @@ fn status(json: bool) -> Result<(), Failure> {
             Some(r) => println!(
                 "{}: signed in as {} ({})",
                 s.provider,
-                r.identity.email.as_deref().unwrap_or(&r.identity.subject),
+                printable(r.identity.email.as_deref().unwrap_or(&r.identity.subject)),
                 if r.identity.groups.is_empty() {
                     "no groups".into()
                 } else {
-                    r.identity.groups.join(", ")
+                    printable(&r.identity.groups.join(", ")).into_owned()
                 }
             ),
             None => println!(
@@ -425,5 +434,30 @@ fn human(d: chrono::TimeDelta) -> String {
         s if s >= 3600 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
         s if s >= 60 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: an IdP's `error` / `error_description` reach the terminal through a failure; a control
+    /// character there could retitle the terminal or rewrite the line (`\r`), so it is shown escaped.
+    #[test]
+    fn a_failure_never_prints_a_control_character_from_the_idp() {
+        let failure = Failure::from(signet_core::oidc::OidcError::Refused {
+            error: "access_denied\u{1b}]0;pwned\u{7}".into(),
+            description: Some("ok\rsignet: signed in".into()),
+        });
+        let shown = failure.to_string();
+        assert!(
+            !shown.chars().any(char::is_control),
+            "a raw control character reached the terminal: {shown:?}"
+        );
+        assert!(
+            shown.contains("access_denied\\u{1b}]0;pwned\\u{7}"),
+            "{shown}"
+        );
+        assert!(shown.contains("ok\\u{d}signet: signed in"), "{shown}");
     }
 }

@@ -212,7 +212,12 @@ pub enum OidcError {
     )]
     StateMismatch,
     /// The provider sent `error=` to the redirect URI.
-    #[error("the identity provider said '{error}'{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    /// Both are the IdP's text: shown with control characters escaped.
+    #[error(
+        "the identity provider said '{}'{}",
+        crate::text::printable(error),
+        description.as_deref().map(|d| format!(": {}", crate::text::printable(d))).unwrap_or_default()
+    )]
     Refused {
         error: String,
         description: Option<String>,
