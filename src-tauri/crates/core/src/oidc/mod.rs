@@ -304,6 +304,7 @@ impl OidcProvider {
             openidconnect::DiscoveryError::Validation(e) => discovery_err(e),
             other => discovery_err(other.to_string()),
         })?;
+        check_endpoints(&metadata)?;
         let jwks = Mutex::new(metadata.jwks().clone());
         tracing::debug!(provider = %config.name, "discovery done");
         Ok(OidcProvider {
@@ -788,6 +789,50 @@ fn code_from_redirect(redirected_to: &Url, state: &str) -> Result<String, OidcEr
     query("code").ok_or_else(|| OidcError::BadResponse("the redirect carries no code".into()))
 }
 
+/// Every endpoint discovery names must be https, or http on a loopback address, like the issuer
+/// (DESIGN.md §6): otherwise a code, a refresh token or a client secret could travel in clear text. The
+/// provider is refused as a whole, before any token is sent. (The JWKS has been fetched by then — it
+/// holds only public keys, and a refused provider's keys are never used.)
+fn check_endpoints(metadata: &DexProviderMetadata) -> Result<(), OidcError> {
+    let extra = metadata.additional_metadata();
+    let endpoints: [(&str, Option<&Url>); 6] = [
+        (
+            "authorization_endpoint",
+            Some(metadata.authorization_endpoint().url()),
+        ),
+        ("token_endpoint", metadata.token_endpoint().map(|u| u.url())),
+        ("jwks_uri", Some(metadata.jwks_uri().url())),
+        (
+            "userinfo_endpoint",
+            metadata.userinfo_endpoint().map(|u| u.url()),
+        ),
+        (
+            "device_authorization_endpoint",
+            extra
+                .device_authorization_endpoint
+                .as_ref()
+                .map(|u| u.url()),
+        ),
+        (
+            "revocation_endpoint",
+            extra.revocation_endpoint.as_ref().map(|u| u.url()),
+        ),
+    ];
+    for (name, url) in endpoints {
+        if let Some(url) = url
+            && !crate::config::is_secure_or_loopback(url)
+        {
+            return Err(OidcError::Discovery {
+                issuer: metadata.issuer().to_string(),
+                detail: format!(
+                    "its {name} '{url}' must use https (plain http only on a loopback address); Signet sends no code or token there — fix the identity provider's issuer/URL settings"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -816,6 +861,51 @@ mod tests {
             code_from_redirect(&url("code=c0de&state=st4te"), "st4te").expect("code"),
             "c0de"
         );
+    }
+
+    fn metadata_with(endpoint: &str, url: &str) -> DexProviderMetadata {
+        let mut doc = serde_json::json!({
+            "issuer": "https://dex.example.com",
+            "authorization_endpoint": "https://dex.example.com/auth",
+            "token_endpoint": "https://dex.example.com/token",
+            "jwks_uri": "https://dex.example.com/keys",
+            "userinfo_endpoint": "https://dex.example.com/userinfo",
+            "device_authorization_endpoint": "https://dex.example.com/device/code",
+            "revocation_endpoint": "https://dex.example.com/revoke",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        });
+        doc[endpoint] = serde_json::Value::String(url.to_owned());
+        serde_json::from_value(doc).expect("metadata")
+    }
+
+    /// Issue 12 (weak spot 4): a discovery document may not send Signet's tokens or codes to plain http.
+    #[test]
+    fn every_discovered_endpoint_must_be_https_except_on_loopback() {
+        check_endpoints(&metadata_with(
+            "token_endpoint",
+            "https://dex.example.com/token",
+        ))
+        .expect("all https");
+        for endpoint in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "userinfo_endpoint",
+            "device_authorization_endpoint",
+            "revocation_endpoint",
+        ] {
+            let err = check_endpoints(&metadata_with(endpoint, "http://dex.example.com/x"))
+                .expect_err("plain http off loopback");
+            assert_eq!(err.code(), "oidc.discovery_failed", "{endpoint}: {err}");
+            assert!(
+                err.to_string().contains(endpoint) && err.to_string().contains("https"),
+                "{endpoint}: {err}"
+            );
+            check_endpoints(&metadata_with(endpoint, "http://127.0.0.1:5556/dex/x"))
+                .unwrap_or_else(|e| panic!("{endpoint} on loopback is fine: {e}"));
+        }
     }
 
     #[test]
