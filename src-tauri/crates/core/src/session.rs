@@ -344,6 +344,9 @@ impl Signet {
             }
         } else {
             for audience in &audiences {
+                crate::oidc::check_cached_audience(&tokens.identity.audiences, audience)?;
+            }
+            for audience in &audiences {
                 self.cache
                     .write(&self.cached(provider, audience, &tokens))?;
             }
@@ -448,6 +451,21 @@ impl Signet {
                 .map_err(|e| self.transient(provider, e))?;
             let narrowed = (audiences.len() > 1).then(|| oidc.scopes(std::slice::from_ref(target)));
             let tokens = self.redeem(&oidc, &refresh_token, narrowed.as_deref(), &audiences)?;
+            // A refresh keeps the person: another subject ends the session (nothing of it is kept).
+            if let Some(record) = self.cache.read_session(provider)
+                && let Err(e) = crate::oidc::check_same_subject(
+                    &record.identity.subject,
+                    &tokens.identity.subject,
+                )
+            {
+                tracing::warn!(
+                    provider,
+                    "a refresh answered for another subject; ending the session"
+                );
+                self.secrets.delete(provider)?;
+                self.cache.remove_provider(provider)?;
+                return Err(e.into());
+            }
             if let Some(new) = &tokens.refresh_token
                 && new != &refresh_token
             {
@@ -458,6 +476,9 @@ impl Signet {
             } else {
                 vec![target]
             };
+            for audience in &written {
+                crate::oidc::check_cached_audience(&tokens.identity.audiences, audience)?;
+            }
             for audience in written {
                 let cached = self.cached(provider, audience, &tokens);
                 self.cache.write(&cached)?;

@@ -73,6 +73,9 @@ pub type DexProviderMetadata = ProviderMetadata<
 pub struct DexClaims {
     #[serde(default, deserialize_with = "string_or_list")]
     pub groups: Vec<String>,
+    /// JWT `nbf` (RFC 7519 §4.1.5), seconds since the epoch; openidconnect does not check it.
+    #[serde(default)]
+    pub nbf: Option<i64>,
 }
 impl AdditionalClaims for DexClaims {}
 
@@ -207,6 +210,16 @@ pub enum OidcError {
     BadResponse(String),
     #[error("the ID token was rejected: {0}")]
     InvalidIdToken(String),
+    /// The ID token's `iat` or `nbf` is ahead of this computer's clock by more than [`CLOCK_SKEW`].
+    #[error(
+        "the ID token {detail}: this computer's clock or the identity provider's is wrong — check with `kubectl signet doctor` (it compares the clocks), fix the clock, then sign in again"
+    )]
+    ClockSkew { detail: String },
+    /// A refresh answered for another subject than the session's: the session was ended.
+    #[error(
+        "the identity provider answered the refresh as someone else (the token's subject changed), so the session was ended; sign in again"
+    )]
+    SubjectChanged,
     #[error(
         "the sign-in answer does not belong to this sign-in (state mismatch); start the sign-in again"
     )]
@@ -249,6 +262,8 @@ impl OidcError {
             OidcError::ServerError { .. } => "oidc.server_error",
             OidcError::BadResponse(_) => "oidc.bad_response",
             OidcError::InvalidIdToken(_) => "oidc.invalid_id_token",
+            OidcError::ClockSkew { .. } => "oidc.clock_skew",
+            OidcError::SubjectChanged => "oidc.subject_changed",
             OidcError::StateMismatch => "oidc.state_mismatch",
             OidcError::Refused { .. } => "oidc.refused",
             OidcError::DeviceUnsupported { .. } => "oidc.device_unsupported",
@@ -646,12 +661,13 @@ impl OidcProvider {
             other => other,
         }
         .map_err(|e| OidcError::InvalidIdToken(describe_claims_error(&e)))
-        .and_then(|(identity, exp, iat)| {
+        .and_then(|(identity, exp, iat, nbf)| {
             check_azp(
                 token_azp(token).as_deref(),
                 identity.audiences.len(),
                 &self.config.client_id,
             )?;
+            check_times(iat, nbf, Utc::now())?;
             Ok((identity, exp, iat))
         })
     }
@@ -662,8 +678,7 @@ impl OidcProvider {
         nonce: Option<&Nonce>,
         audiences: &[String],
         jwks: CoreJsonWebKeySet,
-    ) -> Result<(Identity, DateTime<Utc>, DateTime<Utc>), openidconnect::ClaimsVerificationError>
-    {
+    ) -> Result<Verified, openidconnect::ClaimsVerificationError> {
         let allowed: Vec<String> = audiences.to_vec();
         let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
             ClientId::new(self.config.client_id.clone()),
@@ -687,9 +702,21 @@ impl OidcProvider {
             groups: claims.additional_claims().groups.clone(),
             audiences: claims.audiences().iter().map(|a| a.to_string()).collect(),
         };
-        Ok((identity, claims.expiration(), claims.issue_time()))
+        let nbf = claims
+            .additional_claims()
+            .nbf
+            .and_then(|n| DateTime::from_timestamp(n, 0));
+        Ok((identity, claims.expiration(), claims.issue_time(), nbf))
     }
 }
+
+/// What a verified ID token yields: who, `exp`, `iat` and `nbf`.
+type Verified = (
+    Identity,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 /// openidconnect leaves `azp` to us (OIDC Core §3.1.3.7, steps 4–5): when present it must name this client,
 /// and a token with several audiences must carry it. Dex sets `azp` to the requesting client whenever a
@@ -833,6 +860,55 @@ fn check_endpoints(metadata: &DexProviderMetadata) -> Result<(), OidcError> {
     Ok(())
 }
 
+/// How far ahead of this computer's clock an ID token's `iat` or `nbf` may be.
+pub const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// `iat` more than [`CLOCK_SKEW`] in the future, or `nbf` beyond it, means one of the clocks is wrong
+/// (or the token is forged); either way it is refused with a hint that names `doctor`.
+pub fn check_times(
+    iat: DateTime<Utc>,
+    nbf: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), OidcError> {
+    let ahead = |t: DateTime<Utc>| (t - now).num_seconds();
+    if iat > now + CLOCK_SKEW {
+        return Err(OidcError::ClockSkew {
+            detail: format!("was issued {} s in the future (iat)", ahead(iat)),
+        });
+    }
+    if let Some(nbf) = nbf
+        && nbf > now + CLOCK_SKEW
+    {
+        return Err(OidcError::ClockSkew {
+            detail: format!("is not valid for another {} s (nbf)", ahead(nbf)),
+        });
+    }
+    Ok(())
+}
+
+/// A token is cached for `audience` only when its `aud` holds it: an IdP that ignored the narrowing
+/// scope (`audience:server:client_id:X`) is said so, and nothing is cached.
+pub fn check_cached_audience(aud: &[String], audience: &str) -> Result<(), OidcError> {
+    if aud.iter().any(|a| a == audience) {
+        Ok(())
+    } else {
+        Err(OidcError::InvalidIdToken(format!(
+            "it was asked for audience '{}' but its aud is [{}]: the identity provider ignored the audience scope, so nothing was cached (for Dex: list Signet's client in that client's trustedPeers)",
+            crate::text::printable(audience),
+            crate::text::printable(&aud.join(", "))
+        )))
+    }
+}
+
+/// A refresh keeps the session's subject (OIDC Core §12.2: "its sub Claim Value MUST be the same").
+pub fn check_same_subject(before: &str, after: &str) -> Result<(), OidcError> {
+    if constant_time_eq(before.as_bytes(), after.as_bytes()) {
+        Ok(())
+    } else {
+        Err(OidcError::SubjectChanged)
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -906,6 +982,46 @@ mod tests {
             check_endpoints(&metadata_with(endpoint, "http://127.0.0.1:5556/dex/x"))
                 .unwrap_or_else(|e| panic!("{endpoint} on loopback is fine: {e}"));
         }
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("time")
+    }
+
+    /// Issue 12 (weak spot 5): `iat` more than 5 minutes ahead and `nbf` in the future are refused with a
+    /// message that points at the clock and `doctor`.
+    #[test]
+    fn a_token_from_the_future_is_refused_with_a_clock_skew_hint() {
+        let now = at(1_000_000);
+        check_times(at(1_000_000 + 120), None, now).expect("2 minutes of skew is tolerated");
+        check_times(at(999_000), Some(at(999_000)), now).expect("ordinary token");
+        for (iat, nbf, what) in [
+            (at(1_000_000 + 600), None, "iat 10 min ahead"),
+            (at(1_000_000), Some(at(1_000_000 + 600)), "nbf 10 min ahead"),
+        ] {
+            let err = check_times(iat, nbf, now).expect_err(what);
+            assert_eq!(err.code(), "oidc.clock_skew", "{what}: {err}");
+            assert!(err.to_string().contains("kubectl signet doctor"), "{err}");
+        }
+    }
+
+    /// A token cached for audience X must carry X in `aud` (the IdP may ignore the narrowing scope).
+    #[test]
+    fn a_token_is_cached_only_for_an_audience_it_carries() {
+        let aud = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        check_cached_audience(&aud(&["kubernetes", "signet"]), "kubernetes").expect("carried");
+        let err = check_cached_audience(&aud(&["signet"]), "kubernetes").expect_err("missing");
+        assert_eq!(err.code(), "oidc.invalid_id_token", "{err}");
+        assert!(err.to_string().contains("'kubernetes'"), "{err}");
+    }
+
+    /// A refresh must keep the subject: another `sub` means another person (OIDC Core §12.2).
+    #[test]
+    fn a_refresh_for_another_subject_is_refused() {
+        check_same_subject("alice", "alice").expect("same person");
+        let err = check_same_subject("alice", "mallory").expect_err("another person");
+        assert_eq!(err.code(), "oidc.subject_changed", "{err}");
+        assert!(err.to_string().contains("someone else"), "{err}");
     }
 
     #[test]
