@@ -31,18 +31,61 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates `dir` (and parents) if needed and makes sure only the owner can enter it (0700).
+/// Creates `dir` (and parents) if needed and makes sure only the owner can enter it (0700). For Signet's
+/// own directories (cache, runtime, state): an existing one is tightened to 0700, but one that belongs to
+/// another user — itself or the directory a symlink leads to — is refused, never changed (DESIGN.md §6).
 pub fn private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    create_private(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let current = fs::metadata(dir)?.permissions().mode() & 0o777;
-        if current != 0o700 {
+        let meta = owned_by_me(dir)?;
+        if meta.permissions().mode() & 0o777 != 0o700 {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         }
     }
     Ok(())
+}
+
+/// Creates `dir` (and missing parents) with mode 0700 if it does not exist; an existing directory is left
+/// as it is. For the directory of a file whose place the person chose (`SIGNET_CONFIG=./x.toml`): Signet
+/// never changes the mode of a directory it did not create — the file itself is private.
+pub fn parent_dir(dir: &Path) -> io::Result<()> {
+    create_private(dir)
+}
+
+fn create_private(dir: &Path) -> io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The metadata of `dir` (symlinks followed), or an error when someone else owns it.
+#[cfg(unix)]
+fn owned_by_me(dir: &Path) -> io::Result<fs::Metadata> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(dir)?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        let through = match fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => " (through a symlink)",
+            _ => "",
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "directory '{}'{through} belongs to another user (uid {}, you are uid {me}); Signet keeps its files only in directories you own — remove it, or point the XDG directory elsewhere",
+                dir.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    Ok(meta)
 }
 
 #[cfg(unix)]
@@ -90,6 +133,66 @@ mod tests {
             leftovers.is_empty(),
             "temporary files left behind: {leftovers:?}"
         );
+    }
+
+    /// A directory owned by another user: as root, a temporary one handed to `nobody`; otherwise `/`.
+    #[cfg(unix)]
+    fn foreign_dir(root: &Path) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        if rustix::process::geteuid().is_root() {
+            let dir = root.join("someone-elses");
+            fs::create_dir(&dir).expect("mkdir");
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+            std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).expect("chown to nobody");
+            dir
+        } else {
+            std::path::PathBuf::from("/")
+        }
+    }
+
+    /// Issue 12 (weak spot 8): a cache/runtime/state directory that belongs to someone else — directly
+    /// or through a symlink — is refused, and its mode is left alone.
+    #[cfg(unix)]
+    #[test]
+    fn private_dir_refuses_a_directory_of_another_user_even_through_a_symlink() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let root = tempfile::tempdir().expect("tempdir");
+        let foreign = foreign_dir(root.path());
+        let before = fs::metadata(&foreign).expect("stat");
+        let link = root.path().join("tokens");
+        std::os::unix::fs::symlink(&foreign, &link).expect("symlink");
+        for dir in [foreign.as_path(), link.as_path()] {
+            let err = private_dir(dir).expect_err("another user's directory");
+            assert!(
+                err.to_string().contains("belongs to another user"),
+                "{}: {err}",
+                dir.display()
+            );
+        }
+        let after = fs::metadata(&foreign).expect("stat");
+        assert_eq!(
+            (after.permissions().mode(), after.uid()),
+            (before.permissions().mode(), before.uid()),
+            "the foreign directory is untouched"
+        );
+    }
+
+    /// `SIGNET_CONFIG=./x.toml` used to chmod the working directory to 0700: a directory Signet did not
+    /// create keeps its mode; one it creates is 0700.
+    #[cfg(unix)]
+    #[test]
+    fn a_parent_directory_signet_did_not_create_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("tempdir");
+        let cwd = root.path().join("work");
+        fs::create_dir(&cwd).expect("mkdir");
+        fs::set_permissions(&cwd, fs::Permissions::from_mode(0o755)).expect("chmod");
+        parent_dir(&cwd).expect("existing parent");
+        let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&cwd), 0o755, "an existing directory keeps its mode");
+        let fresh = root.path().join("new/signet");
+        parent_dir(&fresh).expect("created");
+        assert_eq!(mode(&fresh), 0o700, "a directory Signet creates is private");
     }
 
     #[cfg(unix)]

@@ -250,8 +250,10 @@ impl Config {
         let body = toml::to_string_pretty(self)
             .map_err(|e| write_err(std::io::Error::other(e.to_string())))?;
         let text = format!("# Signet config — see the README for every key.\n\n{body}");
+        // The config's directory may be the person's (`SIGNET_CONFIG=./x.toml`): create it private if
+        // missing, never chmod it; the file is 0600.
         if let Some(dir) = path.parent() {
-            atomic_file::private_dir(dir).map_err(write_err)?;
+            atomic_file::parent_dir(dir).map_err(write_err)?;
         }
         atomic_file::write(path, text.as_bytes(), 0o600).map_err(write_err)
     }
