@@ -48,6 +48,7 @@ describe("provider form", () => {
   });
   it("checks the name's characters and uniqueness (not when editing)", () => {
     expect(validateProvider({ ...valid, name: "Corp" }, opts).name).toMatch(/lower-case/);
+    expect(validateProvider({ ...valid, name: "a".repeat(64) }, opts).name).toMatch(/lower-case/);
     expect(validateProvider({ ...valid, name: "lab" }, opts).name).toMatch(/exists/);
     expect(validateProvider({ ...valid, name: "lab" }, { ...opts, editing: true }).name).toBeUndefined();
   });
@@ -93,6 +94,15 @@ describe("cluster form", () => {
     expect(validateCluster({ ...valid, insecure: true, caFile: "/ca.pem" }, opts).insecure).toMatch(/cannot be combined/);
     expect(validateCluster({ ...valid, namespace: "Kube_System" }, opts).namespace).toMatch(/lower-case/);
     expect(validateCluster({ ...valid, server: "http://api.example.com" }, opts).server).toMatch(/https/);
+  });
+  it("checks cluster and context names with the core's rule (signet_core::names)", () => {
+    for (const good of ["prod", "DEV", "arn:aws:eks:eu-west-1:123456789012:cluster/prod", "gke_p_z_prod", "oidc@prod.example.com"]) {
+      expect(validateCluster({ ...valid, name: good, context: good }, opts), good).toEqual({});
+    }
+    for (const bad of ["-prod", "prod\u001b[2J", "pröd", "a\"b", "a#b", "a".repeat(254)]) {
+      expect(validateCluster({ ...valid, name: bad }, opts).name, bad).toMatch(/letters, digits/);
+      expect(validateCluster({ ...valid, context: bad }, opts).context, bad).toMatch(/letters, digits/);
+    }
   });
   it("builds the ClusterInput with nulls for empty optionals", () => {
     expect(toClusterInput({ ...valid, namespace: " team-a ", credentials: "token" })).toEqual({

@@ -90,7 +90,11 @@ export function providerFormFrom(p: ProviderInput): ProviderForm {
   };
 }
 
-export const PROVIDER_NAME = /^[a-z0-9-]+$/;
+// The name rules mirror signet_core::names (the back end checks again on save; these give early hints).
+export const PROVIDER_NAME = /^[a-z0-9-]{1,63}$/;
+/** Cluster and context names: printable ASCII from a conservative set, no leading "-". */
+export const CLUSTER_NAME = /^(?!-)[A-Za-z0-9\-._:@/+]{1,253}$/;
+const CLUSTER_NAME_RULE = "Use letters, digits and - . _ : @ / + (no spaces), not starting with -.";
 
 export function validateProvider(
   form: ProviderForm,
@@ -99,7 +103,7 @@ export function validateProvider(
   const errors: Errors<ProviderField> = {};
   const name = form.name.trim();
   if (name === "") errors.name = "Required.";
-  else if (!PROVIDER_NAME.test(name)) errors.name = "Use lower-case letters, digits and -.";
+  else if (!PROVIDER_NAME.test(name)) errors.name = "Use lower-case letters, digits and - (at most 63).";
   else if (!opts.editing && opts.existingNames.includes(name)) errors.name = `A provider named ${name} exists already.`;
 
   const issuer = urlProblem(form.issuer);
@@ -180,7 +184,7 @@ export function validateCluster(
   const errors: Errors<ClusterField> = {};
   const name = form.name.trim();
   if (name === "") errors.name = "Required.";
-  else if (/[\s/]/.test(name)) errors.name = "A cluster name has no spaces or slashes.";
+  else if (!CLUSTER_NAME.test(name)) errors.name = CLUSTER_NAME_RULE;
   else if (opts.existingNames.includes(name)) errors.name = `A cluster named ${name} exists already.`;
 
   const server = urlProblem(form.server);
@@ -195,7 +199,8 @@ export function validateCluster(
   else if (!opts.providers.includes(form.provider)) errors.provider = `No provider named ${form.provider}.`;
 
   if (/\s/.test(form.audience.trim())) errors.audience = "An audience has no spaces.";
-  if (/\s/.test(form.context.trim())) errors.context = "A context name has no spaces.";
+  const context = form.context.trim();
+  if (context !== "" && !CLUSTER_NAME.test(context)) errors.context = CLUSTER_NAME_RULE;
   if (form.namespace.trim() !== "") {
     const ns = namespaceProblem(form.namespace);
     if (ns) errors.namespace = ns;
