@@ -632,7 +632,33 @@ impl Driver {
     /// Starts `tauri-driver --port P --native-port Q --native-driver <WebKitWebDriver>`; `environment`
     /// prepares the command (the test's env: `HOME`, `XDG_*`, bus, display). Its stderr (and so the
     /// app's, which WebKitWebDriver passes on) goes to `log`. Waits (≤ 20 s) until it answers `/status`.
-    pub fn start(log: &Path, environment: impl FnOnce(&mut Command)) -> Driver {
+    ///
+    /// The ports are free when chosen but released before tauri-driver binds them, so another process can
+    /// take one meanwhile; tauri-driver then exits at once (status 0, leaving its native driver behind).
+    /// Such an early exit is retried with fresh ports (5 attempts), after killing what it left.
+    pub fn start(log: &Path, environment: impl Fn(&mut Command)) -> Driver {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            match Driver::try_start(log, &environment) {
+                Ok(driver) => return driver,
+                Err(exit) if attempt < ATTEMPTS => eprintln!(
+                    "tauri-driver exited before answering ({exit}; its port was probably taken \
+                     meanwhile): retrying with new ports ({attempt}/{ATTEMPTS})"
+                ),
+                Err(exit) => panic!(
+                    "tauri-driver exited before answering, {ATTEMPTS} times ({exit}): {}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                ),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// One start; `Err` with its exit status when tauri-driver ended before answering `/status`.
+    fn try_start(
+        log: &Path,
+        environment: &impl Fn(&mut Command),
+    ) -> std::result::Result<Driver, std::process::ExitStatus> {
         let (program, native) = (tauri_driver(), webkit_webdriver());
         let [port, native_port] = free_ports::<2>();
         let mut cmd = Command::new(&program);
@@ -666,6 +692,7 @@ impl Driver {
             .build()
             .expect("build an HTTP client");
         let url = format!("{}/status", driver.url());
+        let mut exited = None;
         let ready = wait_until(
             "tauri-driver to answer /status",
             Duration::from_secs(20),
@@ -674,7 +701,8 @@ impl Driver {
                     command: "status".into(),
                     message: e.to_string(),
                 })? {
-                    panic!("tauri-driver exited ({exit}): {}", driver.log_text());
+                    exited = Some(exit);
+                    return Ok(Some(()));
                 }
                 Ok(status
                     .get(&url)
@@ -684,10 +712,15 @@ impl Driver {
                     .map(drop))
             },
         );
+        if let Some(exit) = exited {
+            // Dropping the driver kills its process group: the native driver it left behind.
+            drop(driver);
+            return Err(exit);
+        }
         if let Err(e) = ready {
             panic!("{e}; tauri-driver log:\n{}", driver.log_text());
         }
-        driver
+        Ok(driver)
     }
 
     /// `http://127.0.0.1:<port>`
