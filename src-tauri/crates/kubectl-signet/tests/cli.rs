@@ -564,7 +564,15 @@ fn token_mode_writes_a_static_token_that_kubectl_uses_and_rewrites_it_on_refresh
         "alice@example.com"
     );
 
-    // A refresh (what the tray agent's timer does) rewrites the static token in kubeconfig.
+    // A refresh (what the tray agent's timer does) rewrites the static token in kubeconfig. A token
+    // issued within the same second as the first would be byte-identical (same claims, deterministic
+    // RS256), so the refresh waits for the next second of `iat`.
+    let issued = jwt_claims(&text(&token.stdout))["iat"]
+        .as_i64()
+        .expect("the ID token has iat");
+    while chrono::Utc::now().timestamp() <= issued {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let out = env
         .command(probe())
         .args(["refresh", "corp"])
@@ -591,8 +599,8 @@ fn token_mode_writes_a_static_token_that_kubectl_uses_and_rewrites_it_on_refresh
         "the refreshed token replaced the old one in kubeconfig (tokens not shown)"
     );
     assert!(
-        jwt_claims(&after)["iat"].as_i64() >= jwt_claims(&before)["iat"].as_i64(),
-        "the new token is not older"
+        jwt_claims(&after)["iat"].as_i64() > jwt_claims(&before)["iat"].as_i64(),
+        "the new token is newer"
     );
     let review = whoami(&env.kubectl(&["auth", "whoami", "-o", "json"]));
     assert_eq!(
