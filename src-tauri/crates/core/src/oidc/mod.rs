@@ -488,6 +488,7 @@ impl OidcProvider {
                 },
                 other => OidcError::BadResponse(other.to_string()),
             })?;
+        let details = bounded_device(details)?;
         let code = DeviceCode {
             verification_uri: details.verification_uri().to_string(),
             verification_uri_complete: details
@@ -909,6 +910,34 @@ pub fn check_same_subject(before: &str, after: &str) -> Result<(), OidcError> {
     }
 }
 
+/// The longest a device sign-in may wait for approval, whatever `expires_in` the provider sent.
+pub const DEVICE_MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// The device authorization response with Signet's bounds (RFC 8628 §3.2, §3.5): polling at least every
+/// 1 s apart (5 s when the provider sends no `interval`), waiting at most [`DEVICE_MAX_LIFETIME`], and
+/// verification URLs that are https (http only on loopback) — they are shown and opened for the person.
+fn bounded_device(
+    details: CoreDeviceAuthorizationResponse,
+) -> Result<CoreDeviceAuthorizationResponse, OidcError> {
+    let bad = |e: serde_json::Error| OidcError::BadResponse(format!("device authorization: {e}"));
+    let mut doc = serde_json::to_value(&details).map_err(bad)?;
+    for field in ["verification_uri", "verification_uri_complete"] {
+        if let Some(raw) = doc.get(field).and_then(|v| v.as_str()) {
+            let ok = Url::parse(raw).is_ok_and(|u| crate::config::is_secure_or_loopback(&u));
+            if !ok {
+                return Err(OidcError::BadResponse(format!(
+                    "the device authorization's {field} must be an https URL (plain http only on a loopback address); Signet does not show or open it"
+                )));
+            }
+        }
+    }
+    let interval = details.interval().as_secs().max(1);
+    let expires_in = details.expires_in().min(DEVICE_MAX_LIFETIME).as_secs();
+    doc["interval"] = serde_json::json!(interval);
+    doc["expires_in"] = serde_json::json!(expires_in);
+    serde_json::from_value(doc).map_err(bad)
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -1022,6 +1051,49 @@ mod tests {
         let err = check_same_subject("alice", "mallory").expect_err("another person");
         assert_eq!(err.code(), "oidc.subject_changed", "{err}");
         assert!(err.to_string().contains("someone else"), "{err}");
+    }
+
+    fn device_response(fields: serde_json::Value) -> CoreDeviceAuthorizationResponse {
+        let mut doc = serde_json::json!({
+            "device_code": "dev-code",
+            "user_code": "ABCD-EFGH",
+            "verification_uri": "https://dex.example.com/device",
+            "expires_in": 300,
+        });
+        for (k, v) in fields.as_object().expect("object") {
+            doc[k] = v.clone();
+        }
+        serde_json::from_value(doc).expect("device response")
+    }
+
+    /// Issue 12 (weak spot 6): the device grant's interval is at least 1 s (5 s when absent), its lifetime
+    /// at most 30 min, and its verification URLs https (http only on loopback).
+    #[test]
+    fn a_device_response_is_bounded_and_its_urls_must_be_https() {
+        let bounded =
+            bounded_device(device_response(serde_json::json!({"interval": 0}))).expect("bounded");
+        assert_eq!(bounded.interval(), Duration::from_secs(1));
+        let bounded = bounded_device(device_response(serde_json::json!({}))).expect("bounded");
+        assert_eq!(
+            bounded.interval(),
+            Duration::from_secs(5),
+            "RFC 8628 default"
+        );
+        let bounded = bounded_device(device_response(serde_json::json!({"expires_in": 86400})))
+            .expect("bounded");
+        assert_eq!(bounded.expires_in(), Duration::from_secs(30 * 60));
+        bounded_device(device_response(serde_json::json!({
+            "verification_uri": "http://127.0.0.1:5556/dex/device",
+        })))
+        .expect("loopback http is fine");
+        for field in ["verification_uri", "verification_uri_complete"] {
+            let err = bounded_device(device_response(serde_json::json!({
+                field: "http://evil.example/device?user_code=ABCD",
+            })))
+            .expect_err("plain http off loopback");
+            assert_eq!(err.code(), "oidc.bad_response", "{field}: {err}");
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
     }
 
     #[test]
