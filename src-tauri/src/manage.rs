@@ -492,6 +492,7 @@ pub fn save_settings<R: Runtime>(
         warning_minutes: settings.warning_minutes,
         kubeconfig: non_empty(settings.default_kubeconfig).map(PathBuf::from),
         credentials: settings.default_credentials,
+        secret_store: config.settings.secret_store,
     };
     let config = config.checked(&state.paths().home)?;
     if let Some(manager) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()

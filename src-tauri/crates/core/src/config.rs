@@ -45,6 +45,19 @@ pub enum Credentials {
     Token,
 }
 
+/// Where refresh tokens are kept on Linux (`[settings] secret_store`, DESIGN.md §5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretStoreChoice {
+    /// The Secret Service when a provider answers on the session bus, else the kernel keyring.
+    #[default]
+    Auto,
+    /// Only the Secret Service (a desktop keyring such as gnome-keyring or KeePassXC).
+    SecretService,
+    /// Only the kernel keyring (keyutils): the user's persistent keyring, kept until reboot or expiry.
+    Keyutils,
+}
+
 /// An OpenID provider (usually Dex) and Signet's client registration with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProviderConfig {
@@ -102,6 +115,8 @@ pub struct Settings {
     pub kubeconfig: Option<PathBuf>,
     /// The credentials mode suggested for new clusters.
     pub credentials: Credentials,
+    /// Where refresh tokens are kept (`auto`, `secret-service`, `keyutils`).
+    pub secret_store: SecretStoreChoice,
 }
 
 impl Settings {
@@ -119,6 +134,7 @@ impl Default for Settings {
             warning_minutes: 10,
             kubeconfig: None,
             credentials: Credentials::Exec,
+            secret_store: SecretStoreChoice::Auto,
         }
     }
 }
@@ -924,6 +940,35 @@ credentials = "token"
         let (line, key, message) = invalid(&format!("[settings]\nwarning_minutes = 0\n{GOOD}"));
         assert_eq!((line, key.as_str()), (1, "settings.warning_minutes"));
         assert!(message.contains("1 to 120"), "{message}");
+    }
+
+    #[test]
+    fn secret_store_setting_parses_and_rejects_unknown_stores_with_a_line() {
+        assert_eq!(
+            parse(GOOD).expect("valid").settings.secret_store,
+            SecretStoreChoice::Auto
+        );
+        for (text, want) in [
+            ("secret-service", SecretStoreChoice::SecretService),
+            ("keyutils", SecretStoreChoice::Keyutils),
+            ("auto", SecretStoreChoice::Auto),
+        ] {
+            let config = parse(&format!("[settings]\nsecret_store = \"{text}\"\n{GOOD}"))
+                .expect("valid secret_store");
+            assert_eq!(config.settings.secret_store, want, "{text}");
+        }
+        match parse(&format!(
+            "[settings]\nnotifications = true\nsecret_store = \"file\"\n{GOOD}"
+        )) {
+            Err(e @ ConfigError::Syntax { line, .. }) => {
+                assert_eq!(line, 3, "line of the bad store in: {e}");
+                assert!(
+                    e.to_string().contains("secret-service"),
+                    "names the choices: {e}"
+                );
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! - ID tokens: one JSON file per (provider, audience) under `$XDG_CACHE_HOME/signet/tokens/<provider>/`
 //!   (dir 0700, files 0600, atomic writes). `kubectl-signet token` reads exactly one of them on the fast
 //!   path. A corrupt file is treated as absent (and logged); the next refresh rewrites it.
-//! - Refresh tokens: only in the OS keyring ([`SecretStore`]), service `signet`, user `<provider>`.
-//!   Never in a file: there is no plaintext fallback when the keyring is unavailable.
+//! - Refresh tokens: only in an OS keyring ([`SecretStore`]), service `signet`, user `<provider>`: the
+//!   Secret Service, or on Linux without one the kernel keyring (keyutils: the session keyring, linked
+//!   into the user's persistent keyring). `[settings] secret_store` picks; [`LazyKeyringStore`] chooses
+//!   once per process, on first use. Never in a file: there is no plaintext fallback.
 //! - The provider lock: an OS file lock on `locks/<provider>.lock`, held around read → refresh → save so
 //!   concurrent callers (threads or processes) cause one token request.
 
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::atomic_file;
+use crate::config::SecretStoreChoice;
 use crate::oidc::Identity;
 use crate::paths::Paths;
 use crate::secret::Secret;
@@ -260,7 +263,7 @@ pub fn lock_provider(
 #[non_exhaustive]
 pub enum KeyringError {
     #[error(
-        "no keyring is reachable ({detail}). Signet keeps refresh tokens only in the OS keyring: start a Secret Service provider (gnome-keyring-daemon, KeePassXC) in your desktop session and make sure DBUS_SESSION_BUS_ADDRESS is set"
+        "no keyring is reachable ({detail}). Signet keeps refresh tokens only in an OS keyring: start a Secret Service provider (gnome-keyring-daemon, KeePassXC) and make sure DBUS_SESSION_BUS_ADDRESS is set, or on a server use the kernel keyring (check `keyctl show @s`; `[settings] secret_store` in config.toml picks the store)"
     )]
     Unavailable { detail: String },
     #[error(
@@ -287,38 +290,160 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
     fn set(&self, provider: &str, secret: &Secret) -> Result<(), KeyringError>;
     /// Deletes the entry; `Ok(false)` when there was none.
     fn delete(&self, provider: &str) -> Result<bool, KeyringError>;
+    /// Which OS store this is (choosing it if needed); `None` for stores that are not one (tests).
+    fn kind(&self) -> Option<StoreKind> {
+        None
+    }
 }
 
-/// The OS keyring through `keyring-core` (Secret Service on Linux).
+/// A kind of OS keyring Signet can keep refresh tokens in (DESIGN.md §5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreKind {
+    /// The Secret Service on the session bus (gnome-keyring, KeePassXC, KWallet).
+    SecretService,
+    /// The Linux kernel keyring: a key in the session keyring, linked into the user's persistent keyring.
+    Keyutils,
+}
+
+impl StoreKind {
+    /// The store's name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            StoreKind::SecretService => "Secret Service",
+            StoreKind::Keyutils => "kernel keyring (keyutils)",
+        }
+    }
+
+    /// What the store keeps across logouts and reboots.
+    pub fn keeps(self) -> &'static str {
+        match self {
+            StoreKind::SecretService => "kept across reboots",
+            StoreKind::Keyutils => {
+                "kept across logouts until the machine reboots or the persistent keyring expires (a sign-in resets it)"
+            }
+        }
+    }
+
+    fn other(self) -> StoreKind {
+        match self {
+            StoreKind::SecretService => StoreKind::Keyutils,
+            StoreKind::Keyutils => StoreKind::SecretService,
+        }
+    }
+}
+
+/// An OS keyring through `keyring-core`: the Secret Service or the kernel keyring on Linux.
 #[derive(Debug, Clone)]
 pub struct KeyringStore {
     store: Arc<keyring_core::CredentialStore>,
+    kind: StoreKind,
 }
 
+/// The entry `auto` reads to learn whether a Secret Service provider answers; it never exists.
+const PROBE_ENTRY: &str = "signet-store-probe";
+
 impl KeyringStore {
-    /// Connects to the platform's keyring.
+    /// Connects to the Secret Service.
     pub fn open() -> Result<KeyringStore, KeyringError> {
+        KeyringStore::open_kind(StoreKind::SecretService)
+    }
+
+    /// Connects to one kind of store (no entry is read or written).
+    pub fn open_kind(kind: StoreKind) -> Result<KeyringStore, KeyringError> {
         #[cfg(target_os = "linux")]
         {
-            let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| {
-                KeyringError::Unavailable {
-                    detail: platform_detail(&e),
-                }
+            let store: Result<Arc<keyring_core::CredentialStore>, _> = match kind {
+                StoreKind::SecretService => zbus_secret_service_keyring_store::Store::new()
+                    .map(|s| s as Arc<keyring_core::CredentialStore>),
+                StoreKind::Keyutils => linux_keyutils_keyring_store::Store::new()
+                    .map(|s| s as Arc<keyring_core::CredentialStore>),
+            };
+            let store = store.map_err(|e| KeyringError::Unavailable {
+                detail: platform_detail(&e),
             })?;
-            Ok(KeyringStore { store })
+            Ok(KeyringStore { store, kind })
         }
         #[cfg(not(target_os = "linux"))]
         {
+            let _ = kind;
             Err(KeyringError::Unavailable {
                 detail: "this build of Signet has no keyring store for this platform yet".into(),
             })
         }
     }
 
+    /// Picks the store for `choice`, once: `auto` takes the Secret Service when a provider answers on
+    /// the session bus (one D-Bus round trip), else the kernel keyring; otherwise the error of both.
+    pub fn choose(choice: SecretStoreChoice) -> Result<KeyringStore, KeyringError> {
+        match choice {
+            SecretStoreChoice::SecretService => KeyringStore::open_kind(StoreKind::SecretService),
+            SecretStoreChoice::Keyutils => {
+                let store = KeyringStore::open_kind(StoreKind::Keyutils)?;
+                store.probe().map_err(|e| KeyringError::Unavailable {
+                    detail: format!("the kernel keyring: {e}"),
+                })?;
+                Ok(store)
+            }
+            SecretStoreChoice::Auto => {
+                let service = if session_bus_configured() {
+                    match KeyringStore::open_kind(StoreKind::SecretService) {
+                        Ok(store) => match store.probe() {
+                            Ok(()) | Err(KeyringError::Locked { .. }) => return Ok(store),
+                            Err(e) => e.to_string(),
+                        },
+                        Err(e) => e.to_string(),
+                    }
+                } else {
+                    "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)".to_string()
+                };
+                let keyutils = KeyringStore::open_kind(StoreKind::Keyutils)
+                    .and_then(|store| store.probe().map(|()| store));
+                keyutils.map_err(|e| KeyringError::Unavailable {
+                    detail: format!(
+                        "Secret Service: {service}; kernel keyring: {}",
+                        match e {
+                            KeyringError::Unavailable { detail }
+                            | KeyringError::Locked { detail }
+                            | KeyringError::Failed { detail } => detail,
+                        }
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Which kind of store this is.
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    fn probe(&self) -> Result<(), KeyringError> {
+        self.get(PROBE_ENTRY).map(|_| ())
+    }
+
     fn entry(&self, provider: &str) -> Result<keyring_core::Entry, KeyringError> {
         keyring_core::Entry::new_in_store(&self.store, KEYRING_SERVICE, provider)
-            .map_err(map_keyring_error)
+            .map_err(|e| self.map_error(e))
     }
+
+    fn map_error(&self, e: keyring_core::Error) -> KeyringError {
+        match self.kind {
+            StoreKind::SecretService => map_keyring_error(e),
+            // The kernel keyring has no lock: any failure means it cannot be used here.
+            StoreKind::Keyutils => KeyringError::Unavailable {
+                detail: platform_detail(&e),
+            },
+        }
+    }
+}
+
+/// Whether a session bus could be reached without starting one: zbus would otherwise fall back to
+/// `$XDG_RUNTIME_DIR/bus`, which is the same bus systemd's user session publishes.
+fn session_bus_configured() -> bool {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|dir| Path::new(&dir).join("bus").exists())
 }
 
 impl SecretStore for KeyringStore {
@@ -326,41 +451,55 @@ impl SecretStore for KeyringStore {
         match self.entry(provider)?.get_password() {
             Ok(value) => Ok(Some(Secret::new(value))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(map_keyring_error(e)),
+            Err(e) => Err(self.map_error(e)),
         }
     }
 
     fn set(&self, provider: &str, secret: &Secret) -> Result<(), KeyringError> {
         self.entry(provider)?
             .set_password(secret.expose())
-            .map_err(map_keyring_error)
+            .map_err(|e| self.map_error(e))
     }
 
     fn delete(&self, provider: &str) -> Result<bool, KeyringError> {
         match self.entry(provider)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring_core::Error::NoEntry) => Ok(false),
-            Err(e) => Err(map_keyring_error(e)),
+            Err(e) => Err(self.map_error(e)),
         }
+    }
+
+    fn kind(&self) -> Option<StoreKind> {
+        Some(self.kind)
     }
 }
 
-/// The OS keyring, connected on first use: the exec plugin's fast path (a fresh cached token) must not
-/// pay for a D-Bus connection it does not need.
+/// The OS keyring, chosen and connected on first use: the exec plugin's fast path (a fresh cached
+/// token) must not pay for a D-Bus connection or a keyring lookup it does not need.
 #[derive(Debug, Default)]
 pub struct LazyKeyringStore {
+    choice: SecretStoreChoice,
     store: std::sync::OnceLock<Result<KeyringStore, String>>,
 }
 
 impl LazyKeyringStore {
+    /// `auto`: the Secret Service when one answers, else the kernel keyring.
     pub fn new() -> LazyKeyringStore {
         LazyKeyringStore::default()
+    }
+
+    /// The store `[settings] secret_store` names.
+    pub fn with_choice(choice: SecretStoreChoice) -> LazyKeyringStore {
+        LazyKeyringStore {
+            choice,
+            store: std::sync::OnceLock::new(),
+        }
     }
 
     fn store(&self) -> Result<&KeyringStore, KeyringError> {
         self.store
             .get_or_init(|| {
-                KeyringStore::open().map_err(|e| match e {
+                KeyringStore::choose(self.choice).map_err(|e| match e {
                     KeyringError::Unavailable { detail } => detail,
                     other => other.to_string(),
                 })
@@ -369,6 +508,22 @@ impl LazyKeyringStore {
             .map_err(|detail| KeyringError::Unavailable {
                 detail: detail.clone(),
             })
+    }
+
+    /// The chosen store (choosing it now if nothing has used it yet).
+    pub fn chosen(&self) -> Result<StoreKind, KeyringError> {
+        self.store().map(KeyringStore::kind)
+    }
+
+    /// The other kind of store, when it can be opened and holds a session for `provider`: the person
+    /// must sign in again to move it (Signet never copies a refresh token between stores).
+    pub fn other_holding(&self, provider: &str) -> Option<StoreKind> {
+        let other = self.chosen().ok()?.other();
+        if other == StoreKind::SecretService && !session_bus_configured() {
+            return None;
+        }
+        let store = KeyringStore::open_kind(other).ok()?;
+        matches!(store.get(provider), Ok(Some(_))).then_some(other)
     }
 }
 
@@ -383,6 +538,10 @@ impl SecretStore for LazyKeyringStore {
 
     fn delete(&self, provider: &str) -> Result<bool, KeyringError> {
         self.store()?.delete(provider)
+    }
+
+    fn kind(&self) -> Option<StoreKind> {
+        self.chosen().ok()
     }
 }
 

@@ -13,7 +13,7 @@ use signet_core::oidc::opener::{CommandOpener, SystemBrowser, UrlOpener};
 use signet_core::paths::Paths;
 use signet_core::session::{LoginMethod, Revocation, SessionError};
 use signet_core::text::{printable, printable_multiline};
-use signet_core::token_store::{self, LazyKeyringStore};
+use signet_core::token_store::{self, LazyKeyringStore, SecretStore, StoreKind};
 use signet_core::{Error, Signet};
 
 use crate::Command;
@@ -90,10 +90,11 @@ pub fn run(command: Command) -> Result<(), Failure> {
 pub fn signet() -> Result<Signet, Error> {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths.config_file, &paths.home)?;
+    let secrets = LazyKeyringStore::with_choice(config.settings.secret_store);
     Ok(Signet::new(
         paths,
         config,
-        Arc::new(LazyKeyringStore::new()),
+        Arc::new(secrets),
         Arc::new(SystemClock),
     ))
 }
@@ -371,10 +372,21 @@ fn status(json: bool) -> Result<(), Failure> {
     let signet = signet()?;
     let now = Utc::now();
     let statuses = signet.status();
+    // Which store holds each session: chosen once, only for providers with a session on record.
+    let secrets = LazyKeyringStore::with_choice(signet.config().settings.secret_store);
+    let stores: Vec<Option<SessionStore>> = statuses
+        .iter()
+        .map(|s| {
+            s.session
+                .as_ref()
+                .map(|r| SessionStore::find(&secrets, &s.provider, r.refreshable))
+        })
+        .collect();
     if json {
         let value: Vec<serde_json::Value> = statuses
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 serde_json::json!({
                     "provider": s.provider,
                     "signed_in": s.session.is_some(),
@@ -382,6 +394,7 @@ fn status(json: bool) -> Result<(), Failure> {
                     "groups": s.session.as_ref().map(|r| r.identity.groups.clone()).unwrap_or_default(),
                     "signed_in_at": s.session.as_ref().map(|r| r.signed_in_at),
                     "refreshed_at": s.session.as_ref().and_then(|r| r.refreshed_at),
+                    "store": stores[i].as_ref().map(SessionStore::to_json),
                     "clusters": s.clusters.iter().map(|c| serde_json::json!({
                         "cluster": c.cluster,
                         "audience": c.audience,
@@ -399,7 +412,7 @@ fn status(json: bool) -> Result<(), Failure> {
             "No providers configured. Add one with `kubectl signet add provider` or import a catalog."
         );
     }
-    for s in statuses {
+    for (s, store) in statuses.into_iter().zip(stores) {
         match &s.session {
             Some(r) => println!(
                 "{}: signed in as {} ({})",
@@ -416,6 +429,9 @@ fn status(json: bool) -> Result<(), Failure> {
                 s.provider, s.provider
             ),
         }
+        if let Some(store) = store {
+            println!("  {}", store.line());
+        }
         for c in s.clusters {
             let state = match c.expires_at {
                 Some(e) if e > now => format!("token valid for {}", human(e - now)),
@@ -426,6 +442,96 @@ fn status(json: bool) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Where a provider's refresh token is, for `status` (DESIGN.md §5.5).
+#[derive(Debug)]
+pub(crate) enum SessionStore {
+    /// The chosen store holds it.
+    Held(StoreKind),
+    /// The chosen store has none; the other one does (moving needs a sign-in, never a copy).
+    Elsewhere {
+        chosen: StoreKind,
+        holder: StoreKind,
+    },
+    /// No refresh token anywhere (the provider issued none, or it was removed).
+    Missing {
+        chosen: StoreKind,
+        refreshable: bool,
+    },
+    /// The store could not be used.
+    Unusable(String),
+}
+
+impl SessionStore {
+    pub(crate) fn find(
+        secrets: &LazyKeyringStore,
+        provider: &str,
+        refreshable: bool,
+    ) -> SessionStore {
+        let chosen = match secrets.chosen() {
+            Ok(kind) => kind,
+            Err(e) => return SessionStore::Unusable(e.to_string()),
+        };
+        match secrets.get(provider) {
+            Ok(Some(_)) => SessionStore::Held(chosen),
+            Ok(None) => match secrets.other_holding(provider) {
+                Some(holder) => SessionStore::Elsewhere { chosen, holder },
+                None => SessionStore::Missing {
+                    chosen,
+                    refreshable,
+                },
+            },
+            Err(e) => SessionStore::Unusable(e.to_string()),
+        }
+    }
+
+    pub(crate) fn line(&self) -> String {
+        match self {
+            SessionStore::Held(kind) => {
+                format!("session kept in the {} ({})", kind.label(), kind.keeps())
+            }
+            SessionStore::Elsewhere { chosen, holder } => format!(
+                "the session is in the {} but Signet now uses the {}: sign in again (Signet never copies it between stores)",
+                holder.label(),
+                chosen.label()
+            ),
+            SessionStore::Missing {
+                chosen,
+                refreshable: true,
+            } => format!(
+                "no refresh token in the {}: sign in again when the token expires",
+                chosen.label()
+            ),
+            SessionStore::Missing { chosen, .. } => format!(
+                "the provider issued no refresh token; the {} holds nothing",
+                chosen.label()
+            ),
+            SessionStore::Unusable(why) => {
+                format!("the keyring cannot be used: {}", printable(why))
+            }
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let (kind, holds, sign_in_again) = match self {
+            SessionStore::Held(kind) => (Some(*kind), true, false),
+            SessionStore::Elsewhere { chosen, .. } => (Some(*chosen), false, true),
+            SessionStore::Missing {
+                chosen,
+                refreshable,
+            } => (Some(*chosen), false, *refreshable),
+            SessionStore::Unusable(_) => (None, false, false),
+        };
+        serde_json::json!({
+            "kind": kind,
+            "label": kind.map(StoreKind::label),
+            "keeps": kind.map(StoreKind::keeps),
+            "holds_session": holds,
+            "sign_in_again": sign_in_again,
+            "detail": self.line(),
+        })
+    }
 }
 
 fn human(d: chrono::TimeDelta) -> String {

@@ -278,17 +278,19 @@ fn check_clock(report: &mut Report, check: &str, provider: &ProviderConfig, opti
 }
 
 fn check_keyring(report: &mut Report, config: Option<&Config>) {
-    let store = match KeyringStore::open() {
+    let choice = config.map(|c| c.settings.secret_store).unwrap_or_default();
+    let store = match KeyringStore::choose(choice) {
         Ok(store) => store,
         Err(e) => {
             report.fail(
                 "keyring",
                 e.to_string(),
-                "start or unlock the Secret Service as the message says, then run doctor again",
+                "start or unlock the Secret Service, or make the kernel keyring usable, as the message says; then run doctor again",
             );
             return;
         }
     };
+    let kind = store.kind();
     // A harmless read: the first provider's refresh token (never shown), or an entry that never exists.
     let probe = config
         .and_then(|c| c.providers.first())
@@ -296,13 +298,22 @@ fn check_keyring(report: &mut Report, config: Option<&Config>) {
     match store.get(probe.as_deref().unwrap_or("signet-doctor-probe")) {
         Ok(found) => report.ok(
             "keyring",
-            match (&probe, found) {
-                (Some(p), Some(_)) => format!("usable (a session for {p} is stored)"),
-                (Some(p), None) => format!("usable (no session for {p} yet)"),
-                (None, _) => "usable".to_string(),
-            },
+            format!(
+                "{} (sessions {}): {}",
+                kind.label(),
+                kind.keeps(),
+                match (&probe, found) {
+                    (Some(p), Some(_)) => format!("usable, a session for {p} is stored"),
+                    (Some(p), None) => format!("usable, no session for {p} yet"),
+                    (None, _) => "usable".to_string(),
+                }
+            ),
         ),
-        Err(e) => report.fail("keyring", e.to_string(), "unlock or restart the keyring"),
+        Err(e) => report.fail(
+            "keyring",
+            format!("{}: {e}", kind.label()),
+            "unlock or restart the keyring",
+        ),
     }
 }
 
