@@ -51,9 +51,14 @@ fn main() -> anyhow::Result<()> {
     }
     let paths = Paths::from_env()?;
     init_logging(&paths);
+    // `[settings] secret_store`, read once at start (a broken config is reported by the app itself; until
+    // it is fixed the default, `auto`, applies). Changing it takes effect at the next start.
+    let secret_store = signet_core::config::Config::load(&paths.config_file, &paths.home)
+        .map(|c| c.settings.secret_store)
+        .unwrap_or_default();
     let services = Services {
         paths,
-        secrets: Arc::new(LazyKeyringStore::new()),
+        secrets: Arc::new(LazyKeyringStore::with_choice(secret_store)),
         clock: Arc::new(SystemClock),
         notifier: Arc::new(DesktopNotifier),
         opener: Arc::new(SystemBrowser::from_env()),

@@ -16,6 +16,9 @@
 //! the keys are garbage-collected with the namespace. Every command enters that namespace with
 //! `nsenter --user` and runs in a fresh session keyring (`keyctl session -`), as a new SSH login
 //! would: a second process finds the session only through the persistent keyring.
+//!
+//! The store-switching test also runs a Secret Service (gnome-keyring on `dbus-run-session`) inside the
+//! namespace, so the bus, the daemon and the clients agree on one uid whether or not CI runs as root.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -117,11 +120,34 @@ impl Drop for KeyringNamespace {
     }
 }
 
+/// A Secret Service (gnome-keyring, unlocked) on a private D-Bus session inside the namespace, as
+/// `signet_tests::keyring::KeyringSession` starts one outside; closing stdin ends both.
+struct NamespacedSecretService {
+    child: Child,
+    bus_address: String,
+}
+
+const SECRET_SERVICE: &str = r#"
+printf '%s' signet-test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || { echo "FAILED gnome-keyring-daemon --unlock"; exit 1; }
+i=0
+until busctl --user status org.freedesktop.secrets >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i+1)); done
+echo "BUS $DBUS_SESSION_BUS_ADDRESS"
+cat >/dev/null
+"#;
+
+impl Drop for NamespacedSecretService {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
 struct Headless {
     world: World,
     ns: KeyringNamespace,
     runtime_dir: PathBuf,
     browser_log: PathBuf,
+    bus: Option<NamespacedSecretService>,
 }
 
 impl Headless {
@@ -140,7 +166,53 @@ impl Headless {
             ns: KeyringNamespace::new(),
             runtime_dir,
             browser_log,
+            bus: None,
         }
+    }
+
+    /// Starts a Secret Service in the namespace; later commands see it on their session bus.
+    fn start_secret_service(&mut self) {
+        require("dbus-run-session", "dbus");
+        require("gnome-keyring-daemon", "gnome-keyring");
+        let home = &self.world.paths.home;
+        let mut cmd = self.world.command("nsenter");
+        cmd.args([
+            "--target",
+            &self.ns.holder.id().to_string(),
+            "--user",
+            "--preserve-credentials",
+            "dbus-run-session",
+            "--",
+            "sh",
+            "-c",
+            SECRET_SERVICE,
+        ])
+        .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("NO_AT_BRIDGE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .expect("start dbus-run-session in the namespace");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("piped stdout")),
+            &mut line,
+        )
+        .expect("read the bus address");
+        let bus_address = match line.trim().strip_prefix("BUS ") {
+            Some(address) if !address.is_empty() => address.to_string(),
+            _ => panic!("the namespace's Secret Service did not start: {line:?}"),
+        };
+        self.bus = Some(NamespacedSecretService { child, bus_address });
+    }
+
+    fn set_store(&self, store: SecretStoreChoice) {
+        let mut config = self.world.config();
+        config.settings.secret_store = store;
+        self.world.write_config(&config);
     }
 
     /// `program args` in the test's keyring namespace, with no D-Bus session.
@@ -154,6 +226,9 @@ impl Headless {
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("DISPLAY")
             .stdin(Stdio::null());
+        if let Some(bus) = &self.bus {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.bus_address);
+        }
         cmd.output().expect("run nsenter")
     }
 
@@ -313,4 +388,74 @@ fn forcing_the_secret_service_without_one_fails_with_the_clear_error_and_writes_
         "{stderr}"
     );
     assert_eq!(env.keyring_entry(), None, "nothing in the kernel keyring");
+}
+
+/// Moving between stores needs a sign-in: a session in the Secret Service is not copied to (or read
+/// through) the kernel keyring when `secret_store = "keyutils"` is forced; status says to sign in again.
+#[test]
+fn switching_stores_asks_for_a_sign_in_and_copies_nothing() {
+    let mut env = Headless::new(None);
+    env.start_secret_service();
+
+    // auto with a Secret Service on the bus: it takes the session.
+    let out = env.plugin(&["login", "corp", "--browser"]);
+    assert!(out.status.success(), "login: {}", text(&out.stderr));
+    let out = env.plugin(&["status", "--json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert_eq!(
+        status["providers"][0]["store"]["kind"], "secret-service",
+        "{status}"
+    );
+    assert_eq!(
+        status["providers"][0]["store"]["holds_session"], true,
+        "{status}"
+    );
+    assert_eq!(
+        env.keyring_entry(),
+        None,
+        "auto put nothing in the kernel keyring"
+    );
+
+    // Forced to the kernel keyring: the session is not there, status says so, and nothing is copied.
+    env.set_store(SecretStoreChoice::Keyutils);
+    let out = env.plugin(&["status", "--json"]);
+    assert!(out.status.success(), "status: {}", text(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let store = &status["providers"][0]["store"];
+    assert_eq!(store["kind"], "keyutils", "{status}");
+    assert_eq!(store["holds_session"], false, "{status}");
+    assert_eq!(store["sign_in_again"], true, "{status}");
+    let out = env.plugin(&["status"]);
+    assert!(
+        text(&out.stdout).contains(
+            "the session is in the Secret Service but Signet now uses the kernel keyring (keyutils): sign in again"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::remove_file(
+        env.world
+            .paths
+            .tokens_dir()
+            .join("corp/aud-kubernetes.json"),
+    )
+    .expect("remove the cached ID token");
+    let out = env.plugin(&["token", "--cluster", "prod"]);
+    assert!(
+        !out.status.success(),
+        "no refresh token in the kernel keyring: must not refresh"
+    );
+    assert_eq!(
+        env.keyring_entry(),
+        None,
+        "nothing was copied to the kernel keyring"
+    );
+
+    // A sign-in puts the session in the kernel keyring.
+    let out = env.plugin(&["login", "corp", "--browser"]);
+    assert!(out.status.success(), "login: {}", text(&out.stderr));
+    assert!(
+        env.keyring_entry().is_some(),
+        "the new sign-in is in the kernel keyring"
+    );
 }
