@@ -13,7 +13,7 @@ use signet_core::http::{HttpClient, HttpOptions};
 use signet_core::kubeconfig::{self, KubeconfigTarget, STALE_LOCK_AGE};
 use signet_core::oidc::OidcProvider;
 use signet_core::paths::Paths;
-use signet_core::token_store::{KeyringStore, SecretStore};
+use signet_core::token_store::{LazyKeyringStore, SecretStore};
 
 use crate::commands::Failure;
 
@@ -279,8 +279,9 @@ fn check_clock(report: &mut Report, check: &str, provider: &ProviderConfig, opti
 
 fn check_keyring(report: &mut Report, config: Option<&Config>) {
     let choice = config.map(|c| c.settings.secret_store).unwrap_or_default();
-    let store = match KeyringStore::choose(choice) {
-        Ok(store) => store,
+    let store = LazyKeyringStore::with_choice(choice);
+    let kind = match store.chosen() {
+        Ok(kind) => kind,
         Err(e) => {
             report.fail(
                 "keyring",
@@ -290,31 +291,50 @@ fn check_keyring(report: &mut Report, config: Option<&Config>) {
             return;
         }
     };
-    let kind = store.kind();
-    // A harmless read: the first provider's refresh token (never shown), or an entry that never exists.
-    let probe = config
-        .and_then(|c| c.providers.first())
-        .map(|p| p.name.clone());
-    match store.get(probe.as_deref().unwrap_or("signet-doctor-probe")) {
-        Ok(found) => report.ok(
-            "keyring",
-            format!(
-                "{} (sessions {}): {}",
-                kind.label(),
-                kind.keeps(),
-                match (&probe, found) {
-                    (Some(p), Some(_)) => format!("usable, a session for {p} is stored"),
-                    (Some(p), None) => format!("usable, no session for {p} yet"),
-                    (None, _) => "usable".to_string(),
-                }
-            ),
-        ),
-        Err(e) => report.fail(
-            "keyring",
-            format!("{}: {e}", kind.label()),
-            "unlock or restart the keyring",
-        ),
+    let providers: Vec<&str> = config
+        .map(|c| c.providers.iter().map(|p| p.name.as_str()).collect())
+        .unwrap_or_default();
+    // Harmless reads: each provider's refresh token (never shown), or an entry that never exists.
+    let mut stored = Vec::new();
+    let mut missing = Vec::new();
+    for provider in providers
+        .iter()
+        .copied()
+        .chain(providers.is_empty().then_some("signet-doctor-probe"))
+    {
+        match store.get(provider) {
+            Ok(Some(_)) => stored.push(provider),
+            Ok(None) if providers.is_empty() => {}
+            Ok(None) => match store.other_holding(provider) {
+                Some(holder) => report.warn(
+                    "keyring",
+                    format!(
+                        "the session for {provider} is in the {} but Signet now uses the {}",
+                        holder.label(),
+                        kind.label()
+                    ),
+                    format!("sign in again: `kubectl signet login {provider}` (Signet never copies a session between stores)"),
+                ),
+                None => missing.push(provider),
+            },
+            Err(e) => {
+                report.fail(
+                    "keyring",
+                    format!("{}: {e}", kind.label()),
+                    "unlock or restart the keyring",
+                );
+                return;
+            }
+        }
     }
+    let mut detail = format!("{} (sessions {}): usable", kind.label(), kind.keeps());
+    for p in &stored {
+        detail.push_str(&format!(", a session for {p} is stored"));
+    }
+    for p in &missing {
+        detail.push_str(&format!(", no session for {p} yet"));
+    }
+    report.ok("keyring", detail);
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {

@@ -440,6 +440,14 @@ fn switching_stores_asks_for_a_sign_in_and_copies_nothing() {
             .join("corp/aud-kubernetes.json"),
     )
     .expect("remove the cached ID token");
+    let out = env.plugin(&["doctor"]);
+    let doctor = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        doctor.contains(
+            "the session for corp is in the Secret Service but Signet now uses the kernel keyring (keyutils)"
+        ) && doctor.contains("sign in again: `kubectl signet login corp`"),
+        "{doctor}"
+    );
     let out = env.plugin(&["token", "--cluster", "prod"]);
     assert!(
         !out.status.success(),
