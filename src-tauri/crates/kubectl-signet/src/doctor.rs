@@ -327,7 +327,7 @@ fn check_keyring(report: &mut Report, config: Option<&Config>) {
             }
         }
     }
-    let mut detail = format!("{} (sessions {}): usable", kind.label(), kind.keeps());
+    let mut detail = format!("usable: the {} (sessions {})", kind.label(), kind.keeps());
     for p in &stored {
         detail.push_str(&format!(", a session for {p} is stored"));
     }
