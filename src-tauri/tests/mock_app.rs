@@ -815,7 +815,10 @@ fn import_through_the_switcher_previews_without_changing_anything_then_applies_w
                 .is_empty()
     );
     let result = t
-        .invoke("import_apply", json!({ "source": source }))
+        .invoke(
+            "import_apply",
+            json!({ "source": source, "allowInsecure": [] }),
+        )
         .expect("apply");
     assert_eq!(
         result["adopted"].as_array().map(Vec::len),
