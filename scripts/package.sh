@@ -14,18 +14,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh >&2
 
 # dpkg-shlibdeps (dpkg-dev) computes the .deb's Depends from the binaries.
-packages=(dpkg-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "package: installing ${missing[*]}" >&2
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/install-packages.sh package dpkg-dev
 if ! cargo deb --version >/dev/null 2>&1; then
   echo "package: cargo install cargo-deb --locked" >&2
   cargo install cargo-deb --locked --version '^3'
