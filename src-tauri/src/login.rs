@@ -69,7 +69,8 @@ pub enum Navigation {
 /// Decides a login-window navigation to `url`, for a sign-in redirecting to `redirect`.
 ///
 /// The reserved port is matched on every loopback spelling (`127.0.0.1`, `localhost`, `[::1]`), so no
-/// request ever reaches it; only the exact redirect (host and path) is captured.
+/// request ever reaches it; only the exact redirect (host and path) is captured. Plain-http pages off
+/// loopback are blocked.
 pub fn decide(url: &Url, redirect: &Url) -> Navigation {
     let loopback = matches!(
         url.host(),
@@ -84,10 +85,22 @@ pub fn decide(url: &Url, redirect: &Url) -> Navigation {
         };
     }
     match url.scheme() {
+        // Plain http only on loopback (a local IdP, like the issuer rule): anything else could be read
+        // or changed on the way.
+        "http" if !loopback => Navigation::Block,
         "http" | "https" if refuses_embedded(url) => Navigation::EmbeddedRefused,
         "http" | "https" => Navigation::Allow,
         "about" if url.path() == "blank" => Navigation::Allow,
         _ => Navigation::Block,
+    }
+}
+
+/// The login window's title: the provider and the host (and port) of the page it loads.
+pub fn window_title(provider: &str, url: &Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    match url.port() {
+        Some(port) => format!("Sign in to {provider} at {host}:{port} — Signet"),
+        None => format!("Sign in to {provider} at {host} — Signet"),
     }
 }
 
@@ -379,8 +392,9 @@ fn open_window<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<(), App
     // shares it; otherwise it gets an ephemeral one: no IdP cookie outlives the sign-in, so "Sign out"
     // really signs out and another account can be used.
     let automation = crate::switcher::under_automation();
+    let title = window_title(provider, &url);
     let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
-        .title(format!("Sign in to {provider} — Signet"))
+        .title(title)
         .inner_size(480.0, 720.0)
         .center()
         .focused(true)
@@ -869,6 +883,45 @@ mod tests {
                 "{page}"
             );
         }
+    }
+
+    #[test]
+    fn refuses_plain_http_pages_off_loopback() {
+        for page in [
+            "http://dex.example.com/dex/auth?client_id=signet",
+            "http://github.com/login",
+            "http://10.0.0.1:5556/dex/auth",
+            "http://127.0.0.1.evil.example/auth",
+        ] {
+            assert_eq!(
+                decide(&url(page), &url(REDIRECT)),
+                Navigation::Block,
+                "{page} is plain http off loopback"
+            );
+        }
+        for page in [
+            "http://localhost:5556/dex/auth",
+            "http://[::1]:5556/dex/auth",
+            "http://127.0.0.2:5556/dex/auth",
+        ] {
+            assert_eq!(
+                decide(&url(page), &url(REDIRECT)),
+                Navigation::Allow,
+                "{page} is on loopback"
+            );
+        }
+    }
+
+    #[test]
+    fn the_window_title_names_the_idp_host() {
+        assert_eq!(
+            window_title("corp", &url("https://dex.example.com/dex/auth?x=1")),
+            "Sign in to corp at dex.example.com — Signet"
+        );
+        assert_eq!(
+            window_title("corp", &url("http://127.0.0.1:5556/dex/auth")),
+            "Sign in to corp at 127.0.0.1:5556 — Signet"
+        );
     }
 
     #[test]

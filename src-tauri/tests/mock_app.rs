@@ -311,6 +311,66 @@ fn remote_origins_and_login_windows_cannot_call_commands() {
 }
 
 #[test]
+fn the_switcher_may_listen_to_events_and_call_nothing_else_of_the_core() {
+    // capabilities/main.json grants the core permissions ui/src/lib/api.ts uses (`listen`, and the
+    // `unlisten` it returns), not `core:default`: every other core command is refused by the ACL.
+    let t = start(
+        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        None,
+    );
+    for cmd in ["plugin:event|listen", "plugin:event|unlisten"] {
+        let answer = invoke_from(&t.main, LOCAL, cmd, json!({}));
+        assert!(
+            !refused_by_acl(&answer),
+            "{cmd} is what the switcher uses, got {answer:?}"
+        );
+    }
+    for cmd in [
+        "plugin:event|emit",
+        "plugin:event|emit_to",
+        "plugin:window|title",
+        "plugin:window|inner_size",
+        "plugin:webview|get_all_webviews",
+        "plugin:app|version",
+        "plugin:app|name",
+        "plugin:path|resolve_directory",
+        "plugin:resources|close",
+        "plugin:menu|new",
+        "plugin:tray|new",
+        "plugin:image|new",
+    ] {
+        let refused = invoke_from(&t.main, LOCAL, cmd, json!({}));
+        assert!(
+            refused_by_acl(&refused),
+            "{cmd} is not used by the switcher and must be refused by the ACL, got {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn the_page_the_app_serves_carries_the_strict_csp() {
+    // The asset resolver is what the `tauri://` protocol answers with: the page and its CSP header.
+    let t = start(
+        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        None,
+    );
+    let page = t
+        .app
+        .asset_resolver()
+        .get("index.html".into())
+        .expect("the app serves index.html");
+    let csp = page.csp_header().expect("index.html is served with a CSP");
+    for directive in [
+        "default-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "object-src 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+}
+
+#[test]
 fn embedded_sign_in_catches_the_redirect_and_signs_in_then_sign_out_forgets_it() {
     let idp = Idp::start(IdpOptions::default());
     let t = start(&corp_config(idp.issuer(), LoginMode::Embedded), None);
@@ -324,6 +384,15 @@ fn embedded_sign_in_catches_the_redirect_and_signs_in_then_sign_out_forgets_it()
     );
     let (label, auth_url) = t.login_window();
     assert!(label.starts_with("login-corp-"), "{label}");
+    let host = format!(
+        "127.0.0.1:{}",
+        auth_url.port().expect("the stand-in's port")
+    );
+    assert_eq!(
+        login::window_title("corp", &auth_url),
+        format!("Sign in to corp at {host} — Signet"),
+        "the login window's title names the IdP host"
+    );
     assert!(
         auth_url
             .as_str()
