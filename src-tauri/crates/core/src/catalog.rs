@@ -728,6 +728,7 @@ fn merge_edit(into: &mut EditOutcome, edit: EditOutcome) {
         }
     }
     into.backups.extend(edit.backups);
+    into.tightened.extend(edit.tightened);
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

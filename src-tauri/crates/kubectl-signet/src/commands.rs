@@ -250,6 +250,12 @@ pub fn print_sync(reports: &[signet_core::sync::SyncReport]) {
         for backup in &r.outcome.backups {
             println!("  backed up the previous file to {}", backup.display());
         }
+        for file in &r.outcome.tightened {
+            println!(
+                "  made {} 0600: it now holds a bearer token (token mode)",
+                file.display()
+            );
+        }
     }
 }
 

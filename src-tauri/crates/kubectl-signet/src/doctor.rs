@@ -91,6 +91,7 @@ pub fn run() -> Result<(), Failure> {
     check_plugin(&mut report, &paths, config.as_ref(), &targets);
     check_kubeconfig_locks(&mut report, &targets);
     check_signet_locks(&mut report, &paths);
+    check_file_modes(&mut report, &paths, &targets);
     if let Some(config) = &config {
         check_entries(&mut report, &paths, config, &targets);
     }
@@ -430,6 +431,150 @@ fn targets(paths: &Paths, config: Option<&Config>) -> Vec<KubeconfigTarget> {
         }
     }
     list
+}
+
+/// The permission bits of `path` (symlinks followed), or `None` when it does not exist.
+#[cfg(unix)]
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn mode_of(_path: &Path) -> Option<u32> {
+    None
+}
+
+/// Whether kubeconfig text carries a bearer token (a `token:` key with a value).
+fn holds_token(text: &str) -> bool {
+    text.lines().any(|line| {
+        line.trim_start()
+            .trim_start_matches("- ")
+            .strip_prefix("token:")
+            .is_some_and(|value| !value.trim().is_empty())
+    })
+}
+
+/// Every directory and file under the token cache (two levels: provider, then token), sorted; symlinks are
+/// not followed.
+fn cache_entries(dir: &Path) -> Vec<PathBuf> {
+    let list = |dir: &Path| -> Vec<PathBuf> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|it| it.filter_map(|e| Some(e.ok()?.path())).collect())
+            .unwrap_or_default();
+        entries.sort();
+        entries
+    };
+    let is_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let mut all = Vec::new();
+    for entry in list(dir) {
+        if is_dir(&entry) {
+            let inner = list(&entry);
+            all.push(entry);
+            all.extend(inner.into_iter().filter(|p| !is_dir(p)));
+        } else {
+            all.push(entry);
+        }
+    }
+    all
+}
+
+/// A shell-quoted path for a fix line.
+fn quoted(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
+/// The modes of the files that can hold secrets: the config (warn), the token cache and its files (fail:
+/// only Signet writes there), every kubeconfig of the chains that holds a bearer token (token mode, or a
+/// token the person put there: warn) and the kubeconfig backups (warn). One line per file readable by
+/// others, with the `chmod` that fixes it.
+fn check_file_modes(report: &mut Report, paths: &Paths, targets: &[KubeconfigTarget]) {
+    let mut loose = 0;
+    let mut line = |report: &mut Report, path: &Path, private: u32, fail: bool, what: &str| {
+        let Some(mode) = mode_of(path) else { return };
+        if mode & 0o077 == 0 {
+            return;
+        }
+        loose += 1;
+        let detail = format!("{} is mode {mode:04o}: {what}", path.display());
+        let fix = format!("chmod {private:o} {}", quoted(path));
+        if fail {
+            report.fail("file modes", detail, fix);
+        } else {
+            report.warn("file modes", detail, fix);
+        }
+    };
+    line(
+        report,
+        &paths.config_file,
+        0o600,
+        false,
+        "others can read the config",
+    );
+    let tokens = paths.tokens_dir();
+    line(
+        report,
+        &tokens,
+        0o700,
+        true,
+        "others can list the token cache",
+    );
+    for entry in cache_entries(&tokens) {
+        if entry.is_dir() {
+            line(
+                report,
+                &entry,
+                0o700,
+                true,
+                "others can list this part of the token cache",
+            );
+        } else {
+            line(
+                report,
+                &entry,
+                0o600,
+                true,
+                "others can read this cached token",
+            );
+        }
+    }
+    let mut seen = Vec::new();
+    for file in targets.iter().flat_map(|t| t.precedence()) {
+        if seen.contains(file) {
+            continue;
+        }
+        seen.push(file.clone());
+        if std::fs::read_to_string(file).is_ok_and(|text| holds_token(&text)) {
+            line(
+                report,
+                file,
+                0o600,
+                false,
+                "others can read the bearer token in this kubeconfig",
+            );
+        }
+        let backup = kubeconfig::backup_path(file);
+        let backup_token = std::fs::read_to_string(&backup).is_ok_and(|text| holds_token(&text));
+        line(
+            report,
+            &backup,
+            0o600,
+            false,
+            if backup_token {
+                "others can read the bearer token in this kubeconfig backup"
+            } else {
+                "others can read this kubeconfig backup"
+            },
+        );
+    }
+    if loose == 0 {
+        report.ok(
+            "file modes",
+            "the config, the token cache and kubeconfigs with tokens are private",
+        );
+    }
 }
 
 /// The index in [`targets`] of a cluster's chain.

@@ -762,3 +762,104 @@ fn doctor_warns_when_two_providers_share_issuer_and_client_id() {
         );
     }
 }
+
+#[test]
+fn token_mode_makes_the_kubeconfig_private_and_doctor_checks_the_modes_of_every_secret_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    let paths = &env.world.paths;
+    let mut config =
+        signet_core::config::Config::load(&paths.config_file, &paths.home).expect("config");
+    config.clusters[0].credentials = signet_core::config::Credentials::Token;
+    config.save(&paths.config_file).expect("save");
+    let kubeconfig = env.world.root.path().join("kubeconfig");
+    chmod(&kubeconfig, 0o644);
+
+    let out = env.plugin(&["login", "corp", "--browser"]);
+    assert!(out.status.success(), "login: {}", text(&out.stderr));
+    assert_eq!(
+        mode(&kubeconfig),
+        0o600,
+        "a kubeconfig that holds a bearer token is made private"
+    );
+    let out = env.plugin(&["sync"]);
+    assert!(out.status.success(), "sync: {}", text(&out.stderr));
+    let log = std::fs::read_to_string(paths.state_dir.join("signet.log")).expect("signet.log");
+    assert_eq!(
+        log.matches("made it 0600").count(),
+        1,
+        "logged once, by the write that tightened it:\n{log}"
+    );
+    assert!(!log.contains("eyJ"), "the log never holds a token");
+    let out = env.plugin(&["doctor"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        !stdout.contains("chmod"),
+        "private files: no mode line\n{stdout}"
+    );
+
+    // Loosen every file that matters, then doctor names each with its fix.
+    let backup = signet_core::kubeconfig::backup_path(&kubeconfig);
+    if !backup.exists() {
+        std::fs::write(&backup, "users:\n- name: x\n  user:\n    token: old\n").expect("backup");
+    }
+    chmod(&backup, 0o644);
+    chmod(&kubeconfig, 0o644);
+    chmod(&paths.config_file, 0o644);
+    let cached: Vec<PathBuf> = std::fs::read_dir(paths.tokens_dir())
+        .expect("the token cache")
+        .map(|e| e.expect("entry").path())
+        .flat_map(|p| match std::fs::read_dir(&p) {
+            Ok(inner) => inner.map(|e| e.expect("entry").path()).collect(),
+            Err(_) => vec![p],
+        })
+        .collect();
+    assert!(!cached.is_empty(), "a token is cached after login");
+    for file in &cached {
+        chmod(file, 0o644);
+    }
+    chmod(&paths.tokens_dir(), 0o755);
+
+    let out = env.plugin(&["doctor"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "readable tokens fail doctor\n{stdout}"
+    );
+    let line_for = |path: &Path| -> String {
+        let shown = path.display().to_string();
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!("{shown} is mode")))
+            .unwrap_or_else(|| panic!("a line for {shown}\n{stdout}"))
+            .to_string()
+    };
+    let mut secret_files = vec![kubeconfig.clone(), backup.clone(), paths.tokens_dir()];
+    secret_files.extend(cached);
+    for file in secret_files.iter().chain([&paths.config_file]) {
+        let line = line_for(file);
+        // Only Signet writes the token cache: a readable token there fails; the config, a kubeconfig
+        // (the person's file) and its backup warn.
+        let level = if file == &kubeconfig || file == &backup || file == &paths.config_file {
+            "warn "
+        } else {
+            "fail "
+        };
+        assert!(line.starts_with(level), "{line}");
+        let fix = if file == &paths.tokens_dir() {
+            "chmod 700"
+        } else {
+            "chmod 600"
+        };
+        assert!(
+            line.contains(&format!("fix: {fix} '{}'", file.display())),
+            "{line}"
+        );
+    }
+    assert!(!stdout.contains("eyJ"), "doctor never shows a token");
+}

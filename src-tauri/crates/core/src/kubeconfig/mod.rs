@@ -15,7 +15,8 @@
 //!   file;
 //! - every file in the chain is locked with `<file>.lock` (create-new, sorted order) around read → modify →
 //!   write, as `ModifyConfig` does;
-//! - a new file gets mode 0600; an existing file keeps its mode.
+//! - a new file gets mode 0600; an existing file keeps its mode, unless it holds a bearer token (token
+//!   mode): then it (and its backup) become 0600, once, and the edit says so (`EditOutcome::tightened`).
 //!
 //! Where Signet is stricter than kubectl: writes are atomic (temp file, fsync, rename; a symlinked kubeconfig
 //! stays a symlink and its target is replaced), a lock held by someone else is waited for instead of failing
@@ -282,6 +283,9 @@ pub struct EditOutcome {
     pub written: Vec<PathBuf>,
     /// Backups made by this edit (only before Signet's first change to a file).
     pub backups: Vec<PathBuf>,
+    /// Files this edit made 0600 because they now hold a bearer token (token mode); a file is listed
+    /// once, by the edit that tightened it.
+    pub tightened: Vec<PathBuf>,
 }
 
 /// A context Signet owns, as the merged kubeconfig shows it.
@@ -485,7 +489,7 @@ fn use_context_in_place(
             return Ok(None);
         };
         let updated = fast::apply(text, splices);
-        raw.write(&updated, &mut outcome)?;
+        raw.write(&updated, false, &mut outcome)?;
     }
     Ok(Some(outcome))
 }
@@ -869,7 +873,11 @@ impl Chain {
                     source,
                 }
             })?;
-            file.raw.write(&yaml, &mut outcome)?;
+            let holds_token = file.config.auth_infos.iter().any(|user| {
+                signet_mark(Entry::extensions(user)).is_some()
+                    && user.auth_info.as_ref().is_some_and(|a| a.token.is_some())
+            });
+            file.raw.write(&yaml, holds_token, &mut outcome)?;
         }
         Ok(outcome)
     }
@@ -915,13 +923,33 @@ impl RawFile {
         self.original.as_deref()
     }
 
-    /// Replaces the file with `contents` atomically, keeping its mode; before Signet's first change to an
-    /// existing file, keeps a copy of it at [`backup_path`].
-    fn write(&self, contents: &str, outcome: &mut EditOutcome) -> Result<(), KubeconfigError> {
+    /// Replaces the file with `contents` atomically, keeping its mode — except that a file that holds a
+    /// bearer token Signet wrote (`holds_token`, token mode) loses its group and other bits (0600), which is logged once and listed
+    /// in `outcome.tightened`; before Signet's first change to an existing file, keeps a copy of it at
+    /// [`backup_path`] (with the same mode).
+    fn write(
+        &self,
+        contents: &str,
+        holds_token: bool,
+        outcome: &mut EditOutcome,
+    ) -> Result<(), KubeconfigError> {
+        let mode = if holds_token && self.mode & 0o077 != 0 {
+            if self.original.is_some() {
+                tracing::warn!(
+                    file = %self.real_path.display(),
+                    from = format!("{:o}", self.mode & 0o777),
+                    "the kubeconfig now holds a bearer token (token mode): made it 0600"
+                );
+                outcome.tightened.push(self.real_path.clone());
+            }
+            self.mode & !0o077
+        } else {
+            self.mode
+        };
         if let Some(original) = &self.original {
             let backup = backup_path(&self.real_path);
             if fs::symlink_metadata(&backup).is_err() {
-                atomic_file::write(&backup, original.as_bytes(), self.mode).map_err(|source| {
+                atomic_file::write(&backup, original.as_bytes(), mode).map_err(|source| {
                     KubeconfigError::Write {
                         path: backup.clone(),
                         source,
@@ -930,7 +958,7 @@ impl RawFile {
                 outcome.backups.push(backup);
             }
         }
-        atomic_file::write(&self.real_path, contents.as_bytes(), self.mode).map_err(|source| {
+        atomic_file::write(&self.real_path, contents.as_bytes(), mode).map_err(|source| {
             KubeconfigError::Write {
                 path: self.real_path.clone(),
                 source,

@@ -338,6 +338,40 @@ fn token_mode_writes_a_token_and_set_token_rewrites_only_it() {
     assert!(!err.to_string().contains("tok-3"), "token leaked: {err}");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_kubeconfig_that_holds_a_token_is_made_private_and_said_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // exec mode: the file keeps the mode the person gave it.
+    let shared = dir.path().join("shared");
+    fs::write(&shared, "apiVersion: v1\nkind: Config\n").expect("write fixture");
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let outcome = upsert_cluster_entries(&single(&shared), &[entry("prod")]).expect("upsert");
+    assert_eq!(mode(&shared), 0o644, "no token, mode kept");
+    assert!(outcome.tightened.is_empty(), "{outcome:?}");
+
+    // token mode: the file (and its backup) become 0600, and the outcome says so once.
+    let file = dir.path().join("config");
+    fs::write(&file, "apiVersion: v1\nkind: Config\n").expect("write fixture");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let target = single(&file);
+    let mut prod = entry("prod");
+    prod.credentials = EntryCredentials::Token(Secret::new("tok-1"));
+    let outcome = upsert_cluster_entries(&target, &[prod]).expect("upsert");
+    assert_eq!(
+        mode(&file),
+        0o600,
+        "a kubeconfig with a bearer token is private"
+    );
+    assert_eq!(mode(&backup_path(&file)), 0o600, "and so is its backup");
+    assert_eq!(outcome.tightened, vec![file.clone()], "{outcome:?}");
+    let outcome = set_token(&target, "prod", &Secret::new("tok-2")).expect("set_token");
+    assert_eq!(mode(&file), 0o600);
+    assert!(outcome.tightened.is_empty(), "said once: {outcome:?}");
+}
+
 #[test]
 fn set_token_refuses_a_foreign_user() {
     let dir = tempfile::tempdir().expect("tempdir");
