@@ -7,11 +7,12 @@
 //! `{"ok":false,"code":…,"message":…}`. This module owns framing, permissions and scheduling; what a
 //! request *does* is the [`AgentHandler`]'s business (the tray implements it over [`crate::Signet`]).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,29 @@ use serde::{Deserialize, Serialize};
 use crate::paths::Paths;
 
 /// The longest request line the server reads.
-const MAX_LINE: u64 = 64 * 1024;
+const MAX_LINE: usize = 64 * 1024;
+
+/// What one client may cost the agent (DESIGN.md §6): every connection holds a thread, so their number is
+/// capped, a request line must arrive whole within a deadline, and it has a size cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; one more is answered `agent.busy` and closed.
+    pub max_connections: usize,
+    /// How long the server waits for a whole request line (idle or trickling clients are closed).
+    pub read_deadline: Duration,
+    /// The longest request line, newline included; a longer one is answered `agent.bad_request` and closed.
+    pub max_line: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 128,
+            read_deadline: Duration::from_secs(10),
+            max_line: MAX_LINE,
+        }
+    }
+}
 
 /// A request from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +105,7 @@ pub fn socket_path(paths: &Paths) -> Option<PathBuf> {
 pub struct AgentServer {
     listener: UnixListener,
     path: PathBuf,
+    limits: Limits,
 }
 
 impl AgentServer {
@@ -112,26 +136,105 @@ impl AgentServer {
         Ok(AgentServer {
             listener,
             path: path.to_path_buf(),
+            limits: Limits::default(),
         })
+    }
+
+    /// The same server with other [`Limits`] (tests use small ones).
+    pub fn with_limits(mut self, limits: Limits) -> AgentServer {
+        self.limits = limits;
+        self
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Serves connections until the listener fails; one thread per connection (requests may wait on a
-    /// sign-in for minutes, and concurrent `login`s for one provider must all get its result).
+    /// Serves connections forever; one thread per connection (requests may wait on a sign-in for minutes,
+    /// and concurrent `login`s for one provider must all get its result), at most
+    /// [`Limits::max_connections`] of them. A peer of another user, or one past the cap, gets a one-line
+    /// refusal and is closed. When `accept` fails (EMFILE, ENFILE…) the loop pauses, doubling from 10 ms up
+    /// to 1 s, rather than spinning.
     pub fn serve(self, handler: Arc<dyn AgentHandler>) {
-        for stream in self.listener.incoming() {
-            let Ok(stream) = stream else { continue };
+        let active = Arc::new(AtomicUsize::new(0));
+        let mut failures: u32 = 0;
+        loop {
+            let stream = match self.listener.accept() {
+                Ok((stream, _)) => {
+                    failures = 0;
+                    stream
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if failures == 0 {
+                        tracing::warn!(error = %e, "the agent could not accept a connection; backing off");
+                    }
+                    std::thread::sleep(accept_backoff(failures));
+                    failures = failures.saturating_add(1);
+                    continue;
+                }
+            };
             if !same_user(&stream) {
                 tracing::warn!("refused an agent connection from another user");
+                refuse(
+                    stream,
+                    "agent.other_user",
+                    "the agent serves only the user it runs as",
+                );
                 continue;
             }
+            if active.load(Ordering::Acquire) >= self.limits.max_connections {
+                tracing::warn!(
+                    max = self.limits.max_connections,
+                    "refused an agent connection: too many at once"
+                );
+                refuse(
+                    stream,
+                    "agent.busy",
+                    "the agent has too many connections at once; try again",
+                );
+                continue;
+            }
+            active.fetch_add(1, Ordering::AcqRel);
+            let slot = Slot(active.clone());
             let handler = handler.clone();
-            std::thread::spawn(move || serve_connection(stream, handler.as_ref()));
+            let limits = self.limits;
+            let spawned = std::thread::Builder::new()
+                .name("agent-conn".into())
+                .spawn(move || {
+                    let _slot = slot;
+                    serve_connection(stream, handler.as_ref(), limits);
+                });
+            if let Err(e) = spawned {
+                // The closure (and its slot) is dropped: the count is given back.
+                tracing::warn!(error = %e, "could not start a thread for an agent connection");
+            }
         }
     }
+}
+
+/// One counted connection; gives its slot back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The pause after the `failures`-th failed `accept` in a row: 10 ms, 20 ms … up to 1 s.
+fn accept_backoff(failures: u32) -> Duration {
+    Duration::from_millis(10u64.saturating_mul(1u64 << failures.min(7)).min(1000))
+}
+
+/// Answers a connection the server will not serve with one error line, without blocking the accept loop,
+/// and closes it.
+fn refuse(stream: UnixStream, code: &str, message: &str) {
+    let mut stream = stream;
+    let _ = stream.set_nonblocking(true);
+    let answer = serde_json::json!({"ok": false, "code": code, "message": message});
+    let _ = writeln!(stream, "{answer}");
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 impl Drop for AgentServer {
@@ -140,37 +243,115 @@ impl Drop for AgentServer {
     }
 }
 
-fn serve_connection(stream: UnixStream, handler: &dyn AgentHandler) {
+/// How long writing an answer may take (a client that does not read its answers is dropped).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn serve_connection(stream: UnixStream, handler: &dyn AgentHandler, limits: Limits) {
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
     let mut reader = BufReader::new(read_half);
     let mut writer = stream;
-    let mut line = String::new();
-    // Each request line is capped; a client that sends more gets an unreadable-request answer.
-    while (&mut reader)
-        .take(MAX_LINE)
-        .read_line(&mut line)
-        .is_ok_and(|n| n > 0)
-    {
-        let answer = match serde_json::from_str::<Request>(line.trim()) {
-            Ok(request) => match handler.handle(request) {
-                Ok(value) => ok_answer(value),
-                Err(failure) => {
-                    serde_json::json!({"ok": false, "code": failure.code, "message": failure.message})
-                }
-            },
-            Err(e) => {
-                serde_json::json!({"ok": false, "code": "agent.bad_request", "message": format!("unreadable request: {e}")})
+    if writer.set_write_timeout(Some(WRITE_TIMEOUT)).is_err() {
+        return;
+    }
+    loop {
+        let deadline = Instant::now() + limits.read_deadline;
+        let (answer, go_on) = match read_request_line(&mut reader, deadline, limits.max_line) {
+            LineRead::Closed => return,
+            LineRead::TimedOut => (
+                serde_json::json!({"ok": false, "code": "agent.timeout", "message": format!("no complete request within {} s", limits.read_deadline.as_secs_f32())}),
+                false,
+            ),
+            LineRead::TooLong => (
+                serde_json::json!({"ok": false, "code": "agent.bad_request", "message": format!("unreadable request: longer than {} bytes", limits.max_line)}),
+                false,
+            ),
+            LineRead::Line(line) => {
+                let answer = match std::str::from_utf8(&line)
+                    .map_err(|e| e.to_string())
+                    .and_then(|l| {
+                        serde_json::from_str::<Request>(l.trim()).map_err(|e| e.to_string())
+                    }) {
+                    Ok(request) => match handler.handle(request) {
+                        Ok(value) => ok_answer(value),
+                        Err(failure) => {
+                            serde_json::json!({"ok": false, "code": failure.code, "message": failure.message})
+                        }
+                    },
+                    Err(e) => {
+                        serde_json::json!({"ok": false, "code": "agent.bad_request", "message": format!("unreadable request: {e}")})
+                    }
+                };
+                (answer, true)
             }
         };
         if writeln!(writer, "{answer}")
             .and_then(|()| writer.flush())
             .is_err()
+            || !go_on
         {
+            let _ = writer.shutdown(std::net::Shutdown::Both);
             return;
         }
-        line.clear();
+    }
+}
+
+/// What reading one request line gave.
+enum LineRead {
+    Line(Vec<u8>),
+    /// The client closed (or the socket failed) before a whole line.
+    Closed,
+    /// No whole line before the deadline (idle, or trickling).
+    TimedOut,
+    /// More than the cap without a newline.
+    TooLong,
+}
+
+/// Reads one `\n`-terminated line of at most `max` bytes, all of it before `deadline`: each read waits only
+/// for what is left of the deadline, so a client sending a byte at a time cannot stretch it.
+fn read_request_line(
+    reader: &mut BufReader<UnixStream>,
+    deadline: Instant,
+    max: usize,
+) -> LineRead {
+    let mut line = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return LineRead::TimedOut;
+        }
+        if reader.get_ref().set_read_timeout(Some(left)).is_err() {
+            return LineRead::Closed;
+        }
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return LineRead::TimedOut;
+            }
+            Err(_) => return LineRead::Closed,
+        };
+        if buf.is_empty() {
+            return LineRead::Closed;
+        }
+        let (taken, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        line.extend_from_slice(&buf[..taken]);
+        reader.consume(taken);
+        if line.len() > max {
+            return LineRead::TooLong;
+        }
+        if done {
+            return LineRead::Line(line);
+        }
     }
 }
 
@@ -343,6 +524,195 @@ mod tests {
             .expect("io")
             .expect("ok");
         assert_eq!(login["provider"], "corp");
+    }
+
+    /// Serves `Echo` on a fresh socket with `limits`; the tempdir keeps it alive.
+    fn serve_echo(limits: Limits) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("signet/agent.sock");
+        let server = AgentServer::bind(&path).expect("bind").with_limits(limits);
+        std::thread::spawn(move || server.serve(Arc::new(Echo)));
+        (dir, path)
+    }
+
+    /// Reads one line (`None` at EOF); fails the test if nothing comes within `within`.
+    fn read_line_within(stream: &UnixStream, within: Duration) -> Option<String> {
+        stream.set_read_timeout(Some(within)).expect("timeout");
+        let mut line = String::new();
+        match BufReader::new(stream).read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => Some(line),
+            // A peer that closes with unread input may reset instead of a clean EOF: closed all the same.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => {
+                panic!("nothing within {within:?} (the server kept the connection open): {e}")
+            }
+        }
+    }
+
+    #[test]
+    fn connections_beyond_the_cap_get_a_one_line_refusal_and_a_freed_slot_is_reused() {
+        let (_dir, path) = serve_echo(Limits {
+            max_connections: 2,
+            read_deadline: Duration::from_secs(30),
+            ..Limits::default()
+        });
+        let first = UnixStream::connect(&path).expect("first");
+        let second = UnixStream::connect(&path).expect("second");
+        // Both idle connections hold a slot; the third is refused at once, in one line, and closed.
+        let third = UnixStream::connect(&path).expect("third");
+        let refusal = read_line_within(&third, Duration::from_secs(3)).expect("a refusal line");
+        let refusal: serde_json::Value = serde_json::from_str(&refusal).expect("json");
+        assert_eq!(refusal["ok"], false);
+        assert_eq!(refusal["code"], "agent.busy", "{refusal}");
+        assert_eq!(
+            read_line_within(&third, Duration::from_secs(3)),
+            None,
+            "then closed"
+        );
+        drop(first);
+        drop(second);
+        // Slots are given back when connections end.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut client = AgentClient::connect(&path).expect("connect");
+            match client.request(&Request::Status, Duration::from_secs(3)) {
+                Ok(Ok(answer)) => {
+                    assert_eq!(answer["providers"], serde_json::json!([]));
+                    break;
+                }
+                Ok(Err(f)) if f.code == "agent.busy" && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => panic!("a freed slot is served: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_idle_or_trickling_client_is_closed_at_the_read_deadline() {
+        let (_dir, path) = serve_echo(Limits {
+            read_deadline: Duration::from_millis(800),
+            ..Limits::default()
+        });
+        // Connects and sends nothing.
+        let idle = UnixStream::connect(&path).expect("idle");
+        let started = std::time::Instant::now();
+        let answer = read_line_within(&idle, Duration::from_secs(5)).expect("a timeout answer");
+        assert!(answer.contains("\"agent.timeout\""), "{answer}");
+        assert_eq!(
+            read_line_within(&idle, Duration::from_secs(3)),
+            None,
+            "then closed"
+        );
+        assert!(started.elapsed() < Duration::from_secs(4));
+        // Sends a byte every 100 ms and never a newline: each read succeeds, the deadline is for the line.
+        let trickle = UnixStream::connect(&path).expect("trickle");
+        let writer = trickle.try_clone().expect("clone");
+        let trickler = std::thread::spawn(move || {
+            let mut writer = writer;
+            for _ in 0..60 {
+                if writer.write_all(b" ").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let answer = read_line_within(&trickle, Duration::from_secs(4)).expect("a timeout answer");
+        assert!(answer.contains("\"agent.timeout\""), "{answer}");
+        trickle.shutdown(std::net::Shutdown::Both).ok();
+        trickler.join().expect("trickler");
+        // A client that asks in time is answered as before.
+        let mut client = AgentClient::connect(&path).expect("connect");
+        client
+            .request(&Request::Status, Duration::from_secs(3))
+            .expect("io")
+            .expect("ok");
+    }
+
+    #[test]
+    fn a_request_line_over_the_size_cap_is_refused_and_the_connection_closed() {
+        let (_dir, path) = serve_echo(Limits {
+            max_line: 1024,
+            ..Limits::default()
+        });
+        let mut stream = UnixStream::connect(&path).expect("connect");
+        stream.write_all(&[b'x'; 4096]).expect("write");
+        let answer = read_line_within(&stream, Duration::from_secs(3)).expect("an answer");
+        assert!(answer.contains("\"agent.bad_request\""), "{answer}");
+        assert!(answer.contains("1024"), "names the cap: {answer}");
+        assert_eq!(
+            read_line_within(&stream, Duration::from_secs(3)),
+            None,
+            "then closed, not read on"
+        );
+    }
+
+    /// Connects to `socket` as `nobody` (setpriv), sends `{"op":"status"}`, and returns the answer line
+    /// ("EOF" when the server closes without one).
+    fn status_as(user: Option<(&str, &str)>, socket: &Path) -> String {
+        const CLIENT: &str = r#"
+            use IO::Socket::UNIX;
+            $SIG{PIPE} = "IGNORE"; # a refused client may find the socket closed before it writes
+            my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";
+            print $s "{\"op\":\"status\"}\n";
+            my $l = <$s>;
+            print(defined $l ? $l : "EOF\n");
+        "#;
+        let mut command = match user {
+            Some((user, group)) => {
+                let mut c = std::process::Command::new("setpriv");
+                c.arg(format!("--reuid={user}"))
+                    .arg(format!("--regid={group}"))
+                    .args(["--clear-groups", "--", "perl"]);
+                c
+            }
+            None => std::process::Command::new("perl"),
+        };
+        let out = command
+            .args(["-e", CLIENT])
+            .arg(socket)
+            .output()
+            .expect("run the perl client (setpriv and perl-base are in the CI image)");
+        assert!(
+            out.status.success(),
+            "the client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn a_client_of_another_uid_is_refused_by_the_peer_uid_check() {
+        assert!(
+            rustix::process::getuid().is_root(),
+            "this test needs root: it runs an agent client as `nobody` (setpriv) to check that the peer-uid \
+             check refuses another user; run it as root (CI does)"
+        );
+        let (dir, path) = serve_echo(Limits::default());
+        // The socket's 0700 directory and 0600 mode would stop `nobody` at the kernel's permission check
+        // before the server sees it. This temporary layout is opened up (dirs 0711, socket 0666) so the only
+        // thing between `nobody` and an answer is the server's own SO_PEERCRED check.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let open = |p: &Path, mode| {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+            };
+            open(dir.path(), 0o711);
+            open(path.parent().expect("dir"), 0o711);
+            open(&path, 0o666);
+        }
+        let same_user = status_as(None, &path);
+        assert!(
+            same_user.contains("\"providers\""),
+            "through the same layout, the owner is answered: {same_user}"
+        );
+        let other = status_as(Some(("nobody", "nogroup")), &path);
+        let other: serde_json::Value = serde_json::from_str(&other)
+            .unwrap_or_else(|e| panic!("one refusal line for another uid, got {other:?}: {e}"));
+        assert_eq!(other["ok"], false);
+        assert_eq!(other["code"], "agent.other_user", "{other}");
+        assert!(other.get("providers").is_none(), "nothing served");
     }
 
     #[test]
