@@ -34,7 +34,6 @@ use signet_tests::world::{cluster, provider};
 
 /// The ID-token lifetime the IdP issues in this test, in seconds.
 const TTL: u64 = 20;
-const LOGIN_TITLE: &str = "Sign in to corp — Signet";
 
 /// Lists the X server's windows titled `argv[2]` (`count`) or asks them to close (`close`), the way a
 /// window manager does: a `WM_PROTOCOLS`/`WM_DELETE_WINDOW` client message. Prints the number found.
@@ -123,6 +122,11 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
     let plugin = kubectl_signet();
     require_tools(&["python3"]);
     let root = tempfile::tempdir().expect("create the test root");
+    // The login window's title names the IdP's host (the stand-in serves its pages on the issuer's).
+    let login_title = signet_app::login::window_title(
+        "corp",
+        &tauri::Url::parse(idp.issuer()).expect("the issuer is a URL"),
+    );
     let mut corp = provider("corp", idp.issuer(), None);
     corp.login = LoginMode::Embedded;
     let config = Config {
@@ -271,7 +275,7 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
         (session.log_count("agent: sign-in requested") == 20).then_some(())
     });
     session.wait("the login window on the X server", 30, || {
-        (x_windows(&session, "count", LOGIN_TITLE) >= 1).then_some(())
+        (x_windows(&session, "count", &login_title) >= 1).then_some(())
     });
     // Every one of the 20 callers has been answered by the app (it opened the window or joined the
     // running sign-in): no straggler is left to open a second window. A condition, not a pause.
@@ -292,7 +296,7 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
         "the others joined it:\n{log}"
     );
     assert_eq!(
-        x_windows(&session, "count", LOGIN_TITLE),
+        x_windows(&session, "count", &login_title),
         1,
         "exactly one login window exists"
     );
@@ -304,7 +308,7 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
 
     // The person closes the window: every caller gets the cancellation.
     assert_eq!(
-        x_windows(&session, "close", LOGIN_TITLE),
+        x_windows(&session, "close", &login_title),
         1,
         "the one login window was asked to close"
     );
@@ -318,7 +322,7 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
         );
     }
     session.wait("the login window to be gone", 10, || {
-        (x_windows(&session, "count", LOGIN_TITLE) == 0).then_some(())
+        (x_windows(&session, "count", &login_title) == 0).then_some(())
     });
     let log = session.app_log();
     assert_eq!(
