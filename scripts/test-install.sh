@@ -46,8 +46,9 @@ fi
 
 # The Python client for the second-client check (from PyPI), then the suite against the installed package.
 venv=target/install-test/venv
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check 'kubernetes>=30,<36'
+# (Made again when it does not work, e.g. after the tree moved: a venv's scripts hold absolute paths.)
+"$venv/bin/python" -m pip --version >/dev/null 2>&1 || python3 -m venv --clear "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'kubernetes>=30,<36'
 "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null
 SIGNET_TEST_PYTHON="$PWD/$venv/bin/python" cargo test --locked -p signet --test installed_package -- --nocapture
 echo "test-install: passed" >&2
