@@ -174,8 +174,10 @@ fn state_of(auth_url: &Url) -> String {
 
 #[test]
 fn status_lists_providers_and_clusters_and_never_a_token() {
+    // An issuer nobody answers for: these tests never sign in.
+    let idp_down = ClosedPort::new();
     let t = start(
-        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        &corp_config(&idp_down.url("/dex"), LoginMode::Embedded),
         None,
     );
     let whole = t
@@ -199,8 +201,10 @@ fn status_lists_providers_and_clusters_and_never_a_token() {
 
 #[test]
 fn unknown_provider_is_an_error_object_with_a_code() {
+    // An issuer nobody answers for: these tests never sign in.
+    let idp_down = ClosedPort::new();
     let t = start(
-        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        &corp_config(&idp_down.url("/dex"), LoginMode::Embedded),
         None,
     );
     let err = t
@@ -274,8 +278,10 @@ fn the_acl_command_list_is_exactly_the_registered_handlers_and_the_capability() 
 
 #[test]
 fn remote_origins_and_login_windows_cannot_call_commands() {
+    // An issuer nobody answers for: these tests never sign in.
+    let idp_down = ClosedPort::new();
     let t = start(
-        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        &corp_config(&idp_down.url("/dex"), LoginMode::Embedded),
         None,
     );
     t.invoke("status", json!({}))
@@ -314,8 +320,10 @@ fn remote_origins_and_login_windows_cannot_call_commands() {
 fn the_switcher_may_listen_to_events_and_call_nothing_else_of_the_core() {
     // capabilities/main.json grants the core permissions ui/src/lib/api.ts uses (`listen`, and the
     // `unlisten` it returns), not `core:default`: every other core command is refused by the ACL.
+    // An issuer nobody answers for: these tests never sign in.
+    let idp_down = ClosedPort::new();
     let t = start(
-        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        &corp_config(&idp_down.url("/dex"), LoginMode::Embedded),
         None,
     );
     for cmd in ["plugin:event|listen", "plugin:event|unlisten"] {
@@ -350,8 +358,10 @@ fn the_switcher_may_listen_to_events_and_call_nothing_else_of_the_core() {
 #[test]
 fn the_page_the_app_serves_carries_the_strict_csp() {
     // The asset resolver is what the `tauri://` protocol answers with: the page and its CSP header.
+    // An issuer nobody answers for: these tests never sign in.
+    let idp_down = ClosedPort::new();
     let t = start(
-        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        &corp_config(&idp_down.url("/dex"), LoginMode::Embedded),
         None,
     );
     let page = t
@@ -927,8 +937,9 @@ impl UrlOpener for RecordingOpener {
 #[test]
 fn open_kubeconfig_location_opens_the_folder_of_the_clusters_kubeconfig() {
     let opener = Arc::new(RecordingOpener::default());
+    let idp_down = ClosedPort::new();
     let t = start_with_opener(
-        &corp_config("http://127.0.0.1:9/dex", LoginMode::Embedded),
+        &corp_config(&idp_down.url("/dex"), LoginMode::Embedded),
         opener.clone(),
     );
     t.invoke("open_kubeconfig_location", json!({ "cluster": "prod" }))

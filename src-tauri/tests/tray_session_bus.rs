@@ -20,7 +20,7 @@ use signet_core::config::{Config, LoginMode};
 use signet_core::oidc::Identity;
 use signet_core::token_store::{CachedToken, SessionRecord, TokenCache};
 use signet_tests::idp::{Idp, IdpOptions};
-use signet_tests::world::{cluster, provider};
+use signet_tests::world::{ClosedPort, cluster, provider};
 
 #[test]
 fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
@@ -134,8 +134,9 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
 fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
     let root = tempfile::tempdir().expect("create the test root");
     // The IdP is never contacted: the session comes from the cache, and sign-out finds no refresh token.
+    let idp_down = ClosedPort::new();
     let config = Config {
-        providers: vec![provider("corp", "http://127.0.0.1:9/dex", None)],
+        providers: vec![provider("corp", &idp_down.url("/dex"), None)],
         clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
         ..Config::default()
     };
