@@ -83,7 +83,6 @@ pub fn build_app<R: Runtime>(
             if desktop {
                 tray::create(app.handle())?;
                 exit_on_termination(app.handle());
-                tray::spawn_checker(app.handle());
                 agent::start(app.handle());
                 refresher::spawn(app.handle());
                 let configured = !app
@@ -98,6 +97,8 @@ pub fn build_app<R: Runtime>(
                     tracing::warn!(error = %e, "could not open the switcher window");
                 }
             }
+            // The tray (if any) exists by now: the publisher's first redraw fills it in.
+            tray::spawn_publisher(app.handle());
             Ok(())
         })
         .build(context)

@@ -26,8 +26,9 @@ use base64::Engine as _;
 use signet_core::config::LoginMode;
 use signet_core::oidc::opener::UrlOpener;
 use signet_core::oidc::{DeviceCode, OidcError, PendingLogin};
-use signet_core::session::LoginMethod;
+use signet_core::session::{LoginMethod, Revocation};
 use signet_core::token_store::SessionRecord;
+use signet_core::usecase;
 use tauri::webview::{NewWindowResponse, WebviewWindowBuilder};
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WindowEvent};
 use url::Url;
@@ -327,7 +328,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<SignInSta
         a.signing_in = true;
         a.last_error = None;
     });
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
     let started = match mode {
         LoginMode::Embedded => open_window(app, provider),
         LoginMode::Browser | LoginMode::Device => spawn_external(app, provider, mode),
@@ -339,7 +340,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<SignInSta
             a.signing_in = false;
             a.last_error = Some(error_dto(e));
         });
-        crate::tray::refresh(app);
+        app.state::<AppState>().changed();
     }
     started.map(|()| SignInStarted {
         provider: provider.into(),
@@ -517,7 +518,7 @@ fn app_release<R: Runtime>(app: &AppHandle<R>, provider: &str, outcome: Outcome)
     app.state::<Logins>().release(provider, outcome);
     app.state::<AppState>()
         .update_activity(provider, |a| a.signing_in = false);
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
 }
 
 fn close_window<R: Runtime>(app: &AppHandle<R>, label: &str) {
@@ -604,39 +605,30 @@ fn finished<R: Runtime>(
     match result {
         Ok(record) => {
             // Write (or repair) the kubeconfig entries of the provider's clusters (DESIGN.md J2).
-            let clusters = match state
-                .signet()
-                .sync_kubeconfig(Some(provider), &state.kubectl_plugin)
-            {
-                Ok(reports) => reports
-                    .iter()
-                    .flat_map(|r| r.contexts.iter().map(|(cluster, _)| cluster.clone()))
-                    .collect(),
-                Err(e) => {
-                    tracing::warn!(provider, error = %e, "signed in, but kubeconfig could not be written");
-                    state.notify(
-                        Note::new(
-                            format!("Signed in to {provider}, but kubeconfig was not written"),
-                            e.to_string(),
-                        ),
-                        None,
-                    );
-                    Vec::new()
-                }
-            };
+            let signed_in =
+                usecase::login::signed_in(&state.signet(), record, &state.kubectl_plugin);
+            if let Err(e) = &signed_in.synced {
+                state.notify(
+                    Note::new(
+                        format!("Signed in to {provider}, but kubeconfig was not written"),
+                        e.to_string(),
+                    ),
+                    None,
+                );
+            }
+            let clusters = signed_in.clusters();
             logins.release(provider, Ok(()));
-            let who = record
-                .identity
-                .email
-                .as_deref()
-                .unwrap_or(&record.identity.subject);
             crate::events::record(
                 app,
                 ActivityKind::SignedIn,
                 Some(provider),
-                format!("signed in as {who}; contexts written: {}", clusters.len()),
+                format!(
+                    "signed in as {}; contexts written: {}",
+                    signed_in.who(),
+                    clusters.len()
+                ),
             );
-            state.notify(signed_in_note(provider, &record, &clusters), None);
+            state.notify(signed_in_note(provider, &signed_in.record, &clusters), None);
             state.update_activity(provider, |a| {
                 a.signing_in = false;
                 a.last_error = None;
@@ -672,16 +664,12 @@ fn finished<R: Runtime>(
             });
         }
     }
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
 }
 
 /// The "Signed in" notification: who, which groups, which clusters are ready in kubeconfig.
 pub fn signed_in_note(provider: &str, record: &SessionRecord, clusters: &[String]) -> Note {
-    let who = record
-        .identity
-        .email
-        .as_deref()
-        .unwrap_or(&record.identity.subject);
+    let who = usecase::login::who(&record.identity);
     let groups = if record.identity.groups.is_empty() {
         "no groups".to_string()
     } else {
@@ -728,8 +716,17 @@ pub fn switch_to_browser<R: Runtime>(app: &AppHandle<R>, provider: &str) {
 /// Signs out of `provider` (DESIGN.md J7): revokes where the IdP allows, forgets the tokens, closes a
 /// login window still open. Blocks on the network: call it off the main thread.
 pub fn sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<SignedOut, AppError> {
-    let state = app.state::<AppState>();
-    let revocation = state.signet().logout(provider)?;
+    let revocation = app.state::<AppState>().signet().logout(provider)?;
+    Ok(signed_out(app, provider, revocation))
+}
+
+/// What the app does once a provider's tokens are forgotten: a login window still open closes, the
+/// activity and the tray say so.
+pub fn signed_out<R: Runtime>(
+    app: &AppHandle<R>,
+    provider: &str,
+    revocation: Revocation,
+) -> SignedOut {
     let logins = app.state::<Logins>();
     if let Some(label) = logins.window_of(provider)
         && let Some(attempt) = logins.take_attempt(provider, &label)
@@ -738,7 +735,7 @@ pub fn sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<Signed
         let why = cancelled_error(provider, "signed out while the sign-in ran");
         logins.release(provider, Err(error_dto(&why)));
     }
-    state.update_activity(provider, |a| {
+    app.state::<AppState>().update_activity(provider, |a| {
         a.signing_in = false;
         a.last_error = None;
     });
@@ -749,8 +746,8 @@ pub fn sign_out<R: Runtime>(app: &AppHandle<R>, provider: &str) -> Result<Signed
         Some(provider),
         format!("signed out (revocation: {})", signed_out.revocation),
     );
-    crate::tray::refresh(app);
-    Ok(signed_out)
+    app.state::<AppState>().changed();
+    signed_out
 }
 
 /// Starts a sign-in (or joins the running one) and waits up to `timeout` for its outcome. Blocks: call

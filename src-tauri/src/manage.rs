@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use signet_core::catalog::{self, CatalogSource, ImportPlan};
 use signet_core::cluster_api::{ClusterApi, Namespaces};
-use signet_core::config::{ClusterConfig, Config, ProviderConfig, Settings};
+use signet_core::config::{ClusterConfig, ProviderConfig, Settings};
 use signet_core::http::HttpOptions;
-use signet_core::kubeconfig;
-use signet_core::oidc::OidcProvider;
 use signet_core::session::SessionError;
 use signet_core::text::printable;
+use signet_core::usecase::setup::{self, OnExisting, ProviderDraft};
+use signet_core::usecase::switch;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::dto::{
@@ -48,40 +48,22 @@ pub fn use_context<R: Runtime>(
     cluster: &str,
     namespace: Option<&str>,
 ) -> Result<ContextSwitched, AppError> {
-    let state = app.state::<AppState>();
-    let signet = state.signet();
-    let namespace = namespace.map(str::trim).filter(|n| !n.is_empty());
-    if let Some(ns) = namespace
-        && !is_dns_label(ns)
-    {
-        return Err(AppError::Invalid(format!(
-            "'{ns}' is not a namespace name (lower-case letters, digits and '-', at most 63)"
-        )));
-    }
-    let config = signet.cluster_config(cluster)?.clone();
-    let outcome = signet.use_cluster(cluster, namespace)?;
-    let target = signet.kubeconfig_target(&config);
-    let file = outcome
-        .written
-        .first()
-        .cloned()
-        .unwrap_or_else(|| target.default_file().to_path_buf());
-    let context = config.context_name().to_string();
-    let message = match namespace {
-        Some(ns) => format!("current context {context}, namespace {ns}"),
-        None => format!("current context {context}"),
+    let switched = switch::use_cluster(&app.state::<AppState>().signet(), cluster, namespace)?;
+    let message = match &switched.namespace {
+        Some(ns) => format!("current context {}, namespace {ns}", switched.context),
+        None => format!("current context {}", switched.context),
     };
     events::record(
         app,
         ActivityKind::ContextSwitched,
-        Some(&config.provider),
+        Some(&switched.provider),
         message,
     );
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
     Ok(ContextSwitched {
-        context,
-        namespace: namespace.map(str::to_owned),
-        kubeconfig: file.display().to_string(),
+        context: switched.context,
+        namespace: switched.namespace,
+        kubeconfig: switched.kubeconfig.display().to_string(),
     })
 }
 
@@ -112,59 +94,20 @@ pub fn discover(
     ca_file: Option<String>,
     ca_data: Option<String>,
 ) -> Result<DiscoveryDto, AppError> {
-    let probe = ProviderConfig {
-        name: "probe".into(),
-        issuer: issuer.trim().to_string(),
-        client_id: "probe".into(),
-        client_secret: None,
-        connector: None,
-        scopes: Vec::new(),
-        ca_file: non_empty(ca_file).map(PathBuf::from),
-        ca_data: non_empty(ca_data),
-        login: Default::default(),
-        username_claim: "email".into(),
-    };
-    let checked = Config {
-        providers: vec![probe],
-        ..Config::default()
-    }
-    .checked(std::path::Path::new("/"))?;
-    let provider = &checked.providers[0];
-    let oidc = OidcProvider::discover(provider, HttpOptions::default())
-        .map_err(signet_core::Error::from)?;
-    let meta = oidc.metadata();
-    let authorization_endpoint = meta.authorization_endpoint().as_str().to_string();
-    let token_endpoint = meta
-        .token_endpoint()
-        .map(|u| u.as_str().to_string())
-        .unwrap_or_default();
-    let base = provider.issuer.trim_end_matches('/');
-    let looks_like_dex = authorization_endpoint == format!("{base}/auth")
-        && token_endpoint == format!("{base}/token");
+    let found = setup::discover(
+        issuer,
+        non_empty(ca_file).map(PathBuf::from),
+        non_empty(ca_data),
+    )?;
     Ok(DiscoveryDto {
-        issuer: meta.issuer().as_str().to_string(),
-        authorization_endpoint,
-        token_endpoint,
-        device_authorization_endpoint: meta
-            .additional_metadata()
-            .device_authorization_endpoint
-            .as_ref()
-            .and_then(json_string),
-        revocation_endpoint: meta
-            .additional_metadata()
-            .revocation_endpoint
-            .as_ref()
-            .and_then(json_string),
-        grant_types: meta
-            .grant_types_supported()
-            .map(|g| g.iter().filter_map(json_string).collect())
-            // RFC 8414: the default is authorization_code and implicit.
-            .unwrap_or_else(|| vec!["authorization_code".into(), "implicit".into()]),
-        scopes: meta
-            .scopes_supported()
-            .map(|s| s.iter().map(|s| s.as_str().to_string()).collect())
-            .unwrap_or_default(),
-        looks_like_dex,
+        issuer: found.issuer,
+        authorization_endpoint: found.authorization_endpoint,
+        token_endpoint: found.token_endpoint,
+        device_authorization_endpoint: found.device_authorization_endpoint,
+        revocation_endpoint: found.revocation_endpoint,
+        grant_types: found.grant_types,
+        scopes: found.scopes,
+        looks_like_dex: found.looks_like_dex,
     })
 }
 
@@ -174,16 +117,10 @@ pub fn save_provider<R: Runtime>(
     input: ProviderInput,
 ) -> Result<ConfigDto, AppError> {
     let state = app.state::<AppState>();
-    let mut config = state.load_for_edit()?;
-    let name = input.name.trim().to_string();
-    let existing = config.providers.iter().position(|p| p.name == name);
-    let kept = existing.map(|i| config.providers[i].clone());
-    let provider = ProviderConfig {
-        name: name.clone(),
+    let draft = ProviderDraft {
+        name: input.name.trim().to_string(),
         issuer: input.issuer.trim().to_string(),
         client_id: input.client_id.trim().to_string(),
-        // A client secret is only ever set in the file; the window never sees or drops it.
-        client_secret: kept.as_ref().and_then(|p| p.client_secret.clone()),
         connector: non_empty(input.connector),
         scopes: input
             .scopes
@@ -194,30 +131,17 @@ pub fn save_provider<R: Runtime>(
         ca_file: non_empty(input.ca_file).map(PathBuf::from),
         ca_data: non_empty(input.ca_data),
         login: input.login,
-        username_claim: kept.map_or_else(|| "email".into(), |p| p.username_claim),
     };
-    match existing {
-        Some(i) => config.providers[i] = provider,
-        None => config.providers.push(provider),
-    }
-    let config = config.checked(&state.paths().home)?;
-    let provider = config.provider(&name).ok_or_else(|| {
-        AppError::Internal("the provider vanished from the checked config".into())
-    })?;
-    OidcProvider::discover(provider, HttpOptions::default()).map_err(signet_core::Error::from)?;
-    state.save_config(&config)?;
-    let verb = if existing.is_some() {
-        "changed"
-    } else {
-        "added"
-    };
+    let saved = setup::save_provider(&state.signet(), draft, OnExisting::Replace)?;
+    state.reload();
+    let verb = if saved.replaced { "changed" } else { "added" };
     events::record(
         app,
         ActivityKind::ConfigChanged,
-        Some(&name),
+        Some(&saved.name),
         format!("provider {verb}"),
     );
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
     Ok(self::config(app))
 }
 
@@ -225,20 +149,12 @@ pub fn save_provider<R: Runtime>(
 /// provider from the config.
 pub fn remove_provider<R: Runtime>(app: &AppHandle<R>, name: &str) -> Result<ConfigDto, AppError> {
     let state = app.state::<AppState>();
-    let signet = state.signet();
-    signet.provider_config(name)?;
-    let clusters: Vec<ClusterConfig> = signet.config().clusters_of(name).cloned().collect();
-    if let Err(e) = crate::login::sign_out(app, name) {
-        tracing::warn!(provider = name, error = %e, "sign-out before removing the provider failed");
+    let removed = setup::remove_provider(&state.signet(), name)?;
+    if let Ok(revocation) = removed.sign_out {
+        crate::login::signed_out(app, name, revocation);
     }
-    for cluster in &clusters {
-        kubeconfig::remove_cluster_entries(&signet.kubeconfig_target(cluster), &cluster.name)?;
-    }
-    let mut config = state.load_for_edit()?;
-    config.clusters.retain(|c| c.provider != name);
-    config.providers.retain(|p| p.name != name);
-    state.save_config(&config)?;
-    let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    state.reload();
+    let names: Vec<&str> = removed.clusters.iter().map(String::as_str).collect();
     events::record(
         app,
         ActivityKind::ConfigChanged,
@@ -248,7 +164,7 @@ pub fn remove_provider<R: Runtime>(app: &AppHandle<R>, name: &str) -> Result<Con
             list_or_none(&names)
         ),
     );
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
     Ok(self::config(app))
 }
 
@@ -259,7 +175,7 @@ pub fn probe_server(
     ca_data: Option<String>,
     insecure_skip_tls_verify: bool,
 ) -> Result<ServerProbe, AppError> {
-    let cluster = candidate_cluster(ClusterInput {
+    let probe = setup::probe_server(candidate_cluster(ClusterInput {
         name: "probe".into(),
         provider: "probe".into(),
         server: server.into(),
@@ -271,26 +187,7 @@ pub fn probe_server(
         namespace: None,
         credentials: Default::default(),
         kubeconfig: None,
-    });
-    let probe_provider = ProviderConfig {
-        name: "probe".into(),
-        issuer: "https://probe.invalid".into(),
-        client_id: "probe".into(),
-        client_secret: None,
-        connector: None,
-        scopes: Vec::new(),
-        ca_file: None,
-        ca_data: None,
-        login: Default::default(),
-        username_claim: "email".into(),
-    };
-    let checked = Config {
-        providers: vec![probe_provider],
-        clusters: vec![cluster],
-        ..Config::default()
-    }
-    .checked(std::path::Path::new("/"))?;
-    let probe = ClusterApi::new(&checked.clusters[0])?.probe()?;
+    }))?;
     Ok(ServerProbe {
         version: probe.version,
         auth_required: probe.auth_required,
@@ -303,47 +200,37 @@ pub fn add_cluster<R: Runtime>(
     input: ClusterInput,
 ) -> Result<ConfigDto, AppError> {
     let state = app.state::<AppState>();
-    let mut config = state.load_for_edit()?;
-    let cluster = candidate_cluster(input);
-    if config.cluster(&cluster.name).is_some() {
-        return Err(AppError::Invalid(format!(
-            "a cluster named '{}' exists already; pick another name",
-            cluster.name
-        )));
-    }
-    let (name, provider) = (cluster.name.clone(), cluster.provider.clone());
-    config.clusters.push(cluster);
-    let config = config.checked(&state.paths().home)?;
-    state.save_config(&config)?;
-    state
-        .signet()
-        .sync_kubeconfig(Some(&provider), &state.kubectl_plugin)?;
+    let added = setup::add_cluster(
+        &state.signet(),
+        candidate_cluster(input),
+        &state.kubectl_plugin,
+    )?;
+    state.reload();
     events::record(
         app,
         ActivityKind::ConfigChanged,
-        Some(&provider),
-        format!("cluster {name} added; its kubeconfig context is written"),
+        Some(&added.provider),
+        format!(
+            "cluster {} added; its kubeconfig context is written",
+            added.name
+        ),
     );
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
     Ok(self::config(app))
 }
 
 /// Removes a cluster's kubeconfig entries, then the cluster from the config.
 pub fn remove_cluster<R: Runtime>(app: &AppHandle<R>, name: &str) -> Result<ConfigDto, AppError> {
     let state = app.state::<AppState>();
-    let signet = state.signet();
-    let cluster = signet.cluster_config(name)?.clone();
-    kubeconfig::remove_cluster_entries(&signet.kubeconfig_target(&cluster), name)?;
-    let mut config = state.load_for_edit()?;
-    config.clusters.retain(|c| c.name != name);
-    state.save_config(&config)?;
+    let provider = setup::remove_cluster(&state.signet(), name)?;
+    state.reload();
     events::record(
         app,
         ActivityKind::ConfigChanged,
-        Some(&cluster.provider),
+        Some(&provider),
         format!("cluster {name} removed with its kubeconfig entries"),
     );
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
     Ok(self::config(app))
 }
 
@@ -476,7 +363,7 @@ pub fn import_apply<R: Runtime>(
             result.entries_written.len()
         ),
     );
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
     Ok(result)
 }
 
@@ -507,7 +394,7 @@ pub fn save_settings<R: Runtime>(
     }
     state.save_config(&config)?;
     events::record(app, ActivityKind::ConfigChanged, None, "settings saved");
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
     Ok(settings_dto(&config.settings, start_at_login(app)))
 }
 
@@ -637,23 +524,5 @@ fn list_or_none(names: &[&str]) -> String {
         "none".into()
     } else {
         names.join(", ")
-    }
-}
-
-/// A Kubernetes namespace name (RFC 1123 label).
-fn is_dns_label(name: &str) -> bool {
-    name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
-/// A protocol enum as the string it serializes to (`authorization_code`, …).
-fn json_string<T: serde::Serialize>(value: &T) -> Option<String> {
-    match serde_json::to_value(value).ok()? {
-        serde_json::Value::String(s) => Some(s),
-        _ => None,
     }
 }

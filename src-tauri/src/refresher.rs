@@ -448,7 +448,7 @@ impl Refresher {
                     self.flagged.swap_remove(at);
                     state.update_activity(provider, |a| a.last_error = None);
                 }
-                crate::tray::refresh(app);
+                app.state::<AppState>().changed();
             }
             Err(signet_core::Error::Session(SessionError::SignInRequired { reason, .. })) => {
                 tracing::warn!(provider, %reason, "the session has ended; sign-in needed");
@@ -476,7 +476,7 @@ impl Refresher {
                         },
                     );
                 }
-                crate::tray::refresh(app);
+                app.state::<AppState>().changed();
                 sign_in_needed(app, provider);
             }
             Err(e) => {
@@ -499,7 +499,7 @@ impl Refresher {
                             message: e.to_string(),
                         },
                     );
-                    crate::tray::refresh(app);
+                    app.state::<AppState>().changed();
                 }
                 if retry.notify
                     && app
@@ -577,7 +577,7 @@ fn warn_expiring<R: Runtime>(app: &AppHandle<R>, provider: &str, ends_at: DateTi
         ),
         provider,
     );
-    crate::tray::refresh(app);
+    app.state::<AppState>().changed();
 }
 
 fn local_time(at: DateTime<Utc>) -> String {

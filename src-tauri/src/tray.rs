@@ -347,15 +347,16 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 
 /// [`refresh`], re-applying the menu even when the view did not change (a check item the person clicked
 /// has toggled itself and must show the real state again).
-pub fn refresh_forced<R: Runtime>(app: &AppHandle<R>) {
+pub fn redraw_forced<R: Runtime>(app: &AppHandle<R>) {
     if let Ok(mut shown) = app.state::<Shown>().0.lock() {
         *shown = None;
     }
-    refresh(app);
+    redraw(app);
 }
 
-/// Recomputes the view and applies it if it changed; tells the app's windows. Any thread.
-pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+/// Recomputes the view and applies it if it changed; tells the app's windows. Any thread; called by
+/// the publisher (see [`spawn_publisher`]).
+fn redraw<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
     let status = state.status();
     let changed = app
@@ -409,20 +410,25 @@ fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView) {
     }
 }
 
-/// Re-reads the config and the token cache every [`CHECK_INTERVAL`] and updates the tray.
-pub fn spawn_checker<R: Runtime>(app: &AppHandle<R>) {
+/// The one place that publishes the app's state: whenever [`AppState::changed`] is signalled it
+/// redraws the tray and tells the windows (the `status` event). Other processes change the config and
+/// the token cache too (`kubectl signet add`, a refresh by kubectl): without a change signal, it re-reads
+/// them every [`CHECK_INTERVAL`].
+pub fn spawn_publisher<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     let spawned = std::thread::Builder::new()
-        .name("tray-check".into())
+        .name("publish".into())
         .spawn(move || {
+            let state = app.state::<AppState>();
+            let mut seen = state.changes();
             loop {
-                std::thread::sleep(CHECK_INTERVAL);
-                app.state::<AppState>().reload_if_changed();
-                refresh(&app);
+                redraw(&app);
+                seen = state.wait_for_change(seen, CHECK_INTERVAL);
+                state.reload_if_changed();
             }
         });
     if let Err(e) = spawned {
-        tracing::error!(error = %e, "could not start the tray status check");
+        tracing::error!(error = %e, "could not start the publisher");
     }
 }
 
@@ -464,7 +470,7 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, id: &str) {
                     );
                 }
                 // The check mark muda toggled on click must follow the kubeconfig, not the click.
-                refresh_forced(&app);
+                redraw_forced(&app);
             });
         }
         MenuAction::OpenSwitcher => {
@@ -482,7 +488,7 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, id: &str) {
                     tracing::warn!(error = %e, "could not change autostart");
                 }
             }
-            refresh(app);
+            app.state::<AppState>().changed();
         }
         MenuAction::Quit => app.exit(0),
     }

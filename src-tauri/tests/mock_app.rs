@@ -738,7 +738,13 @@ fn the_switcher_sets_signet_up_from_nothing_switches_context_and_namespace_and_r
     let again = t
         .invoke("add_cluster", json!({ "cluster": cluster_input }))
         .expect_err("a second cluster named prod");
-    assert_eq!(again["code"], "app.invalid_input", "{again:#}");
+    assert_eq!(again["code"], "config.name_taken", "{again:#}");
+    assert!(
+        again["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("a cluster named 'prod' already exists")),
+        "{again:#}"
+    );
 
     // Switch context; namespaces need a sign-in first.
     let switched = t
@@ -790,7 +796,7 @@ fn the_switcher_sets_signet_up_from_nothing_switches_context_and_namespace_and_r
             json!({ "cluster": "prod", "namespace": "Not_A/Namespace" }),
         )
         .expect_err("not a namespace name");
-    assert_eq!(bad_ns["code"], "app.invalid_input");
+    assert_eq!(bad_ns["code"], "config.invalid_name", "{bad_ns:#}");
     let review = t
         .invoke("test_cluster", json!({ "cluster": "prod" }))
         .expect("SelfSubjectReview");

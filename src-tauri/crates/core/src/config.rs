@@ -19,6 +19,9 @@ use crate::secret::Secret;
 /// Scopes Signet always asks for (DESIGN.md §5.1).
 pub const BASE_SCOPES: [&str; 3] = ["openid", "email", "offline_access"];
 
+/// The ID-token claim that names the person when a provider sets none (Dex puts the email there).
+pub const DEFAULT_USERNAME_CLAIM: &str = "email";
+
 /// How a provider's sign-in runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -76,6 +79,25 @@ pub struct ProviderConfig {
     pub ca_data: Option<String>,
     pub login: LoginMode,
     pub username_claim: String,
+}
+
+impl ProviderConfig {
+    /// A provider that only names an issuer: what checking an issuer (or an API server, which needs
+    /// some provider) before saving anything is done with.
+    pub fn probe(issuer: &str) -> ProviderConfig {
+        ProviderConfig {
+            name: "probe".into(),
+            issuer: issuer.to_string(),
+            client_id: "probe".into(),
+            client_secret: None,
+            connector: None,
+            scopes: Vec::new(),
+            ca_file: None,
+            ca_data: None,
+            login: LoginMode::default(),
+            username_claim: DEFAULT_USERNAME_CLAIM.into(),
+        }
+    }
 }
 
 /// A Kubernetes API server whose OIDC authenticator trusts a provider.
@@ -628,7 +650,9 @@ impl Validator<'_> {
                 ca_file,
                 ca_data,
                 login: p.login,
-                username_claim: p.username_claim.unwrap_or_else(|| "email".into()),
+                username_claim: p
+                    .username_claim
+                    .unwrap_or_else(|| DEFAULT_USERNAME_CLAIM.into()),
             });
         }
 

@@ -23,6 +23,7 @@ pub mod session;
 pub mod sync;
 pub mod text;
 pub mod token_store;
+pub mod usecase;
 
 pub use secret::Secret;
 pub use session::Signet;
@@ -53,6 +54,8 @@ pub enum Error {
     ClusterApi(#[from] cluster_api::ClusterApiError),
     #[error(transparent)]
     Name(#[from] names::NameError),
+    #[error(transparent)]
+    Setup(#[from] usecase::setup::SetupError),
 }
 
 impl Error {
@@ -70,6 +73,7 @@ impl Error {
             Error::Import(e) => e.code(),
             Error::ClusterApi(e) => e.code(),
             Error::Name(e) => e.code(),
+            Error::Setup(e) => e.code(),
         }
     }
 

@@ -192,6 +192,18 @@ impl Signet {
         self
     }
 
+    /// The same engine (paths, secret store, clock, HTTP limits) over another config: what a use case
+    /// that just saved the config works with.
+    pub fn reconfigured(&self, config: Config) -> Signet {
+        Signet::new(
+            self.paths.clone(),
+            config,
+            self.secrets.clone(),
+            self.clock.clone(),
+        )
+        .with_http_options(self.http.clone())
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -2,7 +2,8 @@
 //! (`src/bin/kubectl-signet-assets.rs`) renders the man page and shell completions from this very
 //! definition, and `complete` answers kubectl's plugin completion from it.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use signet_core::config::{Credentials, LoginMode};
 
 /// Keeps you signed in to Kubernetes clusters behind Dex (or any OpenID Connect provider).
 ///
@@ -28,19 +29,7 @@ pub enum Command {
         cluster: String,
     },
     /// Sign in to a provider (or to the provider of a cluster).
-    Login {
-        /// A provider or cluster name.
-        target: String,
-        /// Use the system browser and a loopback redirect (the default when there is a display).
-        #[arg(long, conflicts_with = "device")]
-        browser: bool,
-        /// Use a device code: prints a URL and a code to enter on any device (the default without a display).
-        #[arg(long)]
-        device: bool,
-        /// Command that opens the sign-in URL (the URL is passed as its last argument); `$BROWSER` works too.
-        #[arg(long, value_name = "CMD", conflicts_with = "device")]
-        browser_command: Option<String>,
-    },
+    Login(LoginArgs),
     /// Sign out of a provider: forget its tokens (and revoke them where the provider allows).
     Logout {
         /// The provider's name.
@@ -86,32 +75,91 @@ pub enum Command {
     ///
     /// Prints the plan first; --dry-run stops there. Clusters that skip TLS verification are imported
     /// only with --allow-insecure.
-    Import {
-        /// Read this kubeconfig file instead of KUBECONFIG / ~/.kube/config.
-        #[arg(long, value_name = "FILE", conflicts_with = "catalog")]
-        kubeconfig: Option<std::path::PathBuf>,
-        /// Import a team catalog from a TOML file or an https URL.
-        #[arg(long, value_name = "FILE|URL")]
-        catalog: Option<String>,
-        /// Print what would change and change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Sign in as this Dex client instead of the old one; the old client id stays the clusters'
-        /// audience, so it must list this client in its trustedPeers.
-        #[arg(long, value_name = "ID", conflicts_with = "catalog")]
-        client_id: Option<String>,
-        /// Apply without asking (a catalog import asks on a terminal, and without one applies only with this).
-        #[arg(long, short = 'y', conflicts_with = "dry_run")]
-        yes: bool,
-        /// Also import clusters that skip TLS verification of their API server (anyone on the network
-        /// path could read your token).
-        #[arg(long)]
-        allow_insecure: bool,
-    },
+    Import(ImportArgs),
     /// Check the config, identity providers, clock, keyring, kubectl, PATH, locks and kubeconfig.
     ///
     /// Prints one line per check (ok, warn or fail) with the fix, and exits 1 when a check fails.
     Doctor,
+}
+
+/// `login`'s arguments.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// A provider or cluster name.
+    pub target: String,
+    /// Use the system browser and a loopback redirect (the default when there is a display).
+    #[arg(long, conflicts_with = "device")]
+    pub browser: bool,
+    /// Use a device code: prints a URL and a code to enter on any device (the default without a display).
+    #[arg(long)]
+    pub device: bool,
+    /// Command that opens the sign-in URL (the URL is passed as its last argument); `$BROWSER` works too.
+    #[arg(long, value_name = "CMD", conflicts_with = "device")]
+    pub browser_command: Option<String>,
+}
+
+/// `import`'s arguments.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Read this kubeconfig file instead of KUBECONFIG / ~/.kube/config.
+    #[arg(long, value_name = "FILE", conflicts_with = "catalog")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Import a team catalog from a TOML file or an https URL.
+    #[arg(long, value_name = "FILE|URL")]
+    pub catalog: Option<String>,
+    /// Print what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Sign in as this Dex client instead of the old one; the old client id stays the clusters'
+    /// audience, so it must list this client in its trustedPeers.
+    #[arg(long, value_name = "ID", conflicts_with = "catalog")]
+    pub client_id: Option<String>,
+    /// Apply without asking (a catalog import asks on a terminal, and without one applies only with this).
+    #[arg(long, short = 'y', conflicts_with = "dry_run")]
+    pub yes: bool,
+    /// Also import clusters that skip TLS verification of their API server (anyone on the network
+    /// path could read your token).
+    #[arg(long)]
+    pub allow_insecure: bool,
+}
+
+/// How a provider's sign-in runs (`--login`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoginArg {
+    /// In the tray app's own window.
+    Embedded,
+    /// In the system browser, with a loopback redirect.
+    Browser,
+    /// With a device code, on any device.
+    Device,
+}
+
+impl From<LoginArg> for LoginMode {
+    fn from(arg: LoginArg) -> LoginMode {
+        match arg {
+            LoginArg::Embedded => LoginMode::Embedded,
+            LoginArg::Browser => LoginMode::Browser,
+            LoginArg::Device => LoginMode::Device,
+        }
+    }
+}
+
+/// What a cluster's kubeconfig user holds (`--credentials`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CredentialsArg {
+    /// kubectl runs `kubectl-signet token`.
+    Exec,
+    /// A static token that Signet rewrites on every refresh.
+    Token,
+}
+
+impl From<CredentialsArg> for Credentials {
+    fn from(arg: CredentialsArg) -> Credentials {
+        match arg {
+            CredentialsArg::Exec => Credentials::Exec,
+            CredentialsArg::Token => Credentials::Token,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,8 +184,8 @@ pub enum AddCommand {
         #[arg(long)]
         ca_file: Option<std::path::PathBuf>,
         /// How to sign in: embedded (tray app), browser or device.
-        #[arg(long, default_value = "browser")]
-        login: String,
+        #[arg(long, value_enum, default_value_t = LoginArg::Browser)]
+        login: LoginArg,
     },
     /// Add a cluster whose API server trusts a provider, and write its kubeconfig entries.
     Cluster {
@@ -165,8 +213,8 @@ pub enum AddCommand {
         #[arg(long)]
         context: Option<String>,
         /// exec (kubectl runs kubectl-signet) or token (a static token Signet rewrites).
-        #[arg(long, default_value = "exec")]
-        credentials: String,
+        #[arg(long, value_enum, default_value_t = CredentialsArg::Exec)]
+        credentials: CredentialsArg,
         /// Write this cluster's entries to this kubeconfig file instead of the default one.
         #[arg(long)]
         kubeconfig: Option<std::path::PathBuf>,

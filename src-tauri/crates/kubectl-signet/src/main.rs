@@ -4,16 +4,15 @@
 //! result. stdout carries only the requested output (the ExecCredential for `token`); messages go to
 //! stderr. Exit codes: 0 ok, 1 a failure the person can act on (the message says how), 2 usage.
 
-mod add;
 mod cli;
-mod commands;
+mod cmd;
 mod complete;
-mod doctor;
-mod import;
+mod output;
+mod sign_in;
 
 use std::process::ExitCode;
 
-use cli::{AddCommand, Cli, Command};
+use cli::Cli;
 
 use clap::Parser as _;
 
@@ -32,7 +31,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     init_logging();
-    match commands::run(cli.command) {
+    match cmd::run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("{failure}");

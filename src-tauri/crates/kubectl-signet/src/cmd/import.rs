@@ -8,7 +8,6 @@
 //! imported only with `--allow-insecure` (DESIGN.md §6).
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::PathBuf;
 
 use signet_core::Error;
 use signet_core::catalog::{self, CatalogSource, ImportError};
@@ -16,19 +15,8 @@ use signet_core::config::Config;
 use signet_core::http::HttpOptions;
 use signet_core::paths::Paths;
 
-use crate::commands::{Failure, plugin_command};
-
-/// The `import` flags.
-pub struct ImportArgs {
-    pub kubeconfig: Option<PathBuf>,
-    pub catalog: Option<String>,
-    pub dry_run: bool,
-    pub client_id: Option<String>,
-    /// Apply without asking.
-    pub yes: bool,
-    /// Consent to import clusters that skip TLS verification.
-    pub allow_insecure: bool,
-}
+use crate::cli::ImportArgs;
+use crate::output::{Failure, plugin_command};
 
 pub fn run(args: ImportArgs) -> Result<(), Failure> {
     let paths = Paths::from_env().map_err(Error::from)?;

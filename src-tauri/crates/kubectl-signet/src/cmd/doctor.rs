@@ -15,7 +15,7 @@ use signet_core::oidc::OidcProvider;
 use signet_core::paths::Paths;
 use signet_core::token_store::{LazyKeyringStore, SecretStore};
 
-use crate::commands::Failure;
+use crate::output::Failure;
 
 /// Clock skew against the IdP that is worth a warning (ID tokens are checked against `exp`/`iat`).
 const SKEW_WARN: Duration = Duration::from_secs(30);

@@ -1,0 +1,14 @@
+//! What a person can do with Signet, one verb per module. Each use case takes the engine ([`Signet`])
+//! and plain inputs, changes files, the keyring or the network through the core's nouns (config,
+//! kubeconfig, session, token store), and returns an outcome struct. Nothing here prints or notifies:
+//! `kubectl-signet` and the tray app only translate outcomes into their own words.
+//!
+//! - [`login`]: sign in (once across processes), then write the provider's kubeconfig entries;
+//! - [`setup`]: add, change and remove providers and clusters; discover an issuer, probe a server;
+//! - [`switch`]: make a cluster's context current, with a namespace.
+//!
+//! [`Signet`]: crate::Signet
+
+pub mod login;
+pub mod setup;
+pub mod switch;

@@ -1,0 +1,82 @@
+//! `token`: the exec plugin. Fresh cached token → one file read; stale → refresh under the provider
+//! lock; session over → sign in when interactive (one sign-in per provider at a time, through the tray's
+//! agent when it runs), else one line saying what to run.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use chrono::Utc;
+use signet_core::config::LoginMode;
+use signet_core::exec_credential::ExecInfo;
+use signet_core::session::SessionError;
+use signet_core::{Error, Signet, usecase};
+
+use super::engine;
+use crate::output::Failure;
+use crate::sign_in::{self, BROWSER_TIMEOUT};
+
+pub fn run(cluster: &str) -> Result<(), Failure> {
+    let exec_info = ExecInfo::from_env_value(std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref());
+    let signet = engine()?;
+    let token = match signet.token_for(cluster) {
+        Ok(token) => token,
+        Err(Error::Session(SessionError::SignInRequired { provider, reason })) => {
+            let interactive = exec_info
+                .interactive
+                .unwrap_or_else(|| std::io::stdin().is_terminal());
+            // The tray's agent, when it runs, owns sign-in: one login window per provider however many
+            // kubectl processes ask, and one notification for non-interactive callers.
+            if let Some(answer) = ask_agent_to_sign_in(&signet, &provider, interactive) {
+                answer?;
+                signet.token_for(cluster)?
+            } else if !interactive {
+                return Err(Failure(format!(
+                    "sign-in to '{provider}' required ({reason}); run `kubectl signet login {provider}`"
+                )));
+            } else {
+                let device = signet.provider_config(&provider)?.login == LoginMode::Device
+                    || sign_in::prefer_device();
+                usecase::login::sign_in_once(&signet, &provider, || {
+                    sign_in::sign_in(&signet, &provider, device, None)
+                })?;
+                signet.token_for(cluster)?
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let json = signet_core::exec_credential::render(
+        exec_info.api_version,
+        &token.id_token,
+        token.expires_at,
+        Utc::now(),
+    );
+    println!("{json}");
+    Ok(())
+}
+
+/// Asks a running agent to sign in; `None` when no agent listens (the CLI then works on its own).
+fn ask_agent_to_sign_in(
+    signet: &Signet,
+    provider: &str,
+    interactive: bool,
+) -> Option<Result<(), Failure>> {
+    let path = signet_core::agent::socket_path(signet.paths())?;
+    let mut client = signet_core::agent::AgentClient::connect(&path)?;
+    let request = signet_core::agent::Request::Login {
+        provider: provider.to_string(),
+        interactive,
+    };
+    let wait = if interactive {
+        BROWSER_TIMEOUT
+    } else {
+        Duration::from_secs(5)
+    };
+    match client.request(&request, wait) {
+        Ok(Ok(_)) => Some(Ok(())),
+        Ok(Err(failure)) => Some(Err(Failure(failure.message))),
+        Err(e) => {
+            tracing::warn!(error = %e, "the agent did not answer; signing in without it");
+            None
+        }
+    }
+}
