@@ -17,297 +17,43 @@
 //! ticket taken before a sign-in ends gets that sign-in's result. Nothing here logs a URL's query: it may
 //! carry the code.
 
-use std::collections::HashMap;
-use std::net::{Ipv4Addr, TcpListener};
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
-
-use base64::Engine as _;
-use signet_core::config::LoginMode;
-use signet_core::oidc::opener::UrlOpener;
-use signet_core::oidc::{DeviceCode, OidcError, PendingLogin};
-use signet_core::session::{LoginMethod, Revocation};
-use signet_core::token_store::SessionRecord;
-use signet_core::usecase;
-use tauri::webview::{NewWindowResponse, WebviewWindowBuilder};
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WindowEvent};
-use url::Url;
-
 use crate::dto::{ActivityKind, ErrorDto, SignInStarted, SignedOut};
 use crate::error::AppError;
 use crate::notify::Note;
 use crate::state::AppState;
+use signet_core::config::LoginMode;
+use signet_core::oidc::opener::UrlOpener;
+use signet_core::oidc::{DeviceCode, OidcError};
+use signet_core::session::{LoginMethod, Revocation};
+use signet_core::token_store::SessionRecord;
+use signet_core::usecase;
+use std::net::{Ipv4Addr, TcpListener};
+use std::time::Duration;
+use tauri::webview::{NewWindowResponse, WebviewWindowBuilder};
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WindowEvent};
+use url::Url;
+
+mod board;
+mod navigation;
+
+use board::Attempt;
+pub use board::{Logins, Outcome, Ticket};
+pub use navigation::{
+    Navigation, decide, refuses_embedded, title_refuses_embedded, window_label, window_title,
+    without_query,
+};
 
 /// The path of the redirect URI.
 pub const REDIRECT_PATH: &str = "/callback";
+
 /// How long a `browser` sign-in waits for the redirect.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The `error` an IdP answers when it refuses embedded browsers (Google, also behind Dex).
 pub const DISALLOWED_USERAGENT: &str = "disallowed_useragent";
+
 /// The notification action that switches a provider to `browser` sign-in.
 pub const ACTION_USE_BROWSER: &str = "use-browser";
-
-/// The label of a provider's `n`-th login window: `login-<provider>-<n>`. Provider names are
-/// `[a-z0-9-]+`, valid in labels. Each sign-in gets a fresh label, so a window still being destroyed
-/// never blocks (or cancels) the next sign-in.
-pub fn window_label(provider: &str, n: u32) -> String {
-    format!("login-{provider}-{n}")
-}
-
-/// What the login window does with a navigation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Navigation {
-    /// An IdP (or upstream connector) page: load it.
-    Allow,
-    /// The redirect to our callback: cancel it and finish the sign-in with its URL.
-    Capture,
-    /// Anything else aimed at the reserved port, or a scheme a sign-in page has no business loading.
-    Block,
-    /// The IdP refuses embedded browsers: cancel, and offer `browser` mode.
-    EmbeddedRefused,
-}
-
-/// Decides a login-window navigation to `url`, for a sign-in redirecting to `redirect`.
-///
-/// The reserved port is matched on every loopback spelling (`127.0.0.1`, `localhost`, `[::1]`), so no
-/// request ever reaches it; only the exact redirect (host and path) is captured. Plain-http pages off
-/// loopback are blocked.
-pub fn decide(url: &Url, redirect: &Url) -> Navigation {
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
-    ) || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-        || url.host_str() == Some("localhost");
-    if url.scheme() == "http" && loopback && url.port() == redirect.port() {
-        return if url.host_str() == redirect.host_str() && url.path() == redirect.path() {
-            Navigation::Capture
-        } else {
-            Navigation::Block
-        };
-    }
-    match url.scheme() {
-        // Plain http only on loopback (a local IdP, like the issuer rule): anything else could be read
-        // or changed on the way.
-        "http" if !loopback => Navigation::Block,
-        "http" | "https" if refuses_embedded(url) => Navigation::EmbeddedRefused,
-        "http" | "https" => Navigation::Allow,
-        "about" if url.path() == "blank" => Navigation::Allow,
-        _ => Navigation::Block,
-    }
-}
-
-/// The login window's title: the provider and the host (and port) of the page it loads.
-pub fn window_title(provider: &str, url: &Url) -> String {
-    let host = url.host_str().unwrap_or("?");
-    match url.port() {
-        Some(port) => format!("Sign in to {provider} at {host}:{port} — Signet"),
-        None => format!("Sign in to {provider} at {host} — Signet"),
-    }
-}
-
-/// Whether a page says the IdP refuses embedded browsers: an `error=disallowed_useragent` parameter, or
-/// Google's error page, whose `authError` parameter is base64 text naming the error.
-pub fn refuses_embedded(url: &Url) -> bool {
-    url.query_pairs().any(|(k, v)| {
-        (k == "error" && v == DISALLOWED_USERAGENT)
-            || (k == "authError" && decodes_to_disallowed(&v))
-    })
-}
-
-/// Whether a page title names the refusal (Google: "Error 403: disallowed_useragent").
-pub fn title_refuses_embedded(title: &str) -> bool {
-    title.to_ascii_lowercase().contains(DISALLOWED_USERAGENT)
-}
-
-fn decodes_to_disallowed(value: &str) -> bool {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let value = value.trim();
-    [
-        STANDARD.decode(value),
-        URL_SAFE.decode(value),
-        STANDARD_NO_PAD.decode(value),
-        URL_SAFE_NO_PAD.decode(value),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|bytes| String::from_utf8_lossy(&bytes).contains(DISALLOWED_USERAGENT))
-}
-
-/// `scheme://host:port/path` — a URL without its query or fragment, for logs.
-pub fn without_query(url: &Url) -> String {
-    format!(
-        "{}://{}{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
-        url.path()
-    )
-}
-
-/// An embedded sign-in waiting for its redirect.
-struct Attempt {
-    /// The login window's label.
-    label: String,
-    pending: PendingLogin,
-    /// Keeps the redirect port ours until the sign-in ends. Never accepted on.
-    _reservation: TcpListener,
-}
-
-enum Slot {
-    /// Discovery is running, or a browser/device sign-in waits, or a code is being redeemed.
-    Busy,
-    /// A login window is open.
-    Window(Box<Attempt>),
-}
-
-/// How a sign-in ended: signed in, or why not (`app.sign_in_cancelled` when its window was closed).
-pub type Outcome = Result<(), ErrorDto>;
-
-/// The sign-ins that ended, per provider: how many, and how the last one did.
-#[derive(Debug, Default)]
-struct Board {
-    ended: u64,
-    last: Option<Outcome>,
-    waiting: usize,
-}
-
-/// A place in line for the end of a provider's sign-in (see [`Logins::ticket`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ticket {
-    provider: String,
-    seen: u64,
-}
-
-/// The sign-ins running, one per provider (managed state).
-#[derive(Default)]
-pub struct Logins {
-    slots: Mutex<HashMap<String, Slot>>,
-    windows: std::sync::atomic::AtomicU32,
-    boards: Mutex<HashMap<String, Board>>,
-    ended: Condvar,
-}
-
-impl std::fmt::Debug for Logins {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let running: Vec<String> = self
-            .slots
-            .lock()
-            .map(|s| s.keys().cloned().collect())
-            .unwrap_or_default();
-        f.debug_struct("Logins").field("running", &running).finish()
-    }
-}
-
-impl Logins {
-    /// Claims the provider's slot; `false` if a sign-in already runs.
-    fn claim(&self, provider: &str) -> bool {
-        let Ok(mut slots) = self.slots.lock() else {
-            return false;
-        };
-        if slots.contains_key(provider) {
-            return false;
-        }
-        slots.insert(provider.to_string(), Slot::Busy);
-        true
-    }
-
-    fn open_window(&self, provider: &str, attempt: Attempt) {
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.insert(provider.to_string(), Slot::Window(Box::new(attempt)));
-        }
-    }
-
-    fn next_label(&self, provider: &str) -> String {
-        let n = self
-            .windows
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        window_label(provider, n)
-    }
-
-    /// Takes the attempt waiting in window `label` (leaving the slot busy); `None` if there is none (it
-    /// was captured, cancelled, or belongs to another window).
-    fn take_attempt(&self, provider: &str, label: &str) -> Option<Attempt> {
-        let mut slots = self.slots.lock().ok()?;
-        match slots.remove(provider)? {
-            Slot::Window(attempt) if attempt.label == label => {
-                slots.insert(provider.to_string(), Slot::Busy);
-                Some(*attempt)
-            }
-            other => {
-                slots.insert(provider.to_string(), other);
-                None
-            }
-        }
-    }
-
-    /// Ends the provider's sign-in and hands `outcome` to every ticket taken before now.
-    fn release(&self, provider: &str, outcome: Outcome) {
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.remove(provider);
-        }
-        if let Ok(mut boards) = self.boards.lock() {
-            let board = boards.entry(provider.to_string()).or_default();
-            board.ended += 1;
-            board.last = Some(outcome);
-        }
-        self.ended.notify_all();
-    }
-
-    /// A ticket for the end of the provider's next (or running) sign-in. Take it *before* starting or
-    /// joining the sign-in, so an end that comes quickly is not missed.
-    pub fn ticket(&self, provider: &str) -> Ticket {
-        let seen = self
-            .boards
-            .lock()
-            .map(|b| b.get(provider).map_or(0, |b| b.ended))
-            .unwrap_or(0);
-        Ticket {
-            provider: provider.to_string(),
-            seen,
-        }
-    }
-
-    /// Waits up to `timeout` for the sign-in after `ticket` to end; `None` on timeout.
-    pub fn wait(&self, ticket: &Ticket, timeout: Duration) -> Option<Outcome> {
-        let deadline = Instant::now() + timeout;
-        let mut boards = self.boards.lock().ok()?;
-        boards.entry(ticket.provider.clone()).or_default().waiting += 1;
-        let outcome = loop {
-            let board = boards.entry(ticket.provider.clone()).or_default();
-            if board.ended > ticket.seen {
-                break board.last.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break None;
-            }
-            boards = match self.ended.wait_timeout(boards, left) {
-                Ok((b, _)) => b,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        };
-        if let Some(board) = boards.get_mut(&ticket.provider) {
-            board.waiting = board.waiting.saturating_sub(1);
-        }
-        outcome
-    }
-
-    /// How many callers wait for the provider's sign-in to end.
-    pub fn waiting(&self, provider: &str) -> usize {
-        self.boards
-            .lock()
-            .map(|b| b.get(provider).map_or(0, |b| b.waiting))
-            .unwrap_or(0)
-    }
-
-    /// The label of the provider's open login window, if one waits for its redirect.
-    pub fn window_of(&self, provider: &str) -> Option<String> {
-        match self.slots.lock().ok()?.get(provider)? {
-            Slot::Window(attempt) => Some(attempt.label.clone()),
-            Slot::Busy => None,
-        }
-    }
-}
 
 /// Starts a sign-in to `provider` in its configured mode and returns once it is under way (the login
 /// window is open, or the browser/device flow started). Blocks on discovery: call it off the main thread.
@@ -800,154 +546,4 @@ fn error_dto(e: &AppError) -> ErrorDto {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(s: &str) -> Url {
-        Url::parse(s).expect("valid test URL")
-    }
-
-    const REDIRECT: &str = "http://127.0.0.1:43117/callback";
-
-    #[test]
-    fn captures_the_redirect_with_its_code_and_state() {
-        assert_eq!(
-            decide(
-                &url("http://127.0.0.1:43117/callback?code=abc&state=xyz"),
-                &url(REDIRECT)
-            ),
-            Navigation::Capture
-        );
-    }
-
-    #[test]
-    fn captures_an_error_redirect_too() {
-        assert_eq!(
-            decide(
-                &url("http://127.0.0.1:43117/callback?error=access_denied&state=xyz"),
-                &url(REDIRECT)
-            ),
-            Navigation::Capture
-        );
-    }
-
-    #[test]
-    fn lets_idp_and_upstream_pages_through() {
-        for page in [
-            "http://127.0.0.1:5556/dex/auth?client_id=signet&redirect_uri=http%3A%2F%2F127.0.0.1%3A43117%2Fcallback",
-            "http://127.0.0.1:5556/dex/auth/local/login?back=&state=q",
-            "https://github.com/login/oauth/authorize?client_id=x",
-            "https://dex.example.com/callback?code=upstream",
-            "about:blank",
-        ] {
-            assert_eq!(
-                decide(&url(page), &url(REDIRECT)),
-                Navigation::Allow,
-                "{page} is a page of the sign-in"
-            );
-        }
-    }
-
-    #[test]
-    fn blocks_anything_else_aimed_at_the_reserved_port() {
-        for page in [
-            "http://127.0.0.1:43117/",
-            "http://127.0.0.1:43117/callback/../other",
-            "http://127.0.0.1:43117/callbackx?code=abc",
-            "http://localhost:43117/callback?code=abc",
-            "http://[::1]:43117/callback?code=abc",
-        ] {
-            assert_eq!(
-                decide(&url(page), &url(REDIRECT)),
-                Navigation::Block,
-                "{page} must never reach the reserved port"
-            );
-        }
-    }
-
-    #[test]
-    fn blocks_schemes_a_sign_in_page_has_no_business_with() {
-        for page in [
-            "file:///etc/passwd",
-            "tauri://localhost/index.html",
-            "data:text/html,hi",
-            "javascript:alert(1)",
-            "ipc://localhost/plugin:foo",
-        ] {
-            assert_eq!(
-                decide(&url(page), &url(REDIRECT)),
-                Navigation::Block,
-                "{page}"
-            );
-        }
-    }
-
-    #[test]
-    fn refuses_plain_http_pages_off_loopback() {
-        for page in [
-            "http://dex.example.com/dex/auth?client_id=signet",
-            "http://github.com/login",
-            "http://10.0.0.1:5556/dex/auth",
-            "http://127.0.0.1.evil.example/auth",
-        ] {
-            assert_eq!(
-                decide(&url(page), &url(REDIRECT)),
-                Navigation::Block,
-                "{page} is plain http off loopback"
-            );
-        }
-        for page in [
-            "http://localhost:5556/dex/auth",
-            "http://[::1]:5556/dex/auth",
-            "http://127.0.0.2:5556/dex/auth",
-        ] {
-            assert_eq!(
-                decide(&url(page), &url(REDIRECT)),
-                Navigation::Allow,
-                "{page} is on loopback"
-            );
-        }
-    }
-
-    #[test]
-    fn the_window_title_names_the_idp_host() {
-        assert_eq!(
-            window_title("corp", &url("https://dex.example.com/dex/auth?x=1")),
-            "Sign in to corp at dex.example.com — Signet"
-        );
-        assert_eq!(
-            window_title("corp", &url("http://127.0.0.1:5556/dex/auth")),
-            "Sign in to corp at 127.0.0.1:5556 — Signet"
-        );
-    }
-
-    #[test]
-    fn recognises_idps_that_refuse_embedded_browsers() {
-        let google = format!(
-            "https://accounts.google.com/signin/oauth/error?authError={}&client_id=x",
-            base64::engine::general_purpose::STANDARD
-                .encode("Cg9kaXNhbGxvd2VkX3VzZXJhZ2VudBIB disallowed_useragent")
-        );
-        assert_eq!(
-            decide(&url(&google), &url(REDIRECT)),
-            Navigation::EmbeddedRefused
-        );
-        assert_eq!(
-            decide(
-                &url("https://idp.example.com/err?error=disallowed_useragent"),
-                &url(REDIRECT)
-            ),
-            Navigation::EmbeddedRefused
-        );
-        assert!(title_refuses_embedded("Error 403: disallowed_useragent"));
-        assert!(!title_refuses_embedded("Sign in – Google Accounts"));
-    }
-
-    #[test]
-    fn logged_urls_lose_their_query() {
-        assert_eq!(
-            without_query(&url("http://127.0.0.1:43117/callback?code=secret#frag")),
-            "http://127.0.0.1:43117/callback"
-        );
-    }
-}
+mod tests;

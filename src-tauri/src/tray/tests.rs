@@ -1,0 +1,188 @@
+use super::*;
+use crate::dto::{AccountDto, ClusterDto};
+use signet_core::config::LoginMode;
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+        .expect("valid time")
+        .with_timezone(&Utc)
+}
+
+fn provider(name: &str, signed_in: bool) -> ProviderDto {
+    ProviderDto {
+        name: name.into(),
+        login_mode: LoginMode::Embedded,
+        state: if signed_in {
+            ProviderState::SignedIn
+        } else {
+            ProviderState::SignInNeeded
+        },
+        account: signed_in.then(|| AccountDto {
+            subject: "CgVhbGljZQ".into(),
+            email: Some("alice@example.com".into()),
+            name: None,
+            groups: vec!["admins".into()],
+            signed_in_at: now(),
+            refreshed_at: None,
+            refreshable: true,
+        }),
+        expires_at: signed_in.then(|| now() + chrono::TimeDelta::minutes(30)),
+        signing_in: false,
+        last_error: None,
+        clusters: vec![ClusterDto {
+            name: format!("{name}-prod"),
+            context: format!("{name}-prod"),
+            server: "https://127.0.0.1:6443".into(),
+            audience: "kubernetes".into(),
+            expires_at: None,
+            current: name == "corp",
+            namespace: None,
+            credentials: Default::default(),
+            kubeconfig: "/home/me/.kube/config".into(),
+        }],
+    }
+}
+
+fn labels(view: &TrayView) -> Vec<(String, String)> {
+    view.entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Item { id, label, .. } | Entry::Check { id, label, .. } => {
+                Some((id.clone(), label.clone()))
+            }
+            Entry::Separator => None,
+        })
+        .collect()
+}
+
+#[test]
+fn menu_ids_round_trip() {
+    for action in [
+        MenuAction::SignIn("corp".into()),
+        MenuAction::SignOut("dev-eu-1".into()),
+        MenuAction::UseBrowser("google".into()),
+        MenuAction::UseContext("prod-eu".into()),
+        MenuAction::OpenSwitcher,
+        MenuAction::ToggleAutostart,
+        MenuAction::Quit,
+    ] {
+        assert_eq!(MenuAction::parse(&action.id()), Some(action.clone()));
+    }
+    assert_eq!(
+        MenuAction::SignIn("corp".into()).id(),
+        "provider:corp:sign-in"
+    );
+    for informational in [
+        "provider:corp:account",
+        "cluster:prod",
+        "app:no-providers",
+        "provider::sign-in",
+    ] {
+        assert_eq!(MenuAction::parse(informational), None, "{informational}");
+    }
+}
+
+#[test]
+fn signed_out_provider_offers_sign_in_and_lists_its_clusters() {
+    let v = view(&[provider("corp", false)], None, Some(false), now());
+    let rows = labels(&v);
+    assert_eq!(
+        rows,
+        [
+            (
+                "provider:corp:account".into(),
+                "corp — Sign-in needed".into()
+            ),
+            ("cluster:corp-prod:use".into(), "Cluster corp-prod".into()),
+            ("provider:corp:sign-in".into(), "Sign in to corp…".into()),
+            (ID_OPEN.into(), "Open Signet…".into()),
+            (ID_AUTOSTART.into(), "Start at login".into()),
+            (ID_QUIT.into(), "Quit Signet".into()),
+        ]
+    );
+    assert_eq!(v.state, ProviderState::SignInNeeded);
+    let checked: Vec<(&str, bool)> = v
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Check { id, checked, .. } => Some((id.as_str(), *checked)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        checked,
+        [("cluster:corp-prod:use", true), (ID_AUTOSTART, false)],
+        "the current context's cluster is checked"
+    );
+}
+
+#[test]
+fn signed_in_provider_shows_account_expiry_and_sign_out() {
+    let v = view(
+        &[provider("corp", true), provider("dev", false)],
+        None,
+        None,
+        now(),
+    );
+    let rows = labels(&v);
+    let expected_time = (now() + chrono::TimeDelta::minutes(30))
+        .with_timezone(&Local)
+        .format("%H:%M")
+        .to_string();
+    assert_eq!(rows[0].1, "corp — alice@example.com");
+    assert_eq!(rows[1].1, format!("Token valid until {expected_time}"));
+    assert!(
+        rows.contains(&("provider:corp:sign-out".into(), "Sign out of corp".into())),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|(id, _)| id == "provider:corp:sign-in"),
+        "no sign-in while signed in: {rows:?}"
+    );
+    assert!(rows.iter().any(|(id, _)| id == "provider:dev:sign-in"));
+    assert!(
+        !rows.iter().any(|(id, _)| id == ID_AUTOSTART),
+        "no autostart row when autostart is unavailable"
+    );
+    assert_eq!(v.state, ProviderState::SignInNeeded, "dev needs a sign-in");
+    assert_eq!(
+        v.entries.iter().filter(|e| **e == Entry::Separator).count(),
+        2,
+        "one separator between providers, one before the app rows"
+    );
+}
+
+#[test]
+fn a_refused_embedded_sign_in_offers_the_system_browser() {
+    let mut p = provider("google", false);
+    p.state = ProviderState::Error;
+    p.last_error = Some(ErrorDto {
+        code: "oidc.refused".into(),
+        message: "the identity provider said 'disallowed_useragent'".into(),
+    });
+    let v = view(&[p], None, None, now());
+    let rows = labels(&v);
+    assert!(rows.contains(&(
+        "provider:google:use-browser".into(),
+        "Use the system browser for google".into()
+    )));
+    assert!(rows.contains(&(
+        "provider:google:error".into(),
+        "Failed: the identity provider said 'disallowed_useragent'".into()
+    )));
+    assert_eq!(v.state, ProviderState::Error);
+}
+
+#[test]
+fn no_providers_says_how_to_add_one() {
+    let v = view(&[], None, None, now());
+    assert_eq!(labels(&v)[0].1, "No providers configured");
+    assert_eq!(v.state, ProviderState::SignInNeeded);
+}
+
+#[test]
+fn long_messages_are_shortened_and_ampersands_kept_literal() {
+    let long = "x".repeat(200);
+    assert_eq!(shorten(&long).chars().count(), 70);
+    assert_eq!(escape("R&D"), "R&&D");
+}
