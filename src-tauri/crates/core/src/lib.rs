@@ -18,6 +18,7 @@ pub mod kubeconfig;
 pub mod names;
 pub mod oidc;
 pub mod paths;
+pub mod schedule;
 pub mod secret;
 pub mod session;
 pub mod sync;
