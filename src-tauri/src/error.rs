@@ -70,8 +70,8 @@ impl From<signet_core::cluster_api::ClusterApiError> for AppError {
     }
 }
 
-impl From<signet_core::catalog::ImportError> for AppError {
-    fn from(e: signet_core::catalog::ImportError) -> Self {
+impl From<signet_core::import::ImportError> for AppError {
+    fn from(e: signet_core::import::ImportError) -> Self {
         AppError::Core(e.into())
     }
 }

@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use signet_core::catalog::{self, CatalogSource, ImportPlan};
 use signet_core::cluster_api::{ClusterApi, Namespaces};
 use signet_core::config::{ClusterConfig, ProviderConfig, Settings};
 use signet_core::http::HttpOptions;
+use signet_core::import::{self, CatalogSource, ImportPlan};
 use signet_core::session::SessionError;
 use signet_core::text::printable;
 use signet_core::usecase::setup::{self, OnExisting, ProviderDraft};
@@ -430,7 +430,7 @@ fn plan<R: Runtime>(app: &AppHandle<R>, source: ImportSourceDto) -> Result<Impor
     Ok(match source {
         ImportSourceDto::Kubeconfig { path } => {
             let path = non_empty(path).map(|p| paths.expand_home(std::path::Path::new(&p)));
-            catalog::plan_kubeconfig_import(&config, paths, path.as_deref(), None)?
+            import::plan_kubeconfig_import(&config, paths, path.as_deref(), None)?
         }
         ImportSourceDto::Catalog { location } => {
             let location = location.trim();
@@ -443,8 +443,8 @@ fn plan<R: Runtime>(app: &AppHandle<R>, source: ImportSourceDto) -> Result<Impor
                 CatalogSource::File(p) => CatalogSource::File(paths.expand_home(&p)),
                 url => url,
             };
-            let text = catalog::read_catalog(&source, HttpOptions::default())?;
-            catalog::plan_catalog_import(&config, paths, &source, &text)?
+            let text = import::read_catalog(&source, HttpOptions::default())?;
+            import::plan_catalog_import(&config, paths, &source, &text)?
         }
     })
 }

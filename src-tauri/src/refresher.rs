@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, TimeDelta, Utc};
-use signet_core::agent::{backoff, next_refresh_at};
+use signet_core::schedule::{backoff, next_refresh_at};
 use signet_core::session::SessionError;
 use signet_core::token_store::TokenCache;
 use tauri::{AppHandle, Manager, Runtime};
@@ -40,7 +40,7 @@ pub const REPLAN_INTERVAL: Duration = Duration::from_secs(30);
 /// Refreshes move earlier by a random amount up to this, so many machines do not hit Dex together.
 pub const MAX_JITTER: TimeDelta = TimeDelta::seconds(30);
 /// A session is not refreshed again sooner than this (or half its token's lifetime, if shorter).
-pub const MIN_SPACING: TimeDelta = signet_core::agent::MIN_REFRESH_SPACING;
+pub const MIN_SPACING: TimeDelta = signet_core::schedule::MIN_REFRESH_SPACING;
 /// Network failures in a row before the person is told.
 pub const FAILURES_BEFORE_NOTICE: u32 = 3;
 /// At most one notification of a kind per provider this often.

@@ -8,16 +8,17 @@
 #[cfg(unix)]
 pub mod agent;
 pub mod atomic_file;
-pub mod catalog;
 pub mod clock;
 pub mod cluster_api;
 pub mod config;
 pub mod exec_credential;
 pub mod http;
+pub mod import;
 pub mod kubeconfig;
 pub mod names;
 pub mod oidc;
 pub mod paths;
+pub mod schedule;
 pub mod secret;
 pub mod session;
 pub mod sync;
@@ -49,7 +50,7 @@ pub enum Error {
     #[error(transparent)]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
     #[error(transparent)]
-    Import(#[from] catalog::ImportError),
+    Import(#[from] import::ImportError),
     #[error(transparent)]
     ClusterApi(#[from] cluster_api::ClusterApiError),
     #[error(transparent)]

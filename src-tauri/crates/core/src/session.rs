@@ -422,62 +422,16 @@ impl Signet {
     fn refresh_locked(&self, p: &ProviderConfig, only: Option<&str>) -> Result<CachedToken, Error> {
         let provider = p.name.as_str();
         let audiences = self.audiences(p);
-        let targets: Vec<String> = if audiences.len() <= 1 {
-            vec![
-                audiences
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| p.client_id.clone()),
-            ]
-        } else {
-            match only {
-                Some(a) => vec![a.to_string()],
-                None => audiences.clone(),
-            }
-        };
+        let targets = refresh_targets(&audiences, &p.client_id, only);
         let mut last = None;
         for target in &targets {
-            let Some(refresh_token) = self.secrets.get(provider)? else {
-                // The session record says it could refresh, but the secret store has no refresh token
-                // (a new or reset keyring, another store): that session is gone. Forget its record and
-                // cached tokens so status and the tray show a calm "sign-in needed", not an error.
-                if self
-                    .cache
-                    .read_session(provider)
-                    .is_some_and(|record| record.refreshable)
-                {
-                    tracing::info!(
-                        provider,
-                        "no refresh token is stored; forgetting the session record"
-                    );
-                    self.cache.remove_provider(provider)?;
-                }
-                return Err(SessionError::SignInRequired {
-                    provider: provider.into(),
-                    reason: "no refresh token is stored".into(),
-                }
-                .into());
-            };
+            let refresh_token = self.stored_refresh_token(provider)?;
             let oidc = self
                 .oidc(provider)
                 .map_err(|e| self.transient(provider, e))?;
             let narrowed = (audiences.len() > 1).then(|| oidc.scopes(std::slice::from_ref(target)));
             let tokens = self.redeem(&oidc, &refresh_token, narrowed.as_deref(), &audiences)?;
-            // A refresh keeps the person: another subject ends the session (nothing of it is kept).
-            if let Some(record) = self.cache.read_session(provider)
-                && let Err(e) = crate::oidc::check_same_subject(
-                    &record.identity.subject,
-                    &tokens.identity.subject,
-                )
-            {
-                tracing::warn!(
-                    provider,
-                    "a refresh answered for another subject; ending the session"
-                );
-                self.secrets.delete(provider)?;
-                self.cache.remove_provider(provider)?;
-                return Err(e.into());
-            }
+            self.end_if_subject_changed(provider, &tokens)?;
             if let Some(new) = &tokens.refresh_token
                 && new != &refresh_token
             {
@@ -498,23 +452,7 @@ impl Signet {
                     last = Some(cached);
                 }
             }
-            let mut record = self
-                .cache
-                .read_session(provider)
-                .unwrap_or_else(|| SessionRecord {
-                    provider: provider.into(),
-                    identity: tokens.identity.clone(),
-                    signed_in_at: self.clock.now(),
-                    refreshed_at: None,
-                    refreshable: true,
-                });
-            // Dex refreshes claims from the upstream on every refresh (groups may change).
-            record.identity = Identity {
-                audiences: record.identity.audiences.clone(),
-                ..tokens.identity.clone()
-            };
-            record.refreshed_at = Some(self.clock.now());
-            self.cache.write_session(&record)?;
+            self.record_refresh(provider, &tokens)?;
         }
         self.write_static_tokens(provider);
         tracing::info!(provider, audiences = targets.len(), "session refreshed");
@@ -525,6 +463,71 @@ impl Signet {
             }
             .into()
         })
+    }
+
+    /// The stored refresh token of `provider`, or sign-in required.
+    fn stored_refresh_token(&self, provider: &str) -> Result<Secret, Error> {
+        if let Some(refresh_token) = self.secrets.get(provider)? {
+            return Ok(refresh_token);
+        }
+        // The session record says it could refresh, but the secret store has no refresh token (a new or
+        // reset keyring, another store): that session is gone. Forget its record and cached tokens so
+        // status and the tray show a calm "sign-in needed", not an error.
+        if self
+            .cache
+            .read_session(provider)
+            .is_some_and(|record| record.refreshable)
+        {
+            tracing::info!(
+                provider,
+                "no refresh token is stored; forgetting the session record"
+            );
+            self.cache.remove_provider(provider)?;
+        }
+        Err(SessionError::SignInRequired {
+            provider: provider.into(),
+            reason: "no refresh token is stored".into(),
+        }
+        .into())
+    }
+
+    /// A refresh keeps the person: another subject ends the session (nothing of it is kept).
+    fn end_if_subject_changed(&self, provider: &str, tokens: &TokenSet) -> Result<(), Error> {
+        if let Some(record) = self.cache.read_session(provider)
+            && let Err(e) =
+                crate::oidc::check_same_subject(&record.identity.subject, &tokens.identity.subject)
+        {
+            tracing::warn!(
+                provider,
+                "a refresh answered for another subject; ending the session"
+            );
+            self.secrets.delete(provider)?;
+            self.cache.remove_provider(provider)?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Writes the session record after a refresh: the refreshed identity (Dex refreshes claims from the
+    /// upstream on every refresh, so groups may change) and the time.
+    fn record_refresh(&self, provider: &str, tokens: &TokenSet) -> Result<(), Error> {
+        let mut record = self
+            .cache
+            .read_session(provider)
+            .unwrap_or_else(|| SessionRecord {
+                provider: provider.into(),
+                identity: tokens.identity.clone(),
+                signed_in_at: self.clock.now(),
+                refreshed_at: None,
+                refreshable: true,
+            });
+        record.identity = Identity {
+            audiences: record.identity.audiences.clone(),
+            ..tokens.identity.clone()
+        };
+        record.refreshed_at = Some(self.clock.now());
+        self.cache.write_session(&record)?;
+        Ok(())
     }
 
     /// One refresh request with Dex's error rules: any 400 ends the session (the dead refresh token, the
@@ -670,5 +673,22 @@ fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
         "none".into()
     } else {
         list.join(", ")
+    }
+}
+
+/// The audiences one refresh writes: the only audience (or the client id), else `only` or every audience.
+fn refresh_targets(audiences: &[String], client_id: &str, only: Option<&str>) -> Vec<String> {
+    if audiences.len() <= 1 {
+        vec![
+            audiences
+                .first()
+                .cloned()
+                .unwrap_or_else(|| client_id.to_owned()),
+        ]
+    } else {
+        match only {
+            Some(a) => vec![a.to_string()],
+            None => audiences.to_vec(),
+        }
     }
 }

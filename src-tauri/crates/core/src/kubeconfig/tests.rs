@@ -1,8 +1,12 @@
 use std::ffi::OsString;
+use std::fs;
 use std::time::{Instant, SystemTime};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::chain::parse;
+use super::switch::{use_context_in_place, use_context_parsed};
 use super::*;
 
 /// A kubeconfig someone else wrote: foreign entries, unknown keys, other extensions, a relative path.

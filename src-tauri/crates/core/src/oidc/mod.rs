@@ -10,9 +10,21 @@
 //!   then carries `aud = [peer…, client_id]` and `azp = client_id`;
 //! - a dead refresh token is answered with HTTP 400 (`invalid_request` mostly, `invalid_grant` sometimes);
 //!   an upstream connector failure with HTTP 500.
+//!
+//! Here: discovery, the authorization-code flow and refresh. Beside it: `verify` (the ID-token checks),
+//! `device` (RFC 8628), `revoke` (RFC 7009), `loopback` (the redirect listener) and `opener` (the browser).
 
+mod device;
 pub mod loopback;
 pub mod opener;
+mod revoke;
+#[cfg(test)]
+mod tests;
+mod verify;
+
+pub use device::DEVICE_MAX_LIFETIME;
+use verify::constant_time_eq;
+pub use verify::{CLOCK_SKEW, check_cached_audience, check_same_subject, check_times};
 
 use std::cell::Cell;
 use std::sync::Mutex;
@@ -21,19 +33,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
-    CoreClientAuthMethod, CoreDeviceAuthorizationResponse, CoreErrorResponseType, CoreGenderClaim,
-    CoreGrantType, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreRevocableToken, CoreRevocationErrorResponse, CoreSubjectIdentifierType,
-    CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
+    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreRevocableToken,
+    CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse,
+    CoreTokenType,
 };
 use openidconnect::{
     AdditionalClaims, AdditionalProviderMetadata, AuthType, AuthorizationCode, Client, ClientId,
     ClientSecret, CsrfToken, DeviceAuthorizationUrl, EmptyExtraTokenFields, EndpointNotSet,
-    EndpointSet, HttpRequest, HttpResponse, IdToken, IdTokenFields, IdTokenVerifier, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl,
-    RefreshToken, RequestTokenError, RevocationUrl, Scope, StandardErrorResponse,
-    StandardTokenResponse, TokenResponse,
+    EndpointSet, HttpRequest, HttpResponse, IdToken, IdTokenFields, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, RefreshToken,
+    RequestTokenError, RevocationUrl, Scope, StandardErrorResponse, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -122,21 +133,6 @@ type DexClient<HasDevice = EndpointNotSet, HasRevocation = EndpointNotSet> = Cli
     EndpointSet,
     EndpointNotSet,
 >;
-
-/// Signature algorithms Signet accepts: asymmetric only. `none` and HMAC (whose "key" a public client
-/// would have to know) are refused.
-const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 10] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EcdsaP521Sha512,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
 
 /// Who signed in, as the verified ID token says. Never holds a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -465,137 +461,6 @@ impl OidcProvider {
         self.token_set(&response, None, audiences, Some(refresh_token))
     }
 
-    /// Starts the device grant (RFC 8628).
-    pub fn begin_device(
-        &self,
-        audiences: &[String],
-    ) -> Result<(DeviceCode, CoreDeviceAuthorizationResponse), OidcError> {
-        let url = self.device_url()?;
-        let client = self.client().set_device_authorization_url(url);
-        let status = Cell::new(0u16);
-        let mut request = client.exchange_device_code();
-        for scope in self.scopes(audiences) {
-            request = request.add_scope(Scope::new(scope));
-        }
-        let details: CoreDeviceAuthorizationResponse = request
-            .request(&self.recording(&status))
-            .map_err(|e| match e {
-                RequestTokenError::Request(h) => OidcError::Http(h),
-                RequestTokenError::ServerResponse(r) => OidcError::Rejected {
-                    status: status.get(),
-                    error: r.error().as_ref().to_string(),
-                    description: r.error_description().cloned(),
-                },
-                other => OidcError::BadResponse(other.to_string()),
-            })?;
-        let details = bounded_device(details)?;
-        let code = DeviceCode {
-            verification_uri: details.verification_uri().to_string(),
-            verification_uri_complete: details
-                .verification_uri_complete()
-                .map(|u| u.secret().to_string()),
-            user_code: details.user_code().secret().to_string(),
-            expires_in: details.expires_in(),
-            interval: details.interval(),
-        };
-        Ok((code, details))
-    }
-
-    /// Polls the token endpoint until the device sign-in is approved, denied or expired, honouring
-    /// `interval` and `slow_down` (each `slow_down` adds 5 s, RFC 8628 §3.5).
-    pub fn finish_device(
-        &self,
-        details: &CoreDeviceAuthorizationResponse,
-        audiences: &[String],
-        sleep: impl Fn(Duration),
-    ) -> Result<TokenSet, OidcError> {
-        let client = self
-            .client()
-            .set_device_authorization_url(self.device_url()?);
-        let status = Cell::new(0u16);
-        let response: DexTokenResponse = client
-            .exchange_device_access_token(details)
-            .request(&self.recording(&status), sleep, None)
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => match r.error() {
-                    openidconnect::DeviceCodeErrorResponseType::ExpiredToken => {
-                        OidcError::DeviceExpired
-                    }
-                    openidconnect::DeviceCodeErrorResponseType::AccessDenied => {
-                        OidcError::AccessDenied
-                    }
-                    other => OidcError::Rejected {
-                        status: status.get(),
-                        error: other.as_ref().to_string(),
-                        description: r.error_description().cloned(),
-                    },
-                },
-                RequestTokenError::Request(h) => OidcError::Http(h),
-                other => OidcError::BadResponse(other.to_string()),
-            })?;
-        self.token_set(&response, None, audiences, None)
-    }
-
-    /// Revokes a refresh token (RFC 7009) when discovery lists a revocation endpoint; returns whether it did.
-    ///
-    /// Sent by hand rather than through `openidconnect`, which refuses a plain-http revocation URL even on
-    /// loopback, where the config allows http issuers.
-    pub fn revoke(&self, refresh_token: &Secret) -> Result<bool, OidcError> {
-        let Some(url) = self
-            .metadata
-            .additional_metadata()
-            .revocation_endpoint
-            .clone()
-        else {
-            return Ok(false);
-        };
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("token", refresh_token.expose())
-            .append_pair("token_type_hint", "refresh_token")
-            .append_pair("client_id", &self.config.client_id);
-        if let Some(secret) = &self.config.client_secret {
-            form.append_pair("client_secret", secret.expose());
-        }
-        let request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(url.as_str())
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json")
-            .body(form.finish().into_bytes())
-            .map_err(|e| OidcError::BadResponse(e.to_string()))?;
-        let response = self.http.send(request)?;
-        let status = response.status().as_u16();
-        match status {
-            200..=299 => Ok(true),
-            500.. => Err(OidcError::ServerError {
-                status,
-                error: None,
-            }),
-            _ => {
-                let body: serde_json::Value =
-                    serde_json::from_slice(response.body()).unwrap_or_default();
-                Err(OidcError::Rejected {
-                    status,
-                    error: body["error"].as_str().unwrap_or("unknown").to_string(),
-                    description: body["error_description"].as_str().map(String::from),
-                })
-            }
-        }
-    }
-
-    fn device_url(&self) -> Result<DeviceAuthorizationUrl, OidcError> {
-        self.metadata
-            .additional_metadata()
-            .device_authorization_endpoint
-            .clone()
-            .ok_or_else(|| OidcError::DeviceUnsupported {
-                issuer: self.config.issuer.clone(),
-            })
-    }
-
     /// An HTTP client that remembers the status of the last answer (openidconnect drops it, and Dex's
     /// 400-vs-500 distinction decides between "sign in again" and "retry").
     fn recording<'a>(
@@ -607,154 +472,6 @@ impl OidcProvider {
             status.set(response.status().as_u16());
             Ok(response)
         }
-    }
-
-    fn token_set(
-        &self,
-        response: &DexTokenResponse,
-        nonce: Option<&Nonce>,
-        audiences: &[String],
-        previous_refresh: Option<&Secret>,
-    ) -> Result<TokenSet, OidcError> {
-        let id_token = response
-            .id_token()
-            .ok_or_else(|| OidcError::BadResponse("the token response has no id_token".into()))?;
-        let (identity, expires_at, issued_at) = self.verify(id_token, nonce, audiences)?;
-        Ok(TokenSet {
-            id_token: Secret::new(id_token.to_string()),
-            refresh_token: response
-                .refresh_token()
-                .map(|t| Secret::new(t.secret().clone()))
-                .or_else(|| previous_refresh.cloned()),
-            expires_at,
-            issued_at,
-            identity,
-        })
-    }
-
-    /// Verifies signature (refetching the JWKS once on an unknown key), `iss`, `aud`, `azp`, `exp` and,
-    /// on sign-in, `nonce`.
-    fn verify(
-        &self,
-        token: &DexIdToken,
-        nonce: Option<&Nonce>,
-        audiences: &[String],
-    ) -> Result<(Identity, DateTime<Utc>, DateTime<Utc>), OidcError> {
-        let jwks = self
-            .jwks
-            .lock()
-            .map(|j| j.clone())
-            .unwrap_or_else(|p| p.into_inner().clone());
-        match self.verify_with(token, nonce, audiences, jwks) {
-            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
-                openidconnect::SignatureVerificationError::NoMatchingKey,
-            )) => {
-                tracing::info!(provider = %self.config.name, "ID token signed by an unknown key; refetching the JWKS once");
-                let fresh = CoreJsonWebKeySet::fetch(self.metadata.jwks_uri(), &self.http).map_err(|e| match e {
-                    openidconnect::DiscoveryError::Request(h) => OidcError::Http(h),
-                    other => OidcError::BadResponse(format!("JWKS: {other}")),
-                })?;
-                if let Ok(mut cached) = self.jwks.lock() {
-                    *cached = fresh.clone();
-                }
-                self.verify_with(token, nonce, audiences, fresh)
-            }
-            other => other,
-        }
-        .map_err(|e| OidcError::InvalidIdToken(describe_claims_error(&e)))
-        .and_then(|(identity, exp, iat, nbf)| {
-            check_azp(
-                token_azp(token).as_deref(),
-                identity.audiences.len(),
-                &self.config.client_id,
-            )?;
-            check_times(iat, nbf, Utc::now())?;
-            Ok((identity, exp, iat))
-        })
-    }
-
-    fn verify_with(
-        &self,
-        token: &DexIdToken,
-        nonce: Option<&Nonce>,
-        audiences: &[String],
-        jwks: CoreJsonWebKeySet,
-    ) -> Result<Verified, openidconnect::ClaimsVerificationError> {
-        let allowed: Vec<String> = audiences.to_vec();
-        let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
-            ClientId::new(self.config.client_id.clone()),
-            self.metadata.issuer().clone(),
-            jwks,
-        )
-        .set_allowed_algs(ALLOWED_ALGS)
-        .set_other_audience_verifier_fn(move |aud| allowed.iter().any(|a| a == aud.as_str()));
-        let claims = match nonce {
-            Some(nonce) => token.claims(&verifier, nonce)?,
-            None => token.claims(&verifier, |_: Option<&Nonce>| Ok(()))?,
-        };
-        let identity = Identity {
-            subject: claims.subject().to_string(),
-            email: claims.email().map(|e| e.to_string()),
-            email_verified: claims.email_verified(),
-            name: claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.to_string()),
-            groups: claims.additional_claims().groups.clone(),
-            audiences: claims.audiences().iter().map(|a| a.to_string()).collect(),
-        };
-        let nbf = claims
-            .additional_claims()
-            .nbf
-            .and_then(|n| DateTime::from_timestamp(n, 0));
-        Ok((identity, claims.expiration(), claims.issue_time(), nbf))
-    }
-}
-
-/// What a verified ID token yields: who, `exp`, `iat` and `nbf`.
-type Verified = (
-    Identity,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-);
-
-/// openidconnect leaves `azp` to us (OIDC Core §3.1.3.7, steps 4–5): when present it must name this client,
-/// and a token with several audiences must carry it. Dex sets `azp` to the requesting client whenever a
-/// cross-client audience was asked for.
-fn check_azp(azp: Option<&str>, audiences: usize, client_id: &str) -> Result<(), OidcError> {
-    match azp {
-        Some(azp) if azp != client_id => Err(OidcError::InvalidIdToken(format!(
-            "wrong authorized party (its azp is not this client '{client_id}')"
-        ))),
-        None if audiences > 1 => Err(OidcError::InvalidIdToken(
-            "the token has several audiences but no azp (authorized party)".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn token_azp(token: &DexIdToken) -> Option<String> {
-    // The claims were verified just before; read `azp` without re-verifying.
-    token
-        .clone()
-        .into_claims(
-            &IdTokenVerifier::<CoreJsonWebKey>::new_insecure_without_verification(),
-            |_: Option<&Nonce>| Ok(()),
-        )
-        .ok()
-        .and_then(|c| c.authorized_party().map(|a| a.to_string()))
-}
-
-fn describe_claims_error(e: &openidconnect::ClaimsVerificationError) -> String {
-    use openidconnect::ClaimsVerificationError as C;
-    match e {
-        C::SignatureVerification(s) => format!("bad signature ({s})"),
-        C::Expired(_) => "it has expired (check this machine's clock if that seems wrong)".into(),
-        C::InvalidIssuer(d) => format!("wrong issuer ({d})"),
-        C::InvalidAudience(d) => format!("wrong audience ({d})"),
-        C::InvalidNonce(_) => "the nonce does not match this sign-in".into(),
-        other => other.to_string(),
     }
 }
 
@@ -859,283 +576,4 @@ fn check_endpoints(metadata: &DexProviderMetadata) -> Result<(), OidcError> {
         }
     }
     Ok(())
-}
-
-/// How far ahead of this computer's clock an ID token's `iat` or `nbf` may be.
-pub const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
-
-/// `iat` more than [`CLOCK_SKEW`] in the future, or `nbf` beyond it, means one of the clocks is wrong
-/// (or the token is forged); either way it is refused with a hint that names `doctor`.
-pub fn check_times(
-    iat: DateTime<Utc>,
-    nbf: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<(), OidcError> {
-    let ahead = |t: DateTime<Utc>| (t - now).num_seconds();
-    if iat > now + CLOCK_SKEW {
-        return Err(OidcError::ClockSkew {
-            detail: format!("was issued {} s in the future (iat)", ahead(iat)),
-        });
-    }
-    if let Some(nbf) = nbf
-        && nbf > now + CLOCK_SKEW
-    {
-        return Err(OidcError::ClockSkew {
-            detail: format!("is not valid for another {} s (nbf)", ahead(nbf)),
-        });
-    }
-    Ok(())
-}
-
-/// A token is cached for `audience` only when its `aud` holds it: an IdP that ignored the narrowing
-/// scope (`audience:server:client_id:X`) is said so, and nothing is cached.
-pub fn check_cached_audience(aud: &[String], audience: &str) -> Result<(), OidcError> {
-    if aud.iter().any(|a| a == audience) {
-        Ok(())
-    } else {
-        Err(OidcError::InvalidIdToken(format!(
-            "it was asked for audience '{}' but its aud is [{}]: the identity provider ignored the audience scope, so nothing was cached (for Dex: list Signet's client in that client's trustedPeers)",
-            crate::text::printable(audience),
-            crate::text::printable(&aud.join(", "))
-        )))
-    }
-}
-
-/// A refresh keeps the session's subject (OIDC Core §12.2: "its sub Claim Value MUST be the same").
-pub fn check_same_subject(before: &str, after: &str) -> Result<(), OidcError> {
-    if constant_time_eq(before.as_bytes(), after.as_bytes()) {
-        Ok(())
-    } else {
-        Err(OidcError::SubjectChanged)
-    }
-}
-
-/// The longest a device sign-in may wait for approval, whatever `expires_in` the provider sent.
-pub const DEVICE_MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
-
-/// The device authorization response with Signet's bounds (RFC 8628 §3.2, §3.5): polling at least every
-/// 1 s apart (5 s when the provider sends no `interval`), waiting at most [`DEVICE_MAX_LIFETIME`], and
-/// verification URLs that are https (http only on loopback) — they are shown and opened for the person.
-fn bounded_device(
-    details: CoreDeviceAuthorizationResponse,
-) -> Result<CoreDeviceAuthorizationResponse, OidcError> {
-    let bad = |e: serde_json::Error| OidcError::BadResponse(format!("device authorization: {e}"));
-    let mut doc = serde_json::to_value(&details).map_err(bad)?;
-    for field in ["verification_uri", "verification_uri_complete"] {
-        if let Some(raw) = doc.get(field).and_then(|v| v.as_str()) {
-            let ok = Url::parse(raw).is_ok_and(|u| crate::config::is_secure_or_loopback(&u));
-            if !ok {
-                return Err(OidcError::BadResponse(format!(
-                    "the device authorization's {field} must be an https URL (plain http only on a loopback address); Signet does not show or open it"
-                )));
-            }
-        }
-    }
-    let interval = details.interval().as_secs().max(1);
-    let expires_in = details.expires_in().min(DEVICE_MAX_LIFETIME).as_secs();
-    doc["interval"] = serde_json::json!(interval);
-    doc["expires_in"] = serde_json::json!(expires_in);
-    serde_json::from_value(doc).map_err(bad)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_error_redirect_counts_only_with_the_state_of_this_sign_in() {
-        let url = |q: &str| Url::parse(&format!("http://127.0.0.1:1/callback?{q}")).expect("url");
-        let forged = code_from_redirect(&url("error=access_denied&state=wrong"), "st4te")
-            .expect_err("refused");
-        assert_eq!(forged.code(), OidcError::StateMismatch.code(), "{forged}");
-        let stateless =
-            code_from_redirect(&url("error=access_denied"), "st4te").expect_err("refused");
-        assert_eq!(
-            stateless.code(),
-            OidcError::StateMismatch.code(),
-            "{stateless}"
-        );
-        let real = code_from_redirect(&url("error=access_denied&state=st4te"), "st4te")
-            .expect_err("the IdP's own refusal");
-        assert!(matches!(real, OidcError::Refused { .. }), "{real:?}");
-        assert_eq!(
-            code_from_redirect(&url("code=c0de&state=st4te"), "st4te").expect("code"),
-            "c0de"
-        );
-    }
-
-    fn metadata_with(endpoint: &str, url: &str) -> DexProviderMetadata {
-        let mut doc = serde_json::json!({
-            "issuer": "https://dex.example.com",
-            "authorization_endpoint": "https://dex.example.com/auth",
-            "token_endpoint": "https://dex.example.com/token",
-            "jwks_uri": "https://dex.example.com/keys",
-            "userinfo_endpoint": "https://dex.example.com/userinfo",
-            "device_authorization_endpoint": "https://dex.example.com/device/code",
-            "revocation_endpoint": "https://dex.example.com/revoke",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-        });
-        doc[endpoint] = serde_json::Value::String(url.to_owned());
-        serde_json::from_value(doc).expect("metadata")
-    }
-
-    /// Issue 12 (weak spot 4): a discovery document may not send Signet's tokens or codes to plain http.
-    #[test]
-    fn every_discovered_endpoint_must_be_https_except_on_loopback() {
-        check_endpoints(&metadata_with(
-            "token_endpoint",
-            "https://dex.example.com/token",
-        ))
-        .expect("all https");
-        for endpoint in [
-            "authorization_endpoint",
-            "token_endpoint",
-            "jwks_uri",
-            "userinfo_endpoint",
-            "device_authorization_endpoint",
-            "revocation_endpoint",
-        ] {
-            let err = check_endpoints(&metadata_with(endpoint, "http://dex.example.com/x"))
-                .expect_err("plain http off loopback");
-            assert_eq!(err.code(), "oidc.discovery_failed", "{endpoint}: {err}");
-            assert!(
-                err.to_string().contains(endpoint) && err.to_string().contains("https"),
-                "{endpoint}: {err}"
-            );
-            check_endpoints(&metadata_with(endpoint, "http://127.0.0.1:5556/dex/x"))
-                .unwrap_or_else(|e| panic!("{endpoint} on loopback is fine: {e}"));
-        }
-    }
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).expect("time")
-    }
-
-    /// Issue 12 (weak spot 5): `iat` more than 5 minutes ahead and `nbf` in the future are refused with a
-    /// message that points at the clock and `doctor`.
-    #[test]
-    fn a_token_from_the_future_is_refused_with_a_clock_skew_hint() {
-        let now = at(1_000_000);
-        check_times(at(1_000_000 + 120), None, now).expect("2 minutes of skew is tolerated");
-        check_times(at(999_000), Some(at(999_000)), now).expect("ordinary token");
-        for (iat, nbf, what) in [
-            (at(1_000_000 + 600), None, "iat 10 min ahead"),
-            (at(1_000_000), Some(at(1_000_000 + 600)), "nbf 10 min ahead"),
-        ] {
-            let err = check_times(iat, nbf, now).expect_err(what);
-            assert_eq!(err.code(), "oidc.clock_skew", "{what}: {err}");
-            assert!(err.to_string().contains("kubectl signet doctor"), "{err}");
-        }
-    }
-
-    /// A token cached for audience X must carry X in `aud` (the IdP may ignore the narrowing scope).
-    #[test]
-    fn a_token_is_cached_only_for_an_audience_it_carries() {
-        let aud = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        check_cached_audience(&aud(&["kubernetes", "signet"]), "kubernetes").expect("carried");
-        let err = check_cached_audience(&aud(&["signet"]), "kubernetes").expect_err("missing");
-        assert_eq!(err.code(), "oidc.invalid_id_token", "{err}");
-        assert!(err.to_string().contains("'kubernetes'"), "{err}");
-    }
-
-    /// A refresh must keep the subject: another `sub` means another person (OIDC Core §12.2).
-    #[test]
-    fn a_refresh_for_another_subject_is_refused() {
-        check_same_subject("alice", "alice").expect("same person");
-        let err = check_same_subject("alice", "mallory").expect_err("another person");
-        assert_eq!(err.code(), "oidc.subject_changed", "{err}");
-        assert!(err.to_string().contains("someone else"), "{err}");
-    }
-
-    fn device_response(fields: serde_json::Value) -> CoreDeviceAuthorizationResponse {
-        let mut doc = serde_json::json!({
-            "device_code": "dev-code",
-            "user_code": "ABCD-EFGH",
-            "verification_uri": "https://dex.example.com/device",
-            "expires_in": 300,
-        });
-        for (k, v) in fields.as_object().expect("object") {
-            doc[k] = v.clone();
-        }
-        serde_json::from_value(doc).expect("device response")
-    }
-
-    /// Issue 12 (weak spot 6): the device grant's interval is at least 1 s (5 s when absent), its lifetime
-    /// at most 30 min, and its verification URLs https (http only on loopback).
-    #[test]
-    fn a_device_response_is_bounded_and_its_urls_must_be_https() {
-        let bounded =
-            bounded_device(device_response(serde_json::json!({"interval": 0}))).expect("bounded");
-        assert_eq!(bounded.interval(), Duration::from_secs(1));
-        let bounded = bounded_device(device_response(serde_json::json!({}))).expect("bounded");
-        assert_eq!(
-            bounded.interval(),
-            Duration::from_secs(5),
-            "RFC 8628 default"
-        );
-        let bounded = bounded_device(device_response(serde_json::json!({"expires_in": 86400})))
-            .expect("bounded");
-        assert_eq!(bounded.expires_in(), Duration::from_secs(30 * 60));
-        bounded_device(device_response(serde_json::json!({
-            "verification_uri": "http://127.0.0.1:5556/dex/device",
-        })))
-        .expect("loopback http is fine");
-        for field in ["verification_uri", "verification_uri_complete"] {
-            let err = bounded_device(device_response(serde_json::json!({
-                field: "http://evil.example/device?user_code=ABCD",
-            })))
-            .expect_err("plain http off loopback");
-            assert_eq!(err.code(), "oidc.bad_response", "{field}: {err}");
-            assert!(err.to_string().contains(field), "{field}: {err}");
-        }
-    }
-
-    #[test]
-    fn constant_time_eq_compares_contents_and_length() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-    }
-
-    #[test]
-    fn azp_must_name_this_client_when_present_and_exist_with_several_audiences() {
-        assert!(check_azp(None, 1, "signet").is_ok(), "one audience, no azp");
-        assert!(
-            check_azp(Some("signet"), 1, "signet").is_ok(),
-            "Dex's own-audience scope"
-        );
-        assert!(
-            check_azp(Some("signet"), 2, "signet").is_ok(),
-            "Dex's cross-client token"
-        );
-        for (azp, audiences) in [(Some("kubernetes"), 1), (Some("kubernetes"), 2), (None, 2)] {
-            let err = check_azp(azp, audiences, "signet").expect_err("refused");
-            assert_eq!(
-                err.code(),
-                "oidc.invalid_id_token",
-                "{azp:?} with {audiences} audiences"
-            );
-        }
-    }
-
-    #[test]
-    fn groups_claim_accepts_a_string_or_a_list() {
-        let one: DexClaims = serde_json::from_str(r#"{"groups":"dev"}"#).expect("string");
-        let many: DexClaims = serde_json::from_str(r#"{"groups":["dev","ops"]}"#).expect("list");
-        let none: DexClaims = serde_json::from_str("{}").expect("absent");
-        assert_eq!(
-            (one.groups, many.groups, none.groups),
-            (
-                vec!["dev".to_string()],
-                vec!["dev".to_string(), "ops".to_string()],
-                vec![]
-            )
-        );
-    }
 }

@@ -1,6 +1,6 @@
 //! `import`: adopt kubelogin / legacy `auth-provider: oidc` contexts of a kubeconfig, or merge a team
 //! catalog. Prints the plan (all of it on `--dry-run`), then applies it and says what changed. The
-//! decisions live in `signet_core::catalog`; this file only reads flags, asks and prints.
+//! decisions live in `signet_core::import`; this file only reads flags, asks and prints.
 //!
 //! A team catalog comes from someone else (often a URL), so `import --catalog` asks before it changes
 //! anything: on a terminal it shows the plan and asks (y/N); `--yes` skips the question; with no terminal
@@ -10,9 +10,9 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use signet_core::Error;
-use signet_core::catalog::{self, CatalogSource, ImportError};
 use signet_core::config::Config;
 use signet_core::http::HttpOptions;
+use signet_core::import::{self, CatalogSource, ImportError};
 use signet_core::paths::Paths;
 
 use crate::cli::ImportArgs;
@@ -24,10 +24,10 @@ pub fn run(args: ImportArgs) -> Result<(), Failure> {
     let plan = match &args.catalog {
         Some(arg) => {
             let source = CatalogSource::from_arg(arg);
-            let text = catalog::read_catalog(&source, HttpOptions::default())?;
-            catalog::plan_catalog_import(&config, &paths, &source, &text)?
+            let text = import::read_catalog(&source, HttpOptions::default())?;
+            import::plan_catalog_import(&config, &paths, &source, &text)?
         }
-        None => catalog::plan_kubeconfig_import(
+        None => import::plan_kubeconfig_import(
             &config,
             &paths,
             args.kubeconfig.as_deref(),
