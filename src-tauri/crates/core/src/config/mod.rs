@@ -590,157 +590,184 @@ impl Validator<'_> {
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         if let Some(settings) = raw.settings {
-            let span = settings.span();
-            let settings = settings.into_inner();
-            if !Settings::WARNING_MINUTES.contains(&settings.warning_minutes) {
-                return self.err(
-                    span,
-                    "settings.warning_minutes".into(),
-                    format!(
-                        "{} is out of range: use 1 to 120 minutes",
-                        settings.warning_minutes
-                    ),
-                );
-            }
-            config.settings = settings;
+            config.settings = self.validate_settings(settings)?;
         }
         let mut names = BTreeSet::new();
-        for (i, spanned) in raw.providers.into_iter().enumerate() {
-            let p = spanned.into_inner();
-            let key = |field: &str| format!("providers[{i}].{field}");
-            self.check_name(NameKind::Provider, &p.name, key("name"))?;
-            if !names.insert(p.name.get_ref().clone()) {
-                return self.err(
-                    p.name.span(),
-                    key("name"),
-                    format!("duplicate provider name '{}'", p.name.get_ref()),
-                );
-            }
-            self.check_url(&p.issuer, key("issuer"), "an issuer")?;
-            if p.client_id.get_ref().trim().is_empty() {
-                return self.err(p.client_id.span(), key("client_id"), "must not be empty");
-            }
-            for scope in &p.scopes {
-                if scope.get_ref().is_empty() || scope.get_ref().contains(char::is_whitespace) {
-                    return self.err(
-                        scope.span(),
-                        key("scopes"),
-                        format!("'{}' is not a single scope", scope.get_ref()),
-                    );
-                }
-            }
-            if let Some(c) = &p.connector
-                && c.get_ref().trim().is_empty()
-            {
-                return self.err(
-                    c.span(),
-                    key("connector"),
-                    "must not be empty (remove the key instead)",
-                );
-            }
-            let (ca_file, ca_data) =
-                self.check_ca(&p.ca_file, &p.ca_data, &format!("providers[{i}]"))?;
-            config.providers.push(ProviderConfig {
-                name: p.name.into_inner(),
-                issuer: p.issuer.into_inner(),
-                client_id: p.client_id.into_inner(),
-                client_secret: p.client_secret,
-                connector: p.connector.map(Spanned::into_inner),
-                scopes: p.scopes.into_iter().map(Spanned::into_inner).collect(),
-                ca_file,
-                ca_data,
-                login: p.login,
-                username_claim: p
-                    .username_claim
-                    .unwrap_or_else(|| DEFAULT_USERNAME_CLAIM.into()),
-            });
+        for (i, provider) in raw.providers.into_iter().enumerate() {
+            let provider = self.validate_provider(i, provider, &mut names)?;
+            config.providers.push(provider);
         }
-
-        let mut cluster_names = BTreeSet::new();
-        let mut contexts = BTreeSet::new();
-        for (i, spanned) in raw.clusters.into_iter().enumerate() {
-            let c = spanned.into_inner();
-            let key = |field: &str| format!("clusters[{i}].{field}");
-            self.check_name(NameKind::Cluster, &c.name, key("name"))?;
-            if let Some(context) = &c.context {
-                self.check_name(NameKind::Context, context, key("context"))?;
-            }
-            if let Some(namespace) = &c.namespace {
-                self.check_name(NameKind::Namespace, namespace, key("namespace"))?;
-            }
-            self.refuse_in_catalog(
-                c.kubeconfig.as_ref(),
-                key("kubeconfig"),
-                "a team catalog must not choose where Signet writes; set `kubeconfig` for this cluster in your own config after the import",
-            )?;
-            if !cluster_names.insert(c.name.get_ref().clone()) {
-                return self.err(
-                    c.name.span(),
-                    key("name"),
-                    format!("duplicate cluster name '{}'", c.name.get_ref()),
-                );
-            }
-            let context = c.context.as_ref().unwrap_or(&c.name);
-            if !contexts.insert(context.get_ref().clone()) {
-                return self.err(
-                    context.span(),
-                    key("context"),
-                    format!("duplicate context name '{}'", context.get_ref()),
-                );
-            }
-            if config.provider(c.provider.get_ref()).is_none() {
-                return self.err(
-                    c.provider.span(),
-                    key("provider"),
-                    format!(
-                        "no provider named '{}' (known: {})",
-                        c.provider.get_ref(),
-                        known(&config)
-                    ),
-                );
-            }
-            self.check_url(&c.server, key("server"), "an API server")?;
-            let (ca_file, ca_data) =
-                self.check_ca(&c.ca_file, &c.ca_data, &format!("clusters[{i}]"))?;
-            let insecure = c
-                .insecure_skip_tls_verify
-                .as_ref()
-                .is_some_and(|v| *v.get_ref());
-            if let Some(flag) = c
-                .insecure_skip_tls_verify
-                .as_ref()
-                .filter(|_| insecure && (ca_file.is_some() || ca_data.is_some()))
-            {
-                return self.err(
-                    flag.span(),
-                    key("insecure_skip_tls_verify"),
-                    "cannot be combined with ca_file or ca_data",
-                );
-            }
-            if let Some(a) = &c.audience
-                && a.get_ref().trim().is_empty()
-            {
-                return self.err(
-                    a.span(),
-                    key("audience"),
-                    "must not be empty (remove the key to use the client_id)",
-                );
-            }
-            config.clusters.push(ClusterConfig {
-                name: c.name.into_inner(),
-                provider: c.provider.into_inner(),
-                server: c.server.into_inner(),
-                ca_data,
-                ca_file,
-                insecure_skip_tls_verify: insecure,
-                audience: c.audience.map(Spanned::into_inner),
-                namespace: c.namespace.map(Spanned::into_inner),
-                context: c.context.map(Spanned::into_inner),
-                credentials: c.credentials,
-                kubeconfig: c.kubeconfig.map(|p| self.resolve(p.get_ref())),
-            });
+        let (mut names, mut contexts) = (BTreeSet::new(), BTreeSet::new());
+        for (i, cluster) in raw.clusters.into_iter().enumerate() {
+            let cluster = self.validate_cluster(i, cluster, &config, &mut names, &mut contexts)?;
+            config.clusters.push(cluster);
         }
         Ok(config)
+    }
+
+    fn validate_settings(&self, settings: Spanned<Settings>) -> Result<Settings, ConfigError> {
+        let span = settings.span();
+        let settings = settings.into_inner();
+        if !Settings::WARNING_MINUTES.contains(&settings.warning_minutes) {
+            return self.err(
+                span,
+                "settings.warning_minutes".into(),
+                format!(
+                    "{} is out of range: use 1 to 120 minutes",
+                    settings.warning_minutes
+                ),
+            );
+        }
+        Ok(settings)
+    }
+
+    /// One `[[providers]]` table; `names` are the provider names seen so far.
+    fn validate_provider(
+        &self,
+        i: usize,
+        spanned: Spanned<RawProvider>,
+        names: &mut BTreeSet<String>,
+    ) -> Result<ProviderConfig, ConfigError> {
+        let p = spanned.into_inner();
+        let key = |field: &str| format!("providers[{i}].{field}");
+        self.check_name(NameKind::Provider, &p.name, key("name"))?;
+        if !names.insert(p.name.get_ref().clone()) {
+            return self.err(
+                p.name.span(),
+                key("name"),
+                format!("duplicate provider name '{}'", p.name.get_ref()),
+            );
+        }
+        self.check_url(&p.issuer, key("issuer"), "an issuer")?;
+        if p.client_id.get_ref().trim().is_empty() {
+            return self.err(p.client_id.span(), key("client_id"), "must not be empty");
+        }
+        for scope in &p.scopes {
+            if scope.get_ref().is_empty() || scope.get_ref().contains(char::is_whitespace) {
+                return self.err(
+                    scope.span(),
+                    key("scopes"),
+                    format!("'{}' is not a single scope", scope.get_ref()),
+                );
+            }
+        }
+        if let Some(c) = &p.connector
+            && c.get_ref().trim().is_empty()
+        {
+            return self.err(
+                c.span(),
+                key("connector"),
+                "must not be empty (remove the key instead)",
+            );
+        }
+        let (ca_file, ca_data) =
+            self.check_ca(&p.ca_file, &p.ca_data, &format!("providers[{i}]"))?;
+        Ok(ProviderConfig {
+            name: p.name.into_inner(),
+            issuer: p.issuer.into_inner(),
+            client_id: p.client_id.into_inner(),
+            client_secret: p.client_secret,
+            connector: p.connector.map(Spanned::into_inner),
+            scopes: p.scopes.into_iter().map(Spanned::into_inner).collect(),
+            ca_file,
+            ca_data,
+            login: p.login,
+            username_claim: p
+                .username_claim
+                .unwrap_or_else(|| DEFAULT_USERNAME_CLAIM.into()),
+        })
+    }
+
+    /// One `[[clusters]]` table, against the providers already validated; `names` and `contexts` are
+    /// the cluster and context names seen so far.
+    fn validate_cluster(
+        &self,
+        i: usize,
+        spanned: Spanned<RawCluster>,
+        config: &Config,
+        names: &mut BTreeSet<String>,
+        contexts: &mut BTreeSet<String>,
+    ) -> Result<ClusterConfig, ConfigError> {
+        let c = spanned.into_inner();
+        let key = |field: &str| format!("clusters[{i}].{field}");
+        self.check_name(NameKind::Cluster, &c.name, key("name"))?;
+        if let Some(context) = &c.context {
+            self.check_name(NameKind::Context, context, key("context"))?;
+        }
+        if let Some(namespace) = &c.namespace {
+            self.check_name(NameKind::Namespace, namespace, key("namespace"))?;
+        }
+        self.refuse_in_catalog(
+            c.kubeconfig.as_ref(),
+            key("kubeconfig"),
+            "a team catalog must not choose where Signet writes; set `kubeconfig` for this cluster in your own config after the import",
+        )?;
+        if !names.insert(c.name.get_ref().clone()) {
+            return self.err(
+                c.name.span(),
+                key("name"),
+                format!("duplicate cluster name '{}'", c.name.get_ref()),
+            );
+        }
+        let context = c.context.as_ref().unwrap_or(&c.name);
+        if !contexts.insert(context.get_ref().clone()) {
+            return self.err(
+                context.span(),
+                key("context"),
+                format!("duplicate context name '{}'", context.get_ref()),
+            );
+        }
+        if config.provider(c.provider.get_ref()).is_none() {
+            return self.err(
+                c.provider.span(),
+                key("provider"),
+                format!(
+                    "no provider named '{}' (known: {})",
+                    c.provider.get_ref(),
+                    known(config)
+                ),
+            );
+        }
+        self.check_url(&c.server, key("server"), "an API server")?;
+        let (ca_file, ca_data) =
+            self.check_ca(&c.ca_file, &c.ca_data, &format!("clusters[{i}]"))?;
+        let insecure = c
+            .insecure_skip_tls_verify
+            .as_ref()
+            .is_some_and(|v| *v.get_ref());
+        if let Some(flag) = c
+            .insecure_skip_tls_verify
+            .as_ref()
+            .filter(|_| insecure && (ca_file.is_some() || ca_data.is_some()))
+        {
+            return self.err(
+                flag.span(),
+                key("insecure_skip_tls_verify"),
+                "cannot be combined with ca_file or ca_data",
+            );
+        }
+        if let Some(a) = &c.audience
+            && a.get_ref().trim().is_empty()
+        {
+            return self.err(
+                a.span(),
+                key("audience"),
+                "must not be empty (remove the key to use the client_id)",
+            );
+        }
+        Ok(ClusterConfig {
+            name: c.name.into_inner(),
+            provider: c.provider.into_inner(),
+            server: c.server.into_inner(),
+            ca_data,
+            ca_file,
+            insecure_skip_tls_verify: insecure,
+            audience: c.audience.map(Spanned::into_inner),
+            namespace: c.namespace.map(Spanned::into_inner),
+            context: c.context.map(Spanned::into_inner),
+            credentials: c.credentials,
+            kubeconfig: c.kubeconfig.map(|p| self.resolve(p.get_ref())),
+        })
     }
 }
 
@@ -757,252 +784,4 @@ fn known(config: &Config) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[[providers]]
-name = "corp"
-issuer = "https://dex.example.com"
-client_id = "signet"
-connector = "github"
-scopes = ["groups"]
-
-[[clusters]]
-name = "prod"
-provider = "corp"
-server = "https://api.prod.example.com:6443"
-audience = "kubernetes"
-namespace = "default"
-
-[[clusters]]
-name = "dev"
-provider = "corp"
-server = "https://127.0.0.1:6443"
-credentials = "token"
-"#;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, Path::new("/cfg/config.toml"), Path::new("/home/u"))
-    }
-
-    fn invalid(text: &str) -> (usize, String, String) {
-        match parse(text) {
-            Err(ConfigError::Invalid {
-                line, key, message, ..
-            }) => (line, key, message),
-            other => panic!("expected an Invalid error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn parses_the_design_example_with_defaults() {
-        let config = parse(GOOD).expect("valid config");
-        let corp = config.provider("corp").expect("provider corp");
-        assert_eq!(corp.login, LoginMode::Embedded);
-        assert_eq!(corp.username_claim, "email");
-        let dev = config.cluster("dev").expect("cluster dev");
-        assert_eq!(dev.credentials, Credentials::Token);
-        assert_eq!(dev.audience_or(corp), "signet");
-        assert_eq!(config.audiences_of(corp), vec!["kubernetes", "signet"]);
-    }
-
-    #[test]
-    fn unknown_key_names_the_key_and_line() {
-        let text = GOOD.replace(
-            "scopes = [\"groups\"]",
-            "scopes = [\"groups\"]\nscope = \"x\"",
-        );
-        match parse(&text) {
-            Err(e @ ConfigError::Syntax { line, .. }) => {
-                assert_eq!(line, 8, "line of the unknown key in: {e}");
-                assert!(
-                    e.to_string().contains("unknown field `scope`"),
-                    "message: {e}"
-                );
-                assert!(
-                    e.to_string().starts_with("/cfg/config.toml:8:"),
-                    "message: {e}"
-                );
-            }
-            other => panic!("expected a syntax error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn duplicate_provider_is_rejected_with_its_line() {
-        let text = format!(
-            "{GOOD}\n[[providers]]\nname = \"corp\"\nissuer = \"https://x\"\nclient_id = \"a\"\n"
-        );
-        let (line, key, message) = invalid(&text);
-        assert_eq!((line, key.as_str()), (23, "providers[1].name"));
-        assert!(
-            message.contains("duplicate provider name 'corp'"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn cluster_naming_a_missing_provider_is_rejected() {
-        let (line, key, message) = invalid(&GOOD.replace(
-            "provider = \"corp\"\nserver = \"https://api",
-            "provider = \"crop\"\nserver = \"https://api",
-        ));
-        assert_eq!((line, key.as_str()), (11, "clusters[0].provider"));
-        assert!(
-            message.contains("no provider named 'crop' (known: corp)"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn plain_http_issuer_off_loopback_is_rejected_but_loopback_is_fine() {
-        let (_, key, message) =
-            invalid(&GOOD.replace("https://dex.example.com", "http://dex.example.com"));
-        assert_eq!(key, "providers[0].issuer");
-        assert!(message.contains("must use https"), "{message}");
-        parse(&GOOD.replace("https://dex.example.com", "http://127.0.0.1:5556/dex"))
-            .expect("loopback http is allowed");
-        parse(&GOOD.replace("https://dex.example.com", "http://[::1]:5556"))
-            .expect("ipv6 loopback http is allowed");
-    }
-
-    #[test]
-    fn bad_urls_and_names_are_rejected() {
-        let (_, key, _) = invalid(&GOOD.replace("https://api.prod.example.com:6443", "not a url"));
-        assert_eq!(key, "clusters[0].server");
-        let (_, key, message) = invalid(&GOOD.replace("name = \"corp\"", "name = \"Corp Inc\""));
-        assert_eq!(key, "providers[0].name");
-        assert!(message.contains("a-z, 0-9"), "{message}");
-    }
-
-    #[test]
-    fn namespaces_are_rfc1123_labels_and_cluster_and_context_names_printable() {
-        let (line, key, message) =
-            invalid(&GOOD.replace("namespace = \"default\"", "namespace = \"Bad_NS!\""));
-        assert_eq!((line, key.as_str()), (14, "clusters[0].namespace"));
-        assert!(message.contains("RFC 1123"), "{message}");
-        let (line, key, message) =
-            invalid(&GOOD.replace("name = \"prod\"", "name = \"prod\\u001b[31m\""));
-        assert_eq!((line, key.as_str()), (10, "clusters[0].name"));
-        assert!(
-            !message.contains('\u{1b}'),
-            "a control character is never echoed: {message:?}"
-        );
-        assert!(message.contains("\\u{1b}"), "shown escaped: {message:?}");
-        let (_, key, _) =
-            invalid(&GOOD.replace("namespace = \"default\"", "context = \"prod ctx\""));
-        assert_eq!(key, "clusters[0].context");
-        let (_, key, _) = invalid(&GOOD.replace("name = \"dev\"", "name = \"-dev\""));
-        assert_eq!(key, "clusters[1].name", "a leading '-' reads as a flag");
-        parse(&GOOD.replace(
-            "namespace = \"default\"",
-            "context = \"arn:aws:eks:eu-west-1:1234:cluster/prod_EU@team+1\"",
-        ))
-        .expect("EKS/GKE-style context names are fine");
-    }
-
-    #[test]
-    fn unreadable_ca_file_is_rejected_with_the_resolved_path() {
-        let (_, key, message) =
-            invalid(&GOOD.replace("scopes = [\"groups\"]", "ca_file = \"~/missing-ca.pem\""));
-        assert_eq!(key, "providers[0].ca_file");
-        assert!(message.contains("/home/u/missing-ca.pem"), "{message}");
-    }
-
-    #[test]
-    fn ca_data_must_be_base64_pem() {
-        let (_, key, message) =
-            invalid(&GOOD.replace("namespace = \"default\"", "ca_data = \"bm90IGEgY2VydA==\""));
-        assert_eq!(key, "clusters[0].ca_data");
-        assert!(message.contains("PEM"), "{message}");
-    }
-
-    #[test]
-    fn syntax_errors_carry_a_line() {
-        match parse("[[providers]]\nname = \"a\"\nissuer = \n") {
-            Err(ConfigError::Syntax { line, .. }) => assert_eq!(line, 3),
-            other => panic!("expected a syntax error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn save_round_trips_and_is_private() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("signet/config.toml");
-        let mut config = parse(GOOD).expect("valid config");
-        config.providers[0].client_secret = Some(Secret::new("s3cret"));
-        config.save(&path).expect("save");
-        let again = Config::load(&path, dir.path()).expect("reload");
-        assert_eq!(again, config);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600, "config must be 0600, is {mode:o}");
-        }
-    }
-
-    #[test]
-    fn settings_round_trip_and_are_range_checked() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("signet/config.toml");
-        let mut config = parse(GOOD).expect("valid config");
-        assert_eq!(
-            config.settings,
-            Settings::default(),
-            "no [settings]: defaults"
-        );
-        config.settings.notifications = false;
-        config.settings.warning_minutes = 30;
-        config.settings.credentials = Credentials::Token;
-        config.save(&path).expect("save");
-        let text = std::fs::read_to_string(&path).expect("read back");
-        assert!(text.contains("[settings]"), "settings saved: {text}");
-        assert_eq!(Config::load(&path, dir.path()).expect("reload"), config);
-
-        let (line, key, message) = invalid(&format!("[settings]\nwarning_minutes = 0\n{GOOD}"));
-        assert_eq!((line, key.as_str()), (1, "settings.warning_minutes"));
-        assert!(message.contains("1 to 120"), "{message}");
-    }
-
-    #[test]
-    fn secret_store_setting_parses_and_rejects_unknown_stores_with_a_line() {
-        assert_eq!(
-            parse(GOOD).expect("valid").settings.secret_store,
-            SecretStoreChoice::Auto
-        );
-        for (text, want) in [
-            ("secret-service", SecretStoreChoice::SecretService),
-            ("keyutils", SecretStoreChoice::Keyutils),
-            ("auto", SecretStoreChoice::Auto),
-        ] {
-            let config = parse(&format!("[settings]\nsecret_store = \"{text}\"\n{GOOD}"))
-                .expect("valid secret_store");
-            assert_eq!(config.settings.secret_store, want, "{text}");
-        }
-        match parse(&format!(
-            "[settings]\nnotifications = true\nsecret_store = \"file\"\n{GOOD}"
-        )) {
-            Err(e @ ConfigError::Syntax { line, .. }) => {
-                assert_eq!(line, 3, "line of the bad store in: {e}");
-                assert!(
-                    e.to_string().contains("secret-service"),
-                    "names the choices: {e}"
-                );
-            }
-            other => panic!("expected a syntax error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn missing_file_says_how_to_start() {
-        let err = Config::load(Path::new("/nonexistent/signet.toml"), Path::new("/h"))
-            .expect_err("missing");
-        assert_eq!(err.code(), "config.missing");
-        assert!(
-            err.to_string().contains("kubectl signet add provider"),
-            "{err}"
-        );
-    }
-}
+mod tests;
