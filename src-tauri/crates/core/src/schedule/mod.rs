@@ -33,42 +33,12 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(secs.min(300))
 }
 
+mod planner;
+
+pub use planner::{
+    FAILURES_BEFORE_NOTICE, MAX_JITTER, MIN_SPACING, Plan, RefreshPlanner, Retry, SessionView,
+    Task, TokenTimes, sessions,
+};
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refresh_happens_at_80_percent_but_two_minutes_before_expiry_at_the_latest() {
-        let t = |s: i64| DateTime::from_timestamp(s, 0).expect("ts");
-        assert_eq!(
-            next_refresh_at(t(0), t(3600), TimeDelta::zero()),
-            t(2880),
-            "80% of an hour"
-        );
-        assert_eq!(
-            next_refresh_at(t(0), t(300), TimeDelta::zero()),
-            t(180),
-            "2 min before a 5 min token"
-        );
-        assert_eq!(
-            next_refresh_at(t(0), t(60), TimeDelta::zero()),
-            t(30),
-            "a 1 min token after half its life, not at once (no refresh storm)"
-        );
-        let jittered = next_refresh_at(t(0), t(3600), TimeDelta::seconds(30));
-        assert_eq!(jittered, t(2850), "jitter moves it earlier");
-        assert_eq!(
-            next_refresh_at(t(0), t(3600), TimeDelta::hours(5)),
-            t(2880 - 288),
-            "jitter is capped at 10%"
-        );
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_five_minutes() {
-        assert_eq!(backoff(0), Duration::from_secs(5));
-        assert_eq!(backoff(1), Duration::from_secs(10));
-        assert_eq!(backoff(3), Duration::from_secs(40));
-        assert_eq!(backoff(10), Duration::from_secs(300));
-    }
-}
+mod tests;

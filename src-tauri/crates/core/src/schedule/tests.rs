@@ -1,4 +1,43 @@
+use chrono::{DateTime, TimeDelta, Utc};
+
 use super::*;
+
+#[test]
+fn refresh_happens_at_80_percent_but_two_minutes_before_expiry_at_the_latest() {
+    let t = |s: i64| DateTime::from_timestamp(s, 0).expect("ts");
+    assert_eq!(
+        next_refresh_at(t(0), t(3600), TimeDelta::zero()),
+        t(2880),
+        "80% of an hour"
+    );
+    assert_eq!(
+        next_refresh_at(t(0), t(300), TimeDelta::zero()),
+        t(180),
+        "2 min before a 5 min token"
+    );
+    assert_eq!(
+        next_refresh_at(t(0), t(60), TimeDelta::zero()),
+        t(30),
+        "a 1 min token after half its life, not at once (no refresh storm)"
+    );
+    let jittered = next_refresh_at(t(0), t(3600), TimeDelta::seconds(30));
+    assert_eq!(jittered, t(2850), "jitter moves it earlier");
+    assert_eq!(
+        next_refresh_at(t(0), t(3600), TimeDelta::hours(5)),
+        t(2880 - 288),
+        "jitter is capped at 10%"
+    );
+}
+
+#[test]
+fn backoff_doubles_up_to_five_minutes() {
+    assert_eq!(backoff(0), Duration::from_secs(5));
+    assert_eq!(backoff(1), Duration::from_secs(10));
+    assert_eq!(backoff(3), Duration::from_secs(40));
+    assert_eq!(backoff(10), Duration::from_secs(300));
+}
+
+// The refresher's planner.
 
 fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")
@@ -27,7 +66,7 @@ fn refresh(provider: &str) -> Task {
 
 #[test]
 fn jitter_is_stable_per_token_and_at_most_thirty_seconds() {
-    let planner = Planner::new(7);
+    let planner = RefreshPlanner::new(7);
     let j = planner.jitter("corp", at(0));
     assert_eq!(j, planner.jitter("corp", at(0)), "re-planning keeps it");
     let all: Vec<TimeDelta> = (0..200).map(|i| planner.jitter("corp", at(i))).collect();
@@ -41,15 +80,15 @@ fn jitter_is_stable_per_token_and_at_most_thirty_seconds() {
         "different tokens get different jitter"
     );
     assert_ne!(
-        Planner::new(8).jitter("corp", at(0)),
-        Planner::new(9).jitter("corp", at(0)),
+        RefreshPlanner::new(8).jitter("corp", at(0)),
+        RefreshPlanner::new(9).jitter("corp", at(0)),
         "different machines (seeds) spread out"
     );
 }
 
 #[test]
 fn refreshes_at_eighty_percent_minus_jitter_and_picks_the_earliest_provider() {
-    let planner = Planner::new(1);
+    let planner = RefreshPlanner::new(1);
     let corp = session("corp", 0, 3600);
     let dev = session("dev", 600, 3600);
     let corp_at = planner.refresh_at(&corp).expect("refreshable");
@@ -71,7 +110,7 @@ fn refreshes_at_eighty_percent_minus_jitter_and_picks_the_earliest_provider() {
 
 #[test]
 fn an_overdue_or_expired_token_is_refreshed_at_once_after_a_suspend() {
-    let planner = Planner::new(1);
+    let planner = RefreshPlanner::new(1);
     let corp = session("corp", 0, 600);
     // The machine slept through the planned time and the token's expiry.
     let plan = planner.plan(&[corp], at(5000));
@@ -80,7 +119,7 @@ fn an_overdue_or_expired_token_is_refreshed_at_once_after_a_suspend() {
 
 #[test]
 fn a_session_without_cached_tokens_is_refreshed_at_once() {
-    let planner = Planner::new(1);
+    let planner = RefreshPlanner::new(1);
     let mut corp = session("corp", 0, 600);
     corp.tokens.clear();
     assert_eq!(planner.plan(&[corp], at(1)).due, vec![refresh("corp")]);
@@ -88,7 +127,7 @@ fn a_session_without_cached_tokens_is_refreshed_at_once() {
 
 #[test]
 fn short_tokens_are_refreshed_before_expiry_but_never_in_a_storm() {
-    let mut planner = Planner::new(1);
+    let mut planner = RefreshPlanner::new(1);
     // 20 s tokens: "2 minutes before exp" is impossible, so after half the lifetime.
     let corp = session("corp", 0, 20);
     assert_eq!(planner.refresh_at(&corp), Some(at(10)));
@@ -107,7 +146,7 @@ fn short_tokens_are_refreshed_before_expiry_but_never_in_a_storm() {
 
 #[test]
 fn network_failures_back_off_and_are_reported_once_per_streak() {
-    let mut planner = Planner::new(1);
+    let mut planner = RefreshPlanner::new(1);
     let corp = [session("corp", 0, 600)];
     let first = planner.failed("corp", at(500));
     assert_eq!(
@@ -149,7 +188,7 @@ fn network_failures_back_off_and_are_reported_once_per_streak() {
 
 #[test]
 fn a_session_the_idp_ended_is_not_tried_again_until_a_new_sign_in() {
-    let mut planner = Planner::new(1);
+    let mut planner = RefreshPlanner::new(1);
     let corp = session("corp", 0, 600);
     planner.ended("corp", corp.signed_in_at);
     let plan = planner.plan(std::slice::from_ref(&corp), at(5000));
@@ -169,7 +208,7 @@ fn a_session_the_idp_ended_is_not_tried_again_until_a_new_sign_in() {
 
 #[test]
 fn a_session_that_cannot_refresh_is_warned_about_once_before_it_ends() {
-    let mut planner = Planner::new(1);
+    let mut planner = RefreshPlanner::new(1);
     let mut corp = session("corp", 0, 3600);
     corp.refreshable = false;
     let corp = [corp];
@@ -194,7 +233,7 @@ fn a_session_that_cannot_refresh_is_warned_about_once_before_it_ends() {
     planner.warned("corp", at(3600));
     assert_eq!(planner.plan(&corp, warn_at).due, vec![], "once");
     assert_eq!(
-        Planner::new(1).plan(&corp, at(3700)).due,
+        RefreshPlanner::new(1).plan(&corp, at(3700)).due,
         vec![],
         "an ended session is not warned about"
     );
@@ -202,7 +241,7 @@ fn a_session_that_cannot_refresh_is_warned_about_once_before_it_ends() {
 
 #[test]
 fn forgotten_sessions_start_clean() {
-    let mut planner = Planner::new(1);
+    let mut planner = RefreshPlanner::new(1);
     planner.failed("corp", at(0));
     planner.retain(&[]);
     assert_eq!(
