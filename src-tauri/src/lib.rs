@@ -7,6 +7,7 @@
 //! side effects come in through [`Services`] (keyring, clock, notifications, browser opener).
 //! Behaviour that is not about windows, menus or notifications belongs in `signet-core`.
 
+pub mod actions;
 pub mod agent;
 /// The names of every command (shared with `build.rs`, which puts them in the app manifest).
 pub mod command_names;

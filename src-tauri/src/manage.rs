@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use signet_core::cluster_api::{ClusterApi, Namespaces};
 use signet_core::config::{ClusterConfig, ProviderConfig, Settings};
-use signet_core::http::HttpOptions;
-use signet_core::import::{self, CatalogSource, ImportPlan};
+use signet_core::import::{CatalogSource, ImportPlan};
 use signet_core::session::SessionError;
 use signet_core::text::printable;
 use signet_core::usecase::setup::{self, OnExisting, ProviderDraft};
 use signet_core::usecase::switch;
+use signet_core::usecase::{self, import::ImportFrom};
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::dto::{
@@ -424,13 +424,15 @@ pub fn open_kubeconfig_location<R: Runtime>(
 }
 
 fn plan<R: Runtime>(app: &AppHandle<R>, source: ImportSourceDto) -> Result<ImportPlan, AppError> {
-    let state = app.state::<AppState>();
-    let config = state.load_for_edit()?;
-    let paths = state.paths();
+    let paths = app.state::<AppState>().paths().clone();
     Ok(match source {
         ImportSourceDto::Kubeconfig { path } => {
-            let path = non_empty(path).map(|p| paths.expand_home(std::path::Path::new(&p)));
-            import::plan_kubeconfig_import(&config, paths, path.as_deref(), None)?
+            let file = non_empty(path).map(|p| paths.expand_home(std::path::Path::new(&p)));
+            let from = ImportFrom::Kubeconfig {
+                file: file.as_deref(),
+                client_id: None,
+            };
+            usecase::import::plan(&paths, from)?
         }
         ImportSourceDto::Catalog { location } => {
             let location = location.trim();
@@ -443,8 +445,7 @@ fn plan<R: Runtime>(app: &AppHandle<R>, source: ImportSourceDto) -> Result<Impor
                 CatalogSource::File(p) => CatalogSource::File(paths.expand_home(&p)),
                 url => url,
             };
-            let text = import::read_catalog(&source, HttpOptions::default())?;
-            import::plan_catalog_import(&config, paths, &source, &text)?
+            usecase::import::plan(&paths, ImportFrom::Catalog(&source))?
         }
     })
 }

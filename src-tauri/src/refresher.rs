@@ -30,6 +30,7 @@ use signet_core::session::SessionError;
 use signet_core::token_store::TokenCache;
 use tauri::{AppHandle, Manager, Runtime};
 
+use crate::actions::Action;
 use crate::dto::{ActivityKind, ErrorDto};
 use crate::notify::{Note, RateLimiter};
 use crate::state::AppState;
@@ -93,7 +94,7 @@ fn notify_with_sign_in<R: Runtime>(app: &AppHandle<R>, note: Note, provider: &st
         note.with_action(ACTION_SIGN_IN, "Sign in"),
         Some(Box::new(move |key: &str| {
             if key == ACTION_SIGN_IN || key == "default" {
-                crate::login::spawn_start(&action_app, &action_provider);
+                crate::actions::perform(&action_app, Action::SignIn(action_provider.clone()));
             }
         })),
     );

@@ -1,7 +1,7 @@
 //! The tray icon and its menu, rebuilt from the providers' state.
 //!
 //! The menu is first computed as plain data ([`TrayView`]: the icon state and a list of [`Entry`]s with
-//! namespaced ids, see [`MenuAction`]), which unit tests check without a display; then it is turned into
+//! namespaced ids, see [`Action`]), which unit tests check without a display; then it is turned into
 //! a Tauri menu on the main thread. A view equal to the one shown is not applied again, so the periodic
 //! check costs nothing while nothing changes.
 //!
@@ -18,6 +18,7 @@ use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem}
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
+use crate::actions::{Action, ID_AUTOSTART};
 use crate::dto::{ErrorDto, ProviderDto, ProviderState, StatusDto, overall_state};
 use crate::state::AppState;
 
@@ -27,67 +28,6 @@ pub const TRAY_ID: &str = "signet";
 pub const STATUS_EVENT: &str = "signet:status-changed";
 /// How often the tray re-reads the config and the token cache (the CLI changes them too).
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(15);
-
-/// Menu ids that do something. Informational rows use `provider:<name>:account|expiry|error`,
-/// `cluster:<name>` and `app:*` ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MenuAction {
-    SignIn(String),
-    SignOut(String),
-    /// Switch the provider to `browser` sign-in (offered after `disallowed_useragent`).
-    UseBrowser(String),
-    /// Make the cluster's context kubectl's current context.
-    UseContext(String),
-    OpenSwitcher,
-    ToggleAutostart,
-    Quit,
-}
-
-pub const ID_AUTOSTART: &str = "app:autostart";
-pub const ID_OPEN: &str = "app:open";
-pub const ID_QUIT: &str = "app:quit";
-
-impl MenuAction {
-    pub fn id(&self) -> String {
-        match self {
-            MenuAction::SignIn(p) => format!("provider:{p}:sign-in"),
-            MenuAction::SignOut(p) => format!("provider:{p}:sign-out"),
-            MenuAction::UseBrowser(p) => format!("provider:{p}:use-browser"),
-            MenuAction::UseContext(c) => format!("cluster:{c}:use"),
-            MenuAction::OpenSwitcher => ID_OPEN.into(),
-            MenuAction::ToggleAutostart => ID_AUTOSTART.into(),
-            MenuAction::Quit => ID_QUIT.into(),
-        }
-    }
-
-    pub fn parse(id: &str) -> Option<MenuAction> {
-        match id {
-            ID_AUTOSTART => return Some(MenuAction::ToggleAutostart),
-            ID_OPEN => return Some(MenuAction::OpenSwitcher),
-            ID_QUIT => return Some(MenuAction::Quit),
-            _ => {}
-        }
-        if let Some(cluster) = id
-            .strip_prefix("cluster:")
-            .and_then(|rest| rest.strip_suffix(":use"))
-            .filter(|c| !c.is_empty())
-        {
-            return Some(MenuAction::UseContext(cluster.to_string()));
-        }
-        let rest = id.strip_prefix("provider:")?;
-        let (provider, verb) = rest.rsplit_once(':')?;
-        if provider.is_empty() {
-            return None;
-        }
-        let provider = provider.to_string();
-        match verb {
-            "sign-in" => Some(MenuAction::SignIn(provider)),
-            "sign-out" => Some(MenuAction::SignOut(provider)),
-            "use-browser" => Some(MenuAction::UseBrowser(provider)),
-            _ => None,
-        }
-    }
-}
 
 /// One menu row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +53,7 @@ fn info(id: String, label: String) -> Entry {
     }
 }
 
-fn action(action: MenuAction, label: String) -> Entry {
+fn action(action: Action, label: String) -> Entry {
     Entry::Item {
         id: action.id(),
         label,
@@ -160,7 +100,7 @@ pub fn view(
         provider_section(&mut entries, p, now);
     }
     entries.push(Entry::Separator);
-    entries.push(action(MenuAction::OpenSwitcher, "Open Signet…".into()));
+    entries.push(action(Action::OpenSwitcher, "Open Signet…".into()));
     if let Some(checked) = autostart {
         entries.push(Entry::Check {
             id: ID_AUTOSTART.into(),
@@ -168,7 +108,7 @@ pub fn view(
             checked,
         });
     }
-    entries.push(action(MenuAction::Quit, "Quit Signet".into()));
+    entries.push(action(Action::Quit, "Quit Signet".into()));
     TrayView {
         state: overall_state(providers),
         entries,
@@ -204,7 +144,7 @@ fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc
     // Choosing a cluster makes its context current; the current one is checked.
     for c in &p.clusters {
         entries.push(Entry::Check {
-            id: MenuAction::UseContext(c.name.clone()).id(),
+            id: Action::UseContext(c.name.clone()).id(),
             label: format!("Cluster {}", c.name),
             checked: c.current,
         });
@@ -212,18 +152,18 @@ fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc
     let signed_in = p.account.is_some() && p.state != ProviderState::SignInNeeded;
     if p.signing_in {
         entries.push(action(
-            MenuAction::SignIn(name.clone()),
+            Action::SignIn(name.clone()),
             format!("Signing in to {name}… (show)"),
         ));
     } else if !signed_in {
         entries.push(action(
-            MenuAction::SignIn(name.clone()),
+            Action::SignIn(name.clone()),
             format!("Sign in to {name}…"),
         ));
     }
     if p.account.is_some() {
         entries.push(action(
-            MenuAction::SignOut(name.clone()),
+            Action::SignOut(name.clone()),
             format!("Sign out of {name}"),
         ));
     }
@@ -233,7 +173,7 @@ fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc
         .is_some_and(|e| e.message.contains(crate::login::DISALLOWED_USERAGENT));
     if refused_embedded && p.login_mode == signet_core::config::LoginMode::Embedded {
         entries.push(action(
-            MenuAction::UseBrowser(name.clone()),
+            Action::UseBrowser(name.clone()),
             format!("Use the system browser for {name}"),
         ));
     }
@@ -444,54 +384,12 @@ fn autostart_enabled<R: Runtime>(app: &AppHandle<R>) -> Option<bool> {
 }
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    let Some(action) = MenuAction::parse(id) else {
+    let Some(action) = Action::parse(id) else {
         tracing::debug!(id, "menu row without an action");
         return;
     };
     tracing::info!(id, "menu action");
-    match action {
-        MenuAction::SignIn(provider) => crate::login::spawn_start(app, &provider),
-        MenuAction::SignOut(provider) => crate::login::spawn_sign_out(app, &provider),
-        MenuAction::UseBrowser(provider) => {
-            let (app, provider) = (app.clone(), provider.clone());
-            std::thread::spawn(move || crate::login::switch_to_browser(&app, &provider));
-        }
-        MenuAction::UseContext(cluster) => {
-            let app = app.clone();
-            std::thread::spawn(move || {
-                if let Err(e) = crate::manage::use_context(&app, &cluster, None) {
-                    tracing::warn!(cluster, error = %e, "could not switch context");
-                    app.state::<AppState>().notify(
-                        crate::notify::Note::new(
-                            format!("Could not switch to {cluster}"),
-                            e.to_string(),
-                        ),
-                        None,
-                    );
-                }
-                // The check mark muda toggled on click must follow the kubeconfig, not the click.
-                redraw_forced(&app);
-            });
-        }
-        MenuAction::OpenSwitcher => {
-            if let Err(e) = crate::switcher::open(app) {
-                tracing::warn!(error = %e, "could not open the switcher window");
-            }
-        }
-        MenuAction::ToggleAutostart => {
-            if let Some(manager) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() {
-                let result = match manager.is_enabled() {
-                    Ok(true) => manager.disable(),
-                    _ => manager.enable(),
-                };
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "could not change autostart");
-                }
-            }
-            app.state::<AppState>().changed();
-        }
-        MenuAction::Quit => app.exit(0),
-    }
+    crate::actions::perform(app, action);
 }
 
 #[cfg(test)]

@@ -394,7 +394,10 @@ fn finished<R: Runtime>(
                     .with_action(ACTION_USE_BROWSER, "Use the system browser"),
                     Some(Box::new(move |key: &str| {
                         if key == ACTION_USE_BROWSER {
-                            switch_to_browser(&action_app, &action_provider);
+                            crate::actions::perform(
+                                &action_app,
+                                crate::actions::Action::UseBrowser(action_provider.clone()),
+                            );
                         }
                     })),
                 );

@@ -1,4 +1,5 @@
 use super::*;
+use crate::actions::{ID_OPEN, ID_QUIT};
 use crate::dto::{AccountDto, ClusterDto};
 use signet_core::config::LoginMode;
 
@@ -58,27 +59,24 @@ fn labels(view: &TrayView) -> Vec<(String, String)> {
 #[test]
 fn menu_ids_round_trip() {
     for action in [
-        MenuAction::SignIn("corp".into()),
-        MenuAction::SignOut("dev-eu-1".into()),
-        MenuAction::UseBrowser("google".into()),
-        MenuAction::UseContext("prod-eu".into()),
-        MenuAction::OpenSwitcher,
-        MenuAction::ToggleAutostart,
-        MenuAction::Quit,
+        Action::SignIn("corp".into()),
+        Action::SignOut("dev-eu-1".into()),
+        Action::UseBrowser("google".into()),
+        Action::UseContext("prod-eu".into()),
+        Action::OpenSwitcher,
+        Action::ToggleAutostart,
+        Action::Quit,
     ] {
-        assert_eq!(MenuAction::parse(&action.id()), Some(action.clone()));
+        assert_eq!(Action::parse(&action.id()), Some(action.clone()));
     }
-    assert_eq!(
-        MenuAction::SignIn("corp".into()).id(),
-        "provider:corp:sign-in"
-    );
+    assert_eq!(Action::SignIn("corp".into()).id(), "provider:corp:sign-in");
     for informational in [
         "provider:corp:account",
         "cluster:prod",
         "app:no-providers",
         "provider::sign-in",
     ] {
-        assert_eq!(MenuAction::parse(informational), None, "{informational}");
+        assert_eq!(Action::parse(informational), None, "{informational}");
     }
 }
 

@@ -10,30 +10,24 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use signet_core::Error;
-use signet_core::config::Config;
-use signet_core::http::HttpOptions;
-use signet_core::import::{self, CatalogSource, ImportError};
+use signet_core::import::{CatalogSource, ImportError};
 use signet_core::paths::Paths;
+use signet_core::usecase::{self, import::ImportFrom};
 
 use crate::cli::ImportArgs;
 use crate::output::{Failure, plugin_command};
 
 pub fn run(args: ImportArgs) -> Result<(), Failure> {
     let paths = Paths::from_env().map_err(Error::from)?;
-    let config = Config::load_or_default(&paths.config_file, &paths.home)?;
-    let plan = match &args.catalog {
-        Some(arg) => {
-            let source = CatalogSource::from_arg(arg);
-            let text = import::read_catalog(&source, HttpOptions::default())?;
-            import::plan_catalog_import(&config, &paths, &source, &text)?
-        }
-        None => import::plan_kubeconfig_import(
-            &config,
-            &paths,
-            args.kubeconfig.as_deref(),
-            args.client_id.as_deref(),
-        )?,
+    let source = args.catalog.as_deref().map(CatalogSource::from_arg);
+    let from = match &source {
+        Some(source) => ImportFrom::Catalog(source),
+        None => ImportFrom::Kubeconfig {
+            file: args.kubeconfig.as_deref(),
+            client_id: args.client_id.as_deref(),
+        },
     };
+    let plan = usecase::import::plan(&paths, from)?;
     print!("{plan}");
     if plan.is_empty() {
         println!();
