@@ -155,7 +155,7 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
         .expect("the sign-in cached a token");
     let refreshes_before = idp.stats().token_requests.refresh_token;
 
-    let app = session.spawn_app();
+    let app = common::session::spawn_app(&session);
     let tray = session.tray(app.pid());
     let labels = session.labels(&tray);
     assert!(

@@ -35,7 +35,7 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
     };
     let session = Session::start(root.path(), Some(&config));
     let started = Instant::now();
-    let app = session.spawn_app();
+    let app = session::spawn_app(&session);
     let tray = session.tray(app.pid());
     eprintln!(
         "tray exported {:?} after launch (display {})",
@@ -173,7 +173,7 @@ fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
         .expect("seed the cached token");
 
     let session = Session::start(root.path(), Some(&config));
-    let app = session.spawn_app();
+    let app = session::spawn_app(&session);
     let tray = session.tray(app.pid());
     let shown = session.labels(&tray);
     for expected in [

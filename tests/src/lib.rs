@@ -5,6 +5,7 @@
 
 pub mod apiserver;
 pub mod browser;
+pub mod desktop;
 pub mod idp;
 pub mod keyring;
 pub mod tls;

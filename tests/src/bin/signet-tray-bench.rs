@@ -37,9 +37,8 @@
 //!    app starts, two sign-ins with `signet-probe` warm the Node stand-in up (its first requests are
 //!    much slower than later ones; Dex has no such warm-up).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -47,6 +46,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use signet_core::config::{Config, LoginMode};
 use signet_tests::apiserver::{ApiServer, ApiServerOptions};
+use signet_tests::desktop::{App, Session, on_path};
 use signet_tests::idp::{Idp, IdpOptions, PASSWORD};
 use signet_tests::webdriver::{Driver, WebDriver, wait_until};
 use signet_tests::world::{cluster, provider};
@@ -871,207 +871,42 @@ fn kubeconfig_state(path: &Path, context: &str) -> (bool, bool) {
 // -------------------------------------------------------------------------------------------------
 // The private desktop
 
-/// Unlocks a fresh keyring, starts Xvfb on a free display, prints the bus and the display, and waits on
-/// stdin; closing stdin ends Xvfb, and with the script the bus and everything it activated.
-const SCRIPT: &str = r#"
-set -u
-printf '%s' signet-bench-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || { echo "FAILED gnome-keyring-daemon --unlock"; exit 1; }
-i=0
-until busctl --user status org.freedesktop.secrets >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i+1)); done
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$ROOT/display" 2>"$ROOT/xvfb.log" &
-xvfb=$!
-i=0
-until [ -s "$ROOT/display" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done
-[ -s "$ROOT/display" ] || { echo "FAILED Xvfb did not start: $(cat "$ROOT/xvfb.log")"; exit 1; }
-echo "BUS $DBUS_SESSION_BUS_ADDRESS"
-echo "DISPLAY :$(cat "$ROOT/display")"
-cat >/dev/null
-kill $xvfb 2>/dev/null
-wait $xvfb 2>/dev/null
-"#;
-
-/// A private desktop rooted in a temporary directory: its own bus with an unlocked keyring, Xvfb, a
-/// quiet notification server. Dropping it ends them.
+/// The benchmark's desktop: the shared private session (quiet: no extra logging), plus what `--app-env`
+/// adds to the app's environment only.
 struct Desktop {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    bus: String,
-    display: String,
-    root: PathBuf,
-    /// `--app-env`: added to the app's environment only.
+    session: Session,
     app_env: Vec<(String, String)>,
-    _notifications: zbus::blocking::Connection,
+}
+
+impl std::ops::Deref for Desktop {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.session
+    }
 }
 
 impl Desktop {
     fn start(root: &Path, config: &Config, app_env: &[(String, String)]) -> Desktop {
-        for dir in ["home", "runtime", "config", "cache", "state", "data"] {
-            std::fs::create_dir_all(root.join(dir)).expect("create a benchmark directory");
-        }
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(root.join("runtime"), std::fs::Permissions::from_mode(0o700))
-                .expect("chmod XDG_RUNTIME_DIR");
-        }
-        config
-            .save(&root.join("config/signet/config.toml"))
-            .expect("save the benchmark config");
-        let mut cmd = Command::new("dbus-run-session");
-        world_env(&mut cmd, root);
-        cmd.args(["--", "sh", "-c", SCRIPT])
-            .env("ROOT", root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(
-                std::fs::File::create(root.join("session.log")).expect("create session.log"),
-            ));
-        let mut child = cmd.spawn().expect("start dbus-run-session");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let bus = next_line(&mut lines, "BUS ", root);
-        let display = next_line(&mut lines, "DISPLAY ", root);
-        // Without a notification server the bus would activate dunst (on this display) for every
-        // "Signed in" notification.
-        let notifications = zbus::blocking::connection::Builder::address(bus.as_str())
-            .and_then(|b| b.name("org.freedesktop.Notifications"))
-            .and_then(|b| b.serve_at("/org/freedesktop/Notifications", Notifications))
-            .and_then(|b| b.build())
-            .expect("serve the quiet notification server");
         Desktop {
-            stdin: child.stdin.take(),
-            child,
-            bus,
-            display,
-            root: root.to_path_buf(),
+            session: Session::quiet(root, Some(config)),
             app_env: app_env.to_vec(),
-            _notifications: notifications,
         }
     }
 
-    fn env(&self, cmd: &mut Command) {
-        world_env(cmd, &self.root);
-        cmd.env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
-            .env("DISPLAY", &self.display);
-    }
-
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(program);
-        self.env(&mut cmd);
-        cmd
+    /// Starts `signet` directly, with `--app-env` added.
+    fn spawn_app(&self, app: &Path) -> App {
+        let mut cmd = self.session.command(app);
+        cmd.envs(self.app_env.iter().map(|(k, v)| (k, v)));
+        self.session.spawn(cmd)
     }
 
     fn app_log(&self) -> PathBuf {
-        self.root.join("state/signet/signet.log")
+        self.session.app_log_path()
     }
 
     fn app_log_text(&self) -> String {
-        tail(
-            &std::fs::read_to_string(self.app_log()).unwrap_or_default(),
-            60,
-        )
-    }
-
-    /// Starts `signet` directly (stdout and stderr appended to `app-stderr.log`).
-    fn spawn_app(&self, app: &Path) -> App {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.join("app-stderr.log"))
-            .expect("open app-stderr.log");
-        let child = self
-            .command(app)
-            .envs(self.app_env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("start signet");
-        App { child: Some(child) }
-    }
-}
-
-impl Drop for Desktop {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-/// The environment of everything in the desktop rooted at `root` (set on dbus-run-session too, so the
-/// services it activates use it).
-fn world_env(cmd: &mut Command, root: &Path) {
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", root.join("home"))
-        .env("SIGNET_CONFIG", root.join("config/signet/config.toml"))
-        .env("XDG_CONFIG_HOME", root.join("config"))
-        .env("XDG_CACHE_HOME", root.join("cache"))
-        .env("XDG_STATE_HOME", root.join("state"))
-        .env("XDG_DATA_HOME", root.join("data"))
-        .env("XDG_RUNTIME_DIR", root.join("runtime"))
-        .env("KUBECONFIG", root.join("kubeconfig"))
-        .env("NO_AT_BRIDGE", "1")
-        .env("GDK_BACKEND", "x11")
-        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .env("LIBGL_ALWAYS_SOFTWARE", "1");
-}
-
-fn next_line(
-    lines: &mut std::io::Lines<BufReader<ChildStdout>>,
-    prefix: &str,
-    root: &Path,
-) -> String {
-    let line = lines.next().and_then(Result::ok).unwrap_or_else(|| {
-        panic!(
-            "the desktop script ended before printing {prefix}: {}",
-            std::fs::read_to_string(root.join("session.log")).unwrap_or_default()
-        )
-    });
-    line.strip_prefix(prefix)
-        .map(|v| v.trim().to_string())
-        .unwrap_or_else(|| panic!("expected {prefix}…, got {line:?}"))
-}
-
-/// `signet` started by [`Desktop::spawn_app`]; terminated when dropped.
-struct App {
-    child: Option<Child>,
-}
-
-impl App {
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-    }
-
-    /// SIGTERM, then SIGKILL after 5 s; reaps it.
-    fn terminate(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.terminate();
+        tail(&self.session.app_log(), 60)
     }
 }
 
@@ -1165,42 +1000,6 @@ impl AppNames {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-}
-
-/// `org.freedesktop.Notifications` that accepts and forgets.
-struct Notifications;
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl Notifications {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        _app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        _summary: String,
-        _body: String,
-        _actions: Vec<String>,
-        _hints: std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        1
-    }
-
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into(), "actions".into()]
-    }
-
-    fn get_server_information(&self) -> (String, String, String, String) {
-        (
-            "signet-tray-bench".into(),
-            "signet".into(),
-            "1".into(),
-            "1.2".into(),
-        )
-    }
-
-    fn close_notification(&self, _id: u32) {}
 }
 
 /// A minimal `org.kde.StatusNotifierWatcher` (what a desktop panel provides): records when items
@@ -1381,12 +1180,6 @@ fn load_average() -> String {
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
 }
 
 // -------------------------------------------------------------------------------------------------
