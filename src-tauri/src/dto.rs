@@ -218,21 +218,8 @@ pub struct ConfigDto {
     pub settings: SettingsDto,
 }
 
-/// What an issuer's discovery document offers, for the provider form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[ts(export)]
-#[serde(rename_all = "camelCase")]
-pub struct DiscoveryDto {
-    pub issuer: String,
-    pub authorization_endpoint: String,
-    pub token_endpoint: String,
-    pub device_authorization_endpoint: Option<String>,
-    pub revocation_endpoint: Option<String>,
-    pub grant_types: Vec<String>,
-    pub scopes: Vec<String>,
-    /// Dex's endpoints (`/auth`, `/token`, `/device/code`) under the issuer.
-    pub looks_like_dex: bool,
-}
+/// What an issuer's discovery document offers, for the provider form (the core's outcome as it is).
+pub use signet_core::usecase::setup::Discovery as DiscoveryDto;
 
 /// The API server answered over TLS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]

@@ -94,21 +94,11 @@ pub fn discover(
     ca_file: Option<String>,
     ca_data: Option<String>,
 ) -> Result<DiscoveryDto, AppError> {
-    let found = setup::discover(
+    Ok(setup::discover(
         issuer,
         non_empty(ca_file).map(PathBuf::from),
         non_empty(ca_data),
-    )?;
-    Ok(DiscoveryDto {
-        issuer: found.issuer,
-        authorization_endpoint: found.authorization_endpoint,
-        token_endpoint: found.token_endpoint,
-        device_authorization_endpoint: found.device_authorization_endpoint,
-        revocation_endpoint: found.revocation_endpoint,
-        grant_types: found.grant_types,
-        scopes: found.scopes,
-        looks_like_dex: found.looks_like_dex,
-    })
+    )?)
 }
 
 /// Adds a provider, or changes the one of that name; its discovery must work first.

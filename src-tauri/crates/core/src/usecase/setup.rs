@@ -249,8 +249,11 @@ fn name_taken(kind: &'static str, name: &str, file: &Path) -> Error {
     .into()
 }
 
-/// An issuer's discovery document, as a sign-in would fetch it (with its JWKS).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an issuer's discovery document offers (fetched as a sign-in would, with its JWKS); the switcher's
+/// provider form shows it as it is (`DiscoveryDto` in the front end).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "DiscoveryDto"))]
+#[serde(rename_all = "camelCase")]
 pub struct Discovery {
     pub issuer: String,
     pub authorization_endpoint: String,
@@ -259,7 +262,7 @@ pub struct Discovery {
     pub revocation_endpoint: Option<String>,
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
-    /// The endpoints sit where Dex puts them (`/auth`, `/token` under the issuer).
+    /// Dex's endpoints (`/auth`, `/token`, `/device/code`) under the issuer.
     pub looks_like_dex: bool,
 }
 
