@@ -239,6 +239,12 @@ fn doctor_fails_the_keyring_check_with_what_to_do_when_no_secret_service_answers
     ] {
         assert!(keyring.contains(part), "expected {part:?} in: {keyring}");
     }
+    // The cause once: zbus repeats it down its source chain.
+    assert_eq!(
+        keyring.matches("Failed to connect to address").count(),
+        1,
+        "the cause is said once: {keyring}"
+    );
     assert!(
         text(&out.stderr).contains("signet: 1 check failed"),
         "{}",
