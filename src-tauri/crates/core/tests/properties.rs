@@ -537,9 +537,11 @@ proptest! {
         let index = if b[i].provider { i } else { i - c.providers.len() };
         let table = if b[i].provider { "providers" } else { "clusters" };
         match Config::parse_catalog(&text, Path::new("team.toml")) {
-            Err(ConfigError::Invalid { line, key: got, .. }) => {
+            Err(ConfigError::Invalid { line, key: got, message, .. }) => {
                 prop_assert_eq!(got, format!("{table}[{index}].{key}"));
                 prop_assert_eq!(line, line_in(&b, i, 1), "line of the path");
+                // Refused for being in a catalog, not because the file happens to be unreadable.
+                prop_assert!(message.contains("team catalog must not"), "{}", message);
             }
             other => prop_assert!(false, "expected the {} to be refused, got {:?}", key, other),
         }
