@@ -317,6 +317,8 @@ pub struct HostileStats {
     pub auth_requests: u64,
     pub discovery_requests: u64,
     pub keys_requests: u64,
+    /// `POST /device/code` requests.
+    pub device_codes: u64,
     /// The current mode.
     pub mode: String,
 }
