@@ -4,14 +4,16 @@
 //! properties: no panic, no lost entry, and errors that carry `file:line` where the input has lines.
 //!
 //! How many cases CI runs (`cargo test -p signet-core --test properties`; fixed in code, `PROPTEST_CASES`
-//! does not change them): [`CASES`] (256) for each of the 9 properties over pure parsers (config ×2,
-//! catalog ×4, loopback ×2, forged ID tokens), [`TOKEN_CASES`] (64) for the one that signs ID tokens
-//! (Ed25519 is slow unoptimised) and [`FILE_CASES`] (64) for each of the 2 that read and write a kubeconfig
-//! on disk: 2,496 cases in all, about 8 s in a debug build on two cores. Failure persistence is off (no
-//! `proptest-regressions/` files): a failure prints the shrunk input, which then becomes a named unit test
-//! next to the code it breaks.
+//! does not change them): [`CASES`] (256) for each of the 10 properties over pure parsers (config ×2,
+//! catalog ×5, loopback ×2, forged ID tokens), [`TOKEN_CASES`] (64) for the one that signs ID tokens
+//! (Ed25519 is slow unoptimised), [`FILE_CASES`] (64) for each of the 2 that read and write a kubeconfig on
+//! disk and [`SOCKET_CASES`] (32) for the one on the real loopback listener: 2,784 cases in all, about 8 s
+//! in a debug build on two cores. Failure persistence is off (no `proptest-regressions/` files): a failure
+//! prints the shrunk input, which then becomes a named unit test next to the code it breaks.
 
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -31,7 +33,7 @@ use signet_core::config::{Config, ConfigError};
 use signet_core::kubeconfig::{
     self, ClusterCa, EntryCredentials, KubeconfigError, KubeconfigTarget, SignetEntry,
 };
-use signet_core::oidc::loopback::{Request, parse_request};
+use signet_core::oidc::loopback::{LoopbackListener, Request, parse_request};
 use signet_core::oidc::{DexClaims, verify_id_token};
 use signet_core::paths::Paths;
 use signet_core::secret::Secret;
@@ -42,6 +44,8 @@ const CASES: u32 = 256;
 const TOKEN_CASES: u32 = 64;
 /// Cases for each property that reads and writes a kubeconfig (lock, backup, atomic write).
 const FILE_CASES: u32 = 64;
+/// Cases for the property that talks to the real loopback listener over TCP.
+const SOCKET_CASES: u32 = 32;
 
 fn cases(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -480,6 +484,30 @@ proptest! {
         let again = parsed.checked(Path::new("/home/p"))
             .map_err(|e| TestCaseError::fail(format!("re-rendered config refused: {e}")))?;
         prop_assert_eq!(again, parsed, "render → parse changed the config");
+    }
+
+    /// A valid catalog reads as the same config, and importing it into an empty config plans every
+    /// provider and cluster it holds, in order.
+    #[test]
+    fn a_valid_catalog_is_imported_with_every_entry(c in gen_config()) {
+        let text = text_of(&blocks(&c));
+        let own = Config::parse(&text, Path::new("team.toml"), Path::new("/home/p"))
+            .map_err(|e| TestCaseError::fail(format!("valid config refused: {e}")))?;
+        let catalog = Config::parse_catalog(&text, Path::new("team.toml"))
+            .map_err(|e| TestCaseError::fail(format!("valid catalog refused: {e}")))?;
+        prop_assert_eq!(&catalog, &own, "a catalog reads differently from a config");
+        let paths = Paths::under(Path::new("/nonexistent/signet-properties"));
+        let source = CatalogSource::File(PathBuf::from("team.toml"));
+        let plan = plan_catalog_import(&Config::default(), &paths, &source, &text)
+            .map_err(|e| TestCaseError::fail(format!("import refused: {e}")))?;
+        let merged = plan.merged_config();
+        let names = |c: &Config| -> (Vec<String>, Vec<String>) {
+            (
+                c.providers.iter().map(|p| p.name.clone()).collect(),
+                c.clusters.iter().map(|c| c.name.clone()).collect(),
+            )
+        };
+        prop_assert_eq!(names(merged), names(&catalog), "entries lost or reordered by the import");
     }
 
     /// Whatever the text, the config parser does not panic, and a refusal says `file:line:`.
@@ -1010,7 +1038,7 @@ fn named<'a>(doc: &'a Value, list: &str, name: &str) -> Option<&'a Value> {
 
 fn target(file: &Path) -> KubeconfigTarget {
     KubeconfigTarget::resolve(None, Path::new("/nonexistent"), Some(file))
-        .with_lock_timeout(std::time::Duration::from_millis(200))
+        .with_lock_timeout(Duration::from_millis(200))
 }
 
 proptest! {
@@ -1223,6 +1251,50 @@ proptest! {
             Some(Request::Elsewhere) => prop_assert!(!callback, "404 for {:?}", head),
             None => prop_assert!(false, "a well-formed request was not read: {:?}", head),
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(SOCKET_CASES))]
+
+    /// On the real listener, a client that sends random bytes and hangs up gets a 4xx or nothing, and the
+    /// browser's redirect after it is still the one handed over.
+    #[test]
+    fn loopback_listener_survives_random_bytes_and_hands_over_the_real_redirect(
+        garbage in prop::collection::vec(any::<u8>(), 0..2048),
+        state in state(),
+    ) {
+        use std::io::{Read as _, Write as _};
+        let listener = LoopbackListener::bind().expect("bind");
+        let addr = listener.redirect_uri().socket_addrs(|| None).expect("address")[0];
+        let browser_state = state.clone();
+        let clients = std::thread::spawn(move || {
+            let mut other = TcpStream::connect(addr).expect("connect");
+            let _ = other.write_all(&garbage);
+            let _ = other.shutdown(Shutdown::Write);
+            let mut answer = Vec::new();
+            let _ = other.read_to_end(&mut answer); // until the listener is done with it
+            let mut browser = TcpStream::connect(addr).expect("connect");
+            let _ = write!(
+                browser,
+                "GET /callback?code=c0de&state={browser_state} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            );
+            let mut page = String::new();
+            let _ = browser.read_to_string(&mut page);
+            (answer, page)
+        });
+        let callback = listener.accept(Duration::from_secs(10), &state);
+        let url = callback.as_ref().map(|c| c.url.query().map(str::to_owned)).ok().flatten();
+        if let Ok(callback) = callback {
+            callback.finish(Ok(""));
+        }
+        let (answer, page) = clients.join().expect("clients");
+        prop_assert_eq!(url, Some(format!("code=c0de&state={state}")), "the real redirect");
+        prop_assert!(page.starts_with("HTTP/1.1 200"), "browser page: {}", page);
+        prop_assert!(
+            answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"),
+            "answer to random bytes: {}", String::from_utf8_lossy(&answer)
+        );
     }
 }
 
