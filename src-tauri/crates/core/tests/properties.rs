@@ -1154,7 +1154,7 @@ fn state() -> impl Strategy<Value = String> {
 
 /// A value close to `state` that is not it.
 fn near_miss(s: String) -> impl Strategy<Value = String> {
-    let (a, b, c, d) = (s.clone(), s.clone(), s.clone(), s.clone());
+    let (a, b, c) = (s.clone(), s.clone(), s.clone());
     prop_oneof![
         Just(String::new()),
         Just(format!("{s}x")),
@@ -1166,8 +1166,21 @@ fn near_miss(s: String) -> impl Strategy<Value = String> {
             chars[k] = if chars[k] == 'a' { 'b' } else { 'a' };
             String::from_iter(chars)
         }),
-        Just(b.to_uppercase()).prop_filter("differs", move |u| *u != c),
-        "[A-Za-z0-9_-]{0,43}".prop_filter("differs", move |x| *x != d),
+        // The same letters in the other case (a state without letters gets one more character).
+        Just(match b.chars().position(|c| c.is_ascii_alphabetic()) {
+            Some(k) => {
+                let mut chars: Vec<char> = b.chars().collect();
+                chars[k] = if chars[k].is_ascii_lowercase() {
+                    chars[k].to_ascii_uppercase()
+                } else {
+                    chars[k].to_ascii_lowercase()
+                };
+                String::from_iter(chars)
+            }
+            None => format!("{b}A"),
+        }),
+        // Anything else (made different when it happens to be the state).
+        "[A-Za-z0-9_-]{0,43}".prop_map(move |x| if x == c { format!("{x}x") } else { x }),
     ]
 }
 
