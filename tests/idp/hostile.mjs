@@ -52,6 +52,7 @@ const stats = {
   auth_requests: 0,
   discovery_requests: 0,
   keys_requests: 0,
+  device_codes: 0,
 };
 
 const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
@@ -64,7 +65,7 @@ function dexAudience(clientId) {
   return { aud, azp: peers.length > 0 ? clientId : undefined };
 }
 
-async function craftIdToken(issuer, m, clientId) {
+async function craftIdToken(issuer, m, clientId, nonce) {
   const now = Math.floor(Date.now() / 1000);
   let { aud, azp } = dexAudience(clientId);
   switch (m) {
@@ -83,7 +84,7 @@ async function craftIdToken(issuer, m, clientId) {
     azp,
     exp: now + 300,
     iat: now,
-    nonce: lastNonce,
+    nonce,
     email: 'mallory@example.com',
     email_verified: true,
     name: 'mallory',
@@ -179,16 +180,33 @@ async function handle(req, res) {
       res.writeHead(302, { Location: target.href, 'Content-Length': 0 });
       return res.end();
     }
+    case `POST ${PREFIX}/device/code`: {
+      // Dex's device authorization answer; the device is approved at once (the first poll gets tokens).
+      const form = querystring.parse(await readBody(req));
+      lastScope = String(form.scope || 'openid');
+      stats.device_codes += 1;
+      return sendJson(res, 200, {
+        device_code: `d-${stats.device_codes}`,
+        user_code: 'HOST-ILE1',
+        verification_uri: `${issuer}/device`,
+        verification_uri_complete: `${issuer}/device?user_code=HOST-ILE1`,
+        expires_in: 300,
+        interval: 1,
+      });
+    }
     case `POST ${PREFIX}/token`: {
       const form = querystring.parse(await readBody(req));
       const grantType = String(form.grant_type || '');
       const key = grantType === DEVICE_GRANT ? 'device_code' : grantType;
       if (['authorization_code', 'refresh_token', 'device_code'].includes(key)) stats.token_requests[key] += 1;
       stats.token_requests.total += 1;
+      // The code names the mode of a sign-in; a refresh or a device poll gets the mode set now, so a
+      // session signed in `good` can be refreshed into a forgery.
       let m = mode;
       if (grantType === 'authorization_code' && MODES.includes(String(form.code))) m = String(form.code);
-      const fromRefresh = String(form.refresh_token || '').replace(/^r-/, '');
-      if (grantType === 'refresh_token' && MODES.includes(fromRefresh)) m = fromRefresh;
+      if (grantType === DEVICE_GRANT && !String(form.device_code || '').startsWith('d-')) {
+        return sendJson(res, 400, { error: 'invalid_request', error_description: 'Invalid Device code.' });
+      }
       let clientId = form.client_id ? String(form.client_id) : 'signet';
       const auth = req.headers.authorization;
       if (auth?.startsWith('Basic ')) {
@@ -199,7 +217,8 @@ async function handle(req, res) {
         token_type: 'bearer',
         expires_in: 300,
         refresh_token: `r-${m}`,
-        id_token: await craftIdToken(issuer, m, clientId),
+        // A device grant has no nonce; a refresh repeats the sign-in's, as the code grant's token had it.
+        id_token: await craftIdToken(issuer, m, clientId, grantType === DEVICE_GRANT ? undefined : lastNonce),
       });
     }
     default:

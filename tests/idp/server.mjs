@@ -208,7 +208,12 @@ const expiredGrants = new Set();
 const devicePolls = new Map(); // device_code -> { last, interval }
 const lastDevicePoll = new Map(); // device_code -> time of its last poll (any answer), for the stats
 let forcedSlowDowns = 0; // POST /__admin/device-slow-down: the next N pending polls answer slow_down
+const issuedDeviceCodes = new Set(); // every device_code /device/code has answered
+// Device codes whose request Dex would find past its expiry (POST /__admin/expire-device-codes): polling
+// them answers `expired_token` however long `expires_in` said.
+const expiredDeviceCodes = new Set();
 const connectorByInteraction = new Map(); // interaction uid -> connector id
+let clockSkewSeconds = 0; // POST /__admin/clock-skew: every answer's HTTP Date is this far off
 
 // ---------------------------------------------------------------- HTML
 const esc = (s) => String(s ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -473,7 +478,10 @@ function patchProvider() {
     }
     if (ctx.status !== 200 || !body) return;
     // Dex's device authorization response carries `interval`; its token responses say "bearer".
-    if (ctx.oidc?.route === 'device_authorization') ctx.body = { ...body, interval: opts.deviceInterval };
+    if (ctx.oidc?.route === 'device_authorization') {
+      ctx.body = { ...body, interval: opts.deviceInterval };
+      issuedDeviceCodes.add(body.device_code);
+    }
     if (ctx.oidc?.route === 'token' && body.token_type) ctx.body = { ...ctx.body, token_type: 'bearer' };
     // Dex keeps one refresh token per (user, connector, client): a new sign-in deletes the older one
     // (server/handlers.go exchangeAuthCode, the OfflineSessions entry is replaced).
@@ -644,6 +652,17 @@ async function admin(req, res, path) {
       forcedSlowDowns = count;
       return sendJson(res, 200, { device_slow_downs: count });
     }
+    case 'POST /__admin/expire-device-codes': {
+      // Models Dex's expiry.deviceRequests running out for every device code issued so far.
+      for (const code of issuedDeviceCodes) expiredDeviceCodes.add(code);
+      return sendJson(res, 200, { expired_device_codes: issuedDeviceCodes.size });
+    }
+    case 'POST /__admin/clock-skew': {
+      const seconds = Number(body.seconds);
+      if (!Number.isInteger(seconds)) return sendJson(res, 400, { error: 'seconds must be an integer' });
+      clockSkewSeconds = seconds;
+      return sendJson(res, 200, { clock_skew: seconds });
+    }
     case 'POST /__admin/id-token-ttl': {
       const seconds = Number(body.seconds);
       if (!Number.isInteger(seconds) || seconds <= 0) return sendJson(res, 400, { error: 'seconds must be a positive integer' });
@@ -738,6 +757,8 @@ let providerCallback;
 async function handle(req, res) {
   const url = new URL(req.url, 'http://standin.invalid');
   const path = url.pathname;
+  // Node sends its own Date only when none is set: a skewed one stands for a server whose clock is off.
+  if (clockSkewSeconds) res.setHeader('Date', new Date(Date.now() + clockSkewSeconds * 1000).toUTCString());
 
   if (path.startsWith('/__admin/')) return admin(req, res, path);
   if (PREFIX && !(path === PREFIX || path.startsWith(`${PREFIX}/`))) return sendJson(res, 404, { error: 'not_found' });
@@ -819,6 +840,12 @@ async function handle(req, res) {
   }
   if (form) {
     normalizeClientAuth(req, form);
+    if (path === `${PREFIX}/token` && form.grant_type === DEVICE_GRANT
+      && expiredDeviceCodes.has(String(form.device_code || ''))) {
+      // Dex (server/deviceflowhandlers.go): a device request past its expiry answers 400 expired_token, no
+      // description.
+      return sendJson(res, 400, { error: 'expired_token' });
+    }
     if (path === `${PREFIX}/token` && form.grant_type === 'refresh_token') {
       const refused = await dexRefreshCheck(req, form);
       if (refused) return sendJson(res, 400, refused);

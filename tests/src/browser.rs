@@ -151,6 +151,83 @@ impl FormBrowser {
         }
     }
 
+    /// Denies a device authorization as a person pressing "Cancel" would: opens `verification_uri`, types
+    /// `user_code`, and on the confirmation page submits the abort form (`#device-abort-form`) instead of
+    /// confirming. The device code's next poll then answers `access_denied`. Expects the page that says the
+    /// sign-in was aborted.
+    pub fn deny_device(&self, verification_uri: &str, user_code: &str) -> Result<(), BrowserError> {
+        let start = parse_url(verification_uri)?;
+        let page = self.page(self.client.get(start.clone()), &start)?;
+        let form = first_form(&page).ok_or_else(|| BrowserError::NoForm {
+            url: start.to_string(),
+            body: page.clone(),
+        })?;
+        let target = start
+            .join(&form.action)
+            .map_err(|_| BrowserError::BadRedirect {
+                url: start.to_string(),
+                location: form.action.clone(),
+            })?;
+        let fields: Vec<(String, String)> = form
+            .fields
+            .into_iter()
+            .map(|(name, value)| match name.as_str() {
+                "user_code" => (name, user_code.to_string()),
+                _ => (name, value),
+            })
+            .collect();
+        let confirm = self.page(self.client.post(target.clone()).form(&fields), &target)?;
+        let abort_at = confirm
+            .find("id=\"device-abort-form\"")
+            .and_then(|i| confirm[..i].rfind("<form"))
+            .ok_or_else(|| BrowserError::NoForm {
+                url: target.to_string(),
+                body: confirm.clone(),
+            })?;
+        let abort = first_form(&confirm[abort_at..]).ok_or_else(|| BrowserError::NoForm {
+            url: target.to_string(),
+            body: confirm.clone(),
+        })?;
+        let abort_url = target
+            .join(&abort.action)
+            .map_err(|_| BrowserError::BadRedirect {
+                url: target.to_string(),
+                location: abort.action.clone(),
+            })?;
+        let answer = self.page(
+            self.client.post(abort_url.clone()).form(&abort.fields),
+            &abort_url,
+        )?;
+        if answer.contains("aborted") {
+            Ok(())
+        } else {
+            Err(BrowserError::NoForm {
+                url: abort_url.to_string(),
+                body: answer,
+            })
+        }
+    }
+
+    /// The body of a 2xx answer (no redirects expected).
+    fn page(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        url: &Url,
+    ) -> Result<String, BrowserError> {
+        let response = self.send(request, url)?;
+        let status = response.status();
+        let body = response.text().unwrap_or_default();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(BrowserError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                body,
+            })
+        }
+    }
+
     fn send(
         &self,
         request: reqwest::blocking::RequestBuilder,

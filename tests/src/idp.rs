@@ -267,6 +267,20 @@ impl Idp {
             .admin_post("device-slow-down", &serde_json::json!({ "count": count }));
     }
 
+    /// Makes every device code issued so far answer its polls with Dex's 400 `expired_token` (Dex's
+    /// `expiry.deviceRequests` running out), however long its `expires_in` said it would live.
+    pub fn expire_device_codes(&self) {
+        self.server
+            .admin_post("expire-device-codes", &serde_json::json!({}));
+    }
+
+    /// Makes every answer from now on carry an HTTP `Date` `seconds` off the real time (negative: behind),
+    /// as a server whose clock is wrong would send; `0` puts it right.
+    pub fn set_clock_skew(&self, seconds: i64) {
+        self.server
+            .admin_post("clock-skew", &serde_json::json!({ "seconds": seconds }));
+    }
+
     /// Sets the lifetime of the ID and access tokens issued from now on (`--id-token-ttl` at run time), e.g.
     /// to sign in with a short-lived token and have the refresh give a long-lived one.
     pub fn set_id_token_ttl(&self, seconds: u64) {
@@ -303,6 +317,8 @@ pub struct HostileStats {
     pub auth_requests: u64,
     pub discovery_requests: u64,
     pub keys_requests: u64,
+    /// `POST /device/code` requests.
+    pub device_codes: u64,
     /// The current mode.
     pub mode: String,
 }

@@ -545,12 +545,16 @@ impl SecretStore for LazyKeyringStore {
     }
 }
 
+/// The error and its sources on one line, each cause once: zbus repeats its message down the chain.
 fn platform_detail(e: &keyring_core::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let cause = s.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
         source = s.source();
     }
     text

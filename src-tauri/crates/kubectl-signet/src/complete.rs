@@ -103,11 +103,12 @@ fn candidates(words: &[String], names: &dyn Fn(bool) -> Vec<String>) -> (Vec<Can
             _ => (Vec::new(), NO_FILES),
         },
     };
-    let mut matching: Vec<Candidate> = all
+    // A provider and a cluster may share a name (`login` offers both): each value once, first one first.
+    let mut seen = std::collections::HashSet::new();
+    let matching: Vec<Candidate> = all
         .into_iter()
-        .filter(|(v, _)| v.starts_with(typing))
+        .filter(|(v, _)| v.starts_with(typing) && seen.insert(v.clone()))
         .collect();
-    matching.dedup_by(|a, b| a.0 == b.0);
     (matching, directive)
 }
 
@@ -215,6 +216,27 @@ mod tests {
         assert_eq!(complete("logout ").0, vec!["corp"]);
         assert_eq!(complete("login ").0, vec!["corp", "prod", "staging"]);
         assert_eq!(complete("add cluster x --provider ").0, vec!["corp"]);
+    }
+
+    #[test]
+    fn a_name_shared_by_a_provider_and_a_cluster_is_offered_once() {
+        // The shared name is not adjacent in the list (providers first, then clusters), so only a
+        // seen-set catches it.
+        let names = |clusters: bool| -> Vec<String> {
+            if clusters {
+                vec!["prod".into(), "corp".into()]
+            } else {
+                vec!["corp".into(), "dev".into()]
+            }
+        };
+        let words: Vec<String> = ["login", ""].map(String::from).to_vec();
+        let (found, _) = candidates(&words, &names);
+        let found: Vec<String> = found.into_iter().map(|(v, _)| v).collect();
+        assert_eq!(
+            found,
+            vec!["corp", "dev", "prod"],
+            "each name once, in first-seen order"
+        );
     }
 
     #[test]

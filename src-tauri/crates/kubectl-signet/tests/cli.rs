@@ -863,3 +863,127 @@ fn token_mode_makes_the_kubeconfig_private_and_doctor_checks_the_modes_of_every_
     }
     assert!(!stdout.contains("eyJ"), "doctor never shows a token");
 }
+
+/// Two identity providers at once (issue 12): two Dex stand-ins, each trusted by its own API server; a
+/// person signed in to both (alice at one, bob at the other) reaches each cluster with that cluster's
+/// provider's token, and neither token ever reaches the other cluster.
+#[test]
+fn two_identity_providers_signed_in_at_once_each_cluster_gets_its_own_providers_token() {
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    let lab_idp = Idp::start(IdpOptions::default());
+    let lab_api = ApiServer::start(ApiServerOptions::new(lab_idp.issuer(), "kubernetes"));
+    let lab_ca = env.world.root.path().join("lab-apiserver-ca.pem");
+    std::fs::write(&lab_ca, &lab_api.ca().ca_pem).expect("write the lab API server's CA");
+    let paths = &env.world.paths;
+    let mut config =
+        signet_core::config::Config::load(&paths.config_file, &paths.home).expect("config");
+    config
+        .providers
+        .push(signet_tests::world::provider("lab", lab_idp.issuer(), None));
+    let mut staging = signet_tests::world::cluster("staging", "lab", Some("kubernetes"));
+    staging.server = lab_api.url().to_string();
+    staging.ca_file = Some(lab_ca);
+    config.clusters.push(staging);
+    env.world.write_config(&config);
+    let out = env.plugin(&["sync"]);
+    assert!(out.status.success(), "sync: {}", text(&out.stderr));
+
+    env.login();
+    let bob = format!("{} browse bob", probe().display());
+    let out = env.plugin(&["login", "lab", "--browser-command", &bob]);
+    assert!(out.status.success(), "login lab: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Signed in to lab as bob@example.com (groups: viewers)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = env.plugin(&["status", "--json"]);
+    assert!(out.status.success(), "status: {}", text(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let signed_in: Vec<(String, String)> = status["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .filter(|p| p["signed_in"] == true)
+        .map(|p| {
+            (
+                p["provider"].as_str().unwrap_or_default().to_string(),
+                p["email"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        signed_in,
+        [
+            ("corp".to_string(), "alice@example.com".to_string()),
+            ("lab".to_string(), "bob@example.com".to_string())
+        ],
+        "both sessions at once: {status}"
+    );
+    let corp_refresh = env.keyring.lookup("signet", "corp");
+    let lab_refresh = env.keyring.lookup("signet", "lab");
+    assert!(
+        corp_refresh.is_some() && lab_refresh.is_some() && corp_refresh != lab_refresh,
+        "each provider has its own refresh token in the keyring"
+    );
+
+    // Each cluster, through kubectl and the exec entry, as the person its provider signed in.
+    for (context, user) in [
+        ("prod", "alice@example.com"),
+        ("staging", "bob@example.com"),
+    ] {
+        let review = whoami(&env.kubectl(&["auth", "whoami", "--context", context, "-o", "json"]));
+        assert_eq!(
+            review["status"]["userInfo"]["username"], user,
+            "kubectl --context {context}"
+        );
+        let out = env.kubectl(&["get", "ns", "--context", context]);
+        assert!(
+            out.status.success(),
+            "kubectl get ns --context {context}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    // Each token is its own provider's, and each API server only ever saw its own provider's token.
+    let token = |cluster: &str| -> String {
+        let out = env.plugin(&["token", "--cluster", cluster]);
+        assert!(
+            out.status.success(),
+            "token {cluster}: {}",
+            text(&out.stderr)
+        );
+        let cred: Value = serde_json::from_slice(&out.stdout).expect("ExecCredential JSON");
+        cred["status"]["token"]
+            .as_str()
+            .expect("a token")
+            .to_string()
+    };
+    let (prod_token, staging_token) = (token("prod"), token("staging"));
+    assert_eq!(jwt_claims(&prod_token)["iss"], env.world.idp.issuer());
+    assert_eq!(jwt_claims(&staging_token)["iss"], lab_idp.issuer());
+    let prod_key = signet_tests::apiserver::token_key(&prod_token);
+    let staging_key = signet_tests::apiserver::token_key(&staging_token);
+    let prod_stats = env.api.stats();
+    let lab_stats = lab_api.stats();
+    assert_eq!(
+        prod_stats.per_token.keys().collect::<Vec<_>>(),
+        [&prod_key],
+        "prod's API server saw only corp's token: {prod_stats:?}"
+    );
+    assert_eq!(
+        lab_stats.per_token.keys().collect::<Vec<_>>(),
+        [&staging_key],
+        "staging's API server saw only lab's token: {lab_stats:?}"
+    );
+    assert_eq!(
+        (
+            prod_stats.unauthorized_requests,
+            lab_stats.unauthorized_requests
+        ),
+        (0, 0),
+        "no request was refused"
+    );
+}

@@ -14,6 +14,7 @@ use signet_core::paths::Paths;
 use signet_tests::apiserver::{ApiServer, ApiServerOptions};
 use signet_tests::idp::{Idp, IdpOptions};
 use signet_tests::keyring::KeyringSession;
+use signet_tests::tls::{HttpsFile, TestCa};
 use signet_tests::world::World;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
@@ -766,4 +767,80 @@ fn doctor_passes_on_a_healthy_setup_and_fails_discovery_when_the_idp_is_down() {
         text(&out.stderr)
     );
     assert!(lock.exists(), "doctor never deletes a lock");
+}
+
+/// A team catalog on an https server with its own CA (issue 12): refused with a clear TLS error — and
+/// nothing changed — while that CA is not trusted; imported once it is (`SSL_CERT_FILE`, which the system
+/// trust store honours, names it).
+#[test]
+fn a_catalog_over_https_with_a_private_ca_is_refused_until_that_ca_is_trusted() {
+    let env = Env::new();
+    let ca = TestCa::generate(env.root.path(), "catalog-server");
+    let server = HttpsFile::serve(&ca, "/signet/catalog.toml", catalog(&env));
+    let kubeconfig_before = std::fs::read(&env.kubeconfig).expect("read kubeconfig");
+
+    let out = env.plugin(&["import", "--catalog", server.url(), "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an untrusted certificate fails the import:\n{}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    for part in [
+        &format!("signet: could not download catalog '{}': ", server.url()),
+        "TLS",
+        "UnknownIssuer",
+        // What to do, for a catalog: there is no `ca_file` to set for one (that advice is a provider's).
+        "if the catalog's server uses a private CA, add that CA to the system's trusted certificates (or point SSL_CERT_FILE at it)",
+    ] {
+        assert!(
+            lines[0].contains(part),
+            "expected {part:?} in: {}",
+            lines[0]
+        );
+    }
+    assert!(
+        !lines[0].contains("ca_file"),
+        "no provider advice for a catalog: {}",
+        lines[0]
+    );
+    assert!(out.stdout.is_empty(), "no plan without a catalog");
+    assert_eq!(server.served(), 0, "the catalog never left the server");
+    // The server sees the refused handshake end a moment after the client has gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.refused() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(server.refused() >= 1, "the client refused the handshake");
+    assert!(!env.paths.config_file.exists(), "no config written");
+    assert_eq!(
+        std::fs::read(&env.kubeconfig).expect("read kubeconfig"),
+        kubeconfig_before,
+        "the kubeconfig is unchanged"
+    );
+
+    let out = env
+        .command(PLUGIN)
+        .args(["import", "--catalog", server.url(), "--yes"])
+        .env("SSL_CERT_FILE", &ca.ca_file)
+        .output()
+        .expect("run kubectl-signet import");
+    let stdout = ok(&out, "import --catalog https://… with the CA trusted");
+    assert!(
+        stdout.contains("context team-prod (cluster team-prod)"),
+        "{stdout}"
+    );
+    assert_eq!(server.served(), 1, "one download");
+    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config");
+    assert!(
+        config.provider("corp").is_some() && config.cluster("team-prod").is_some(),
+        "the catalog's provider and cluster are configured"
+    );
+    assert!(
+        entry(&env.view(), "contexts", "team-prod").is_some(),
+        "its context is written"
+    );
 }

@@ -9,7 +9,7 @@ use super::plan::{ImportPlan, NewEntries, Skipped, validate};
 use super::view::{Merged, mark_cluster};
 use super::{CatalogSource, Conflict, ImportError, ImportSource};
 use crate::config::{ClusterConfig, Config, Credentials, ProviderConfig, is_secure_or_loopback};
-use crate::http::{HttpClient, HttpOptions};
+use crate::http::{HttpClient, HttpError, HttpOptions};
 use crate::kubeconfig::{self, KubeconfigFile, KubeconfigTarget};
 use crate::paths::Paths;
 
@@ -33,7 +33,13 @@ pub fn read_catalog(source: &CatalogSource, http: HttpOptions) -> Result<String,
                 return Err(ImportError::InsecureUrl { url: url.clone() });
             }
             let client = HttpClient::new(http).map_err(|e| fetch_err(e.to_string()))?;
-            let response = client.get(url).map_err(|e| fetch_err(e.to_string()))?;
+            let response = client.get(url).map_err(|e| match e {
+                // HttpError::Tls's advice (a provider's ca_file) has no counterpart for a catalog.
+                HttpError::Tls { detail, .. } => fetch_err(format!(
+                    "TLS failed: {detail}; if the catalog's server uses a private CA, add that CA to the system's trusted certificates (or point SSL_CERT_FILE at it)"
+                )),
+                other => fetch_err(other.to_string()),
+            })?;
             let status = response.status();
             if status.is_redirection() {
                 let to = response

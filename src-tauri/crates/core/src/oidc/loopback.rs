@@ -118,18 +118,55 @@ impl LoopbackListener {
 /// answers (404 for another path, 400 for a foreign callback) and returns `None`.
 fn read_request(stream: TcpStream, redirect: &Url, state: &str) -> Option<Callback> {
     let head = read_head(&stream)?;
+    match parse_request(&head, redirect, state)? {
+        Request::Callback(url) => Some(Callback { url, stream }),
+        Request::Elsewhere => {
+            respond(
+                stream,
+                "404 Not Found",
+                "Not found",
+                "This address only receives Signet's sign-in redirect.",
+            );
+            None
+        }
+        Request::ForeignCallback => {
+            tracing::warn!(
+                "ignored a sign-in redirect whose state does not match the sign-in in progress"
+            );
+            respond(
+                stream,
+                "400 Bad Request",
+                "Not this sign-in",
+                "This answer does not belong to the sign-in Signet is waiting for, so it was ignored. Finish the sign-in in the window Signet opened.",
+            );
+            None
+        }
+    }
+}
+
+/// What a request head asks of the listener.
+#[doc(hidden)]
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `GET` of the redirect path carrying the `state` of the sign-in in progress.
+    Callback(Url),
+    /// The redirect path with another `state`, or none (answered 400 and ignored).
+    ForeignCallback,
+    /// Another path or method (answered 404).
+    Elsewhere,
+}
+
+/// Reads a request head's request line against the `redirect` URI and the expected `state`; `None` when
+/// it has no method and target (the connection is then closed without an answer). Public for the property
+/// tests (`tests/properties.rs`), which feed it random and mutated heads.
+#[doc(hidden)]
+pub fn parse_request(head: &str, redirect: &Url, state: &str) -> Option<Request> {
     let request_line = head.lines().next()?;
     let mut parts = request_line.split_whitespace();
     let (method, target) = (parts.next()?, parts.next()?);
     let url = redirect.join(target).ok()?;
     if method != "GET" || url.path() != redirect.path() {
-        respond(
-            stream,
-            "404 Not Found",
-            "Not found",
-            "This address only receives Signet's sign-in redirect.",
-        );
-        return None;
+        return Some(Request::Elsewhere);
     }
     let carried = url
         .query_pairs()
@@ -137,16 +174,10 @@ fn read_request(stream: TcpStream, redirect: &Url, state: &str) -> Option<Callba
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     if super::constant_time_eq(carried.as_bytes(), state.as_bytes()) {
-        return Some(Callback { url, stream });
+        Some(Request::Callback(url))
+    } else {
+        Some(Request::ForeignCallback)
     }
-    tracing::warn!("ignored a sign-in redirect whose state does not match the sign-in in progress");
-    respond(
-        stream,
-        "400 Bad Request",
-        "Not this sign-in",
-        "This answer does not belong to the sign-in Signet is waiting for, so it was ignored. Finish the sign-in in the window Signet opened.",
-    );
-    None
 }
 
 /// The request head (up to the blank line), read within [`HEAD_DEADLINE`] in total and at most

@@ -24,7 +24,9 @@ mod verify;
 
 pub use device::DEVICE_MAX_LIFETIME;
 use verify::constant_time_eq;
-pub use verify::{CLOCK_SKEW, check_cached_audience, check_same_subject, check_times};
+pub use verify::{
+    CLOCK_SKEW, check_cached_audience, check_same_subject, check_times, verify_id_token,
+};
 
 use std::cell::Cell;
 use std::sync::Mutex;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    ClientId, IdTokenVerifier, Nonce, OAuth2TokenResponse as _, TokenResponse as _,
+    ClientId, IdTokenVerifier, IssuerUrl, Nonce, OAuth2TokenResponse as _, TokenResponse as _,
 };
 
 use super::{DexIdToken, DexTokenResponse, Identity, OidcError, OidcProvider, TokenSet};
@@ -80,15 +80,7 @@ impl OidcProvider {
             other => other,
         }
         .map_err(|e| OidcError::InvalidIdToken(describe_claims_error(&e)))
-        .and_then(|(identity, exp, iat, nbf)| {
-            check_azp(
-                token_azp(token).as_deref(),
-                identity.audiences.len(),
-                &self.config.client_id,
-            )?;
-            check_times(iat, nbf, Utc::now())?;
-            Ok((identity, exp, iat))
-        })
+        .and_then(|verified| check_verified(token, verified, &self.config.client_id))
     }
 
     fn verify_with(
@@ -98,35 +90,90 @@ impl OidcProvider {
         audiences: &[String],
         jwks: CoreJsonWebKeySet,
     ) -> Result<Verified, openidconnect::ClaimsVerificationError> {
-        let allowed: Vec<String> = audiences.to_vec();
-        let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
-            ClientId::new(self.config.client_id.clone()),
-            self.metadata.issuer().clone(),
+        verify_claims(
+            token,
+            &self.config.client_id,
+            self.metadata.issuer(),
             jwks,
+            nonce,
+            audiences,
         )
-        .set_allowed_algs(ALLOWED_ALGS)
-        .set_other_audience_verifier_fn(move |aud| allowed.iter().any(|a| a == aud.as_str()));
-        let claims = match nonce {
-            Some(nonce) => token.claims(&verifier, nonce)?,
-            None => token.claims(&verifier, |_: Option<&Nonce>| Ok(()))?,
-        };
-        let identity = Identity {
-            subject: claims.subject().to_string(),
-            email: claims.email().map(|e| e.to_string()),
-            email_verified: claims.email_verified(),
-            name: claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.to_string()),
-            groups: claims.additional_claims().groups.clone(),
-            audiences: claims.audiences().iter().map(|a| a.to_string()).collect(),
-        };
-        let nbf = claims
-            .additional_claims()
-            .nbf
-            .and_then(|n| DateTime::from_timestamp(n, 0));
-        Ok((identity, claims.expiration(), claims.issue_time(), nbf))
     }
+}
+
+fn verify_claims(
+    token: &DexIdToken,
+    client_id: &str,
+    issuer: &IssuerUrl,
+    jwks: CoreJsonWebKeySet,
+    nonce: Option<&Nonce>,
+    audiences: &[String],
+) -> Result<Verified, openidconnect::ClaimsVerificationError> {
+    let allowed: Vec<String> = audiences.to_vec();
+    let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
+        ClientId::new(client_id.to_owned()),
+        issuer.clone(),
+        jwks,
+    )
+    .set_allowed_algs(ALLOWED_ALGS)
+    .set_other_audience_verifier_fn(move |aud| allowed.iter().any(|a| a == aud.as_str()));
+    let claims = match nonce {
+        Some(nonce) => token.claims(&verifier, nonce)?,
+        None => token.claims(&verifier, |_: Option<&Nonce>| Ok(()))?,
+    };
+    let identity = Identity {
+        subject: claims.subject().to_string(),
+        email: claims.email().map(|e| e.to_string()),
+        email_verified: claims.email_verified(),
+        name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string()),
+        groups: claims.additional_claims().groups.clone(),
+        audiences: claims.audiences().iter().map(|a| a.to_string()).collect(),
+    };
+    let nbf = claims
+        .additional_claims()
+        .nbf
+        .and_then(|n| DateTime::from_timestamp(n, 0));
+    Ok((identity, claims.expiration(), claims.issue_time(), nbf))
+}
+
+/// The checks after the signature and standard claims: `azp` and the clock (`iat`, `nbf`).
+fn check_verified(
+    token: &DexIdToken,
+    (identity, exp, iat, nbf): Verified,
+    client_id: &str,
+) -> Result<(Identity, DateTime<Utc>, DateTime<Utc>), OidcError> {
+    check_azp(
+        token_azp(token).as_deref(),
+        identity.audiences.len(),
+        client_id,
+    )?;
+    check_times(iat, nbf, Utc::now())?;
+    Ok((identity, exp, iat))
+}
+
+/// Verifies a raw ID token as a sign-in does — signature against `jwks`, `iss`, `aud`, `azp`, `exp`,
+/// `iat`/`nbf` and, when given, the nonce — without a provider or the network (no JWKS refetch on an
+/// unknown key). Public for the property tests (`tests/properties.rs`), which feed it random and mutated
+/// tokens; Signet itself verifies through [`OidcProvider`].
+#[doc(hidden)]
+pub fn verify_id_token(
+    raw: &str,
+    client_id: &str,
+    issuer: &IssuerUrl,
+    jwks: CoreJsonWebKeySet,
+    nonce: Option<&Nonce>,
+    audiences: &[String],
+) -> Result<Identity, OidcError> {
+    // The parse error is not shown: it could quote the token.
+    let token: DexIdToken = raw
+        .parse()
+        .map_err(|_| OidcError::InvalidIdToken("it is not a signed JWT".into()))?;
+    let verified = verify_claims(&token, client_id, issuer, jwks, nonce, audiences)
+        .map_err(|e| OidcError::InvalidIdToken(describe_claims_error(&e)))?;
+    check_verified(&token, verified, client_id).map(|(identity, _, _)| identity)
 }
 
 /// What a verified ID token yields: who, `exp`, `iat` and `nbf`.
