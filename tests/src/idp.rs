@@ -209,6 +209,11 @@ impl Idp {
         }
     }
 
+    /// Stops the stand-in: from now on its port refuses connections ("the IdP is down").
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+
     /// `http(s)://127.0.0.1:<port><issuer_path>`
     pub fn issuer(&self) -> &str {
         &self.server.issuer
@@ -265,6 +270,15 @@ impl Idp {
     pub fn force_device_slow_downs(&self, count: u32) {
         self.server
             .admin_post("device-slow-down", &serde_json::json!({ "count": count }));
+    }
+
+    /// Every `device_code` the stand-in has issued so far (secrets: tests check they reach no log).
+    pub fn device_codes(&self) -> Vec<String> {
+        #[derive(serde::Deserialize)]
+        struct Codes {
+            device_codes: Vec<String>,
+        }
+        self.server.admin_get::<Codes>("device-codes").device_codes
     }
 
     /// Makes every device code issued so far answer its polls with Dex's 400 `expired_token` (Dex's
@@ -559,10 +573,16 @@ impl NodeServer {
     }
 }
 
-impl Drop for NodeServer {
-    fn drop(&mut self) {
+impl NodeServer {
+    fn stop(&mut self) {
         drop(self.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

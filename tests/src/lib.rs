@@ -5,6 +5,7 @@
 
 pub mod apiserver;
 pub mod browser;
+pub mod cli;
 pub mod desktop;
 pub mod idp;
 pub mod keyring;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use signet_tests::apiserver::{ApiServer, ApiServerOptions, versioned_kubectl};
+use signet_tests::cli::{CliWorld, probe, text};
 use signet_tests::idp::{Idp, IdpOptions, jwt_claims};
-use signet_tests::keyring::KeyringSession;
 use signet_tests::world::{ClosedPort, World};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
@@ -21,23 +21,19 @@ fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
     LOAD.read().unwrap_or_else(|p| p.into_inner())
 }
 
-fn probe() -> PathBuf {
-    // signet-probe is built next to this test's binaries by the workspace build.
-    let dir = Path::new(PLUGIN).parent().expect("target dir");
-    let probe = dir.join("signet-probe");
-    assert!(
-        probe.exists(),
-        "{} is missing: run `cargo test --workspace` (scripts/test.sh)",
-        probe.display()
-    );
-    probe
+/// The CLI world with the API-server stand-in serving cluster `prod`, kubeconfig written and `prod`
+/// current; sign-ins open `signet-probe browse alice`.
+struct Env {
+    cli: CliWorld,
+    api: ApiServer,
 }
 
-struct Env {
-    world: World,
-    keyring: KeyringSession,
-    api: ApiServer,
-    browser_log: PathBuf,
+impl std::ops::Deref for Env {
+    type Target = CliWorld;
+
+    fn deref(&self) -> &CliWorld {
+        &self.cli
+    }
 }
 
 impl Env {
@@ -50,42 +46,15 @@ impl Env {
         config.clusters[0].server = api.url().to_string();
         config.clusters[0].ca_file = Some(ca);
         world.write_config(&config);
-        let keyring = KeyringSession::start(&world.paths.home);
-        let browser_log = world.root.path().join("browser.log");
         let env = Env {
-            world,
-            keyring,
+            cli: CliWorld::new(PLUGIN, world).browser("alice"),
             api,
-            browser_log,
         };
         let out = env.plugin(&["sync"]);
         assert!(out.status.success(), "sync: {}", text(&out.stderr));
         let out = env.plugin(&["use", "prod"]);
         assert!(out.status.success(), "use: {}", text(&out.stderr));
         env
-    }
-
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = self.world.command(program);
-        self.keyring.apply(&mut cmd);
-        cmd.env("BROWSER", format!("{} browse alice", probe().display()))
-            .env("SIGNET_TEST_BROWSER_LOG", &self.browser_log)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn plugin(&self, args: &[&str]) -> Output {
-        self.command(PLUGIN)
-            .args(args)
-            .output()
-            .expect("run kubectl-signet")
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        self.command("kubectl")
-            .args(args)
-            .output()
-            .expect("run kubectl")
     }
 
     fn login(&self) {
@@ -98,16 +67,6 @@ impl Env {
         );
         self.world.idp.reset_stats();
     }
-
-    fn browser_launches(&self) -> usize {
-        std::fs::read_to_string(&self.browser_log)
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Waits (≤ 60 s) until `status --json` says the cluster's cached token has expired.
@@ -513,7 +472,10 @@ fn add_provider_validates_discovery_and_add_cluster_writes_a_context_kubectl_use
     let out = env
         .command(PLUGIN)
         .args(["login", "corp2", "--browser-command"])
-        .arg(format!("{} browse alice", probe().display()))
+        .arg(format!(
+            "{} browse alice",
+            probe(Path::new(PLUGIN)).display()
+        ))
         .output()
         .expect("login");
     assert!(out.status.success(), "login: {}", text(&out.stderr));
@@ -574,7 +536,7 @@ fn token_mode_writes_a_static_token_that_kubectl_uses_and_rewrites_it_on_refresh
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let out = env
-        .command(probe())
+        .command(probe(Path::new(PLUGIN)))
         .args(["refresh", "corp"])
         .output()
         .expect("run signet-probe refresh");
@@ -890,7 +852,7 @@ fn two_identity_providers_signed_in_at_once_each_cluster_gets_its_own_providers_
     assert!(out.status.success(), "sync: {}", text(&out.stderr));
 
     env.login();
-    let bob = format!("{} browse bob", probe().display());
+    let bob = format!("{} browse bob", probe(Path::new(PLUGIN)).display());
     let out = env.plugin(&["login", "lab", "--browser-command", &bob]);
     assert!(out.status.success(), "login lab: {}", text(&out.stderr));
     assert!(

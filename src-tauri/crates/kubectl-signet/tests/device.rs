@@ -5,14 +5,14 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use signet_tests::browser::FormBrowser;
+use signet_tests::cli::{CliWorld, text};
 use signet_tests::idp::{Idp, IdpOptions, PASSWORD};
-use signet_tests::keyring::KeyringSession;
 use signet_tests::world::World;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
@@ -20,9 +20,16 @@ const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
 const WAIT: Duration = Duration::from_secs(30);
 
 struct Env {
-    world: World,
-    keyring: KeyringSession,
+    cli: CliWorld,
     kubeconfig: PathBuf,
+}
+
+impl std::ops::Deref for Env {
+    type Target = CliWorld;
+
+    fn deref(&self) -> &CliWorld {
+        &self.cli
+    }
 }
 
 impl Env {
@@ -34,31 +41,15 @@ impl Env {
             ..IdpOptions::default()
         }));
         world.write_config(&world.config());
-        let keyring = KeyringSession::start(&world.paths.home);
         let kubeconfig = world.root.path().join("kubeconfig");
         let env = Env {
-            world,
-            keyring,
+            cli: CliWorld::new(PLUGIN, world),
             kubeconfig,
         };
         let out = env.plugin(&["sync"]);
         assert!(out.status.success(), "sync: {}", text(&out.stderr));
         assert!(env.kubeconfig.exists(), "sync wrote the kubeconfig");
         env
-    }
-
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = self.world.command(program);
-        self.keyring.apply(&mut cmd);
-        cmd.stdin(Stdio::null());
-        cmd
-    }
-
-    fn plugin(&self, args: &[&str]) -> Output {
-        self.command(PLUGIN)
-            .args(args)
-            .output()
-            .expect("run kubectl-signet")
     }
 
     /// `kubectl signet login corp --device` with stdout and stderr on pipes (no terminal: no QR code).
@@ -249,10 +240,6 @@ impl Running {
             .unwrap_or_default();
         (status, self.seen.split_off(started), stdout)
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Every regular file under `dir` (none when it does not exist).

@@ -7,15 +7,22 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 use signet_core::config::SecretStoreChoice;
+use signet_tests::cli::{CliWorld, text};
 use signet_tests::idp::{Idp, IdpOptions};
-use signet_tests::keyring::KeyringSession;
 use signet_tests::world::World;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
 
 struct Env {
-    world: World,
-    keyring: KeyringSession,
+    cli: CliWorld,
+}
+
+impl std::ops::Deref for Env {
+    type Target = CliWorld;
+
+    fn deref(&self) -> &CliWorld {
+        &self.cli
+    }
 }
 
 impl Env {
@@ -26,23 +33,12 @@ impl Env {
         let mut config = world.config();
         config.settings.secret_store = store;
         world.write_config(&config);
-        let keyring = KeyringSession::start(&world.paths.home);
-        let env = Env { world, keyring };
-        let out = env
-            .command(PLUGIN)
-            .arg("sync")
-            .output()
-            .expect("run kubectl-signet sync");
+        let env = Env {
+            cli: CliWorld::new(PLUGIN, world),
+        };
+        let out = env.plugin(&["sync"]);
         assert!(out.status.success(), "sync: {}", text(&out.stderr));
         env
-    }
-
-    /// A command in this world, on the private keyring's bus.
-    fn command(&self, program: &str) -> Command {
-        let mut cmd = self.world.command(program);
-        self.keyring.apply(&mut cmd);
-        cmd.stdin(Stdio::null());
-        cmd
     }
 
     /// `kubectl signet doctor`, after `adjust` has had its say on the command's environment.
@@ -56,10 +52,6 @@ impl Env {
     fn doctor(&self) -> Output {
         self.doctor_with(|_| {})
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The one doctor line that starts with `prefix` (level and check, e.g. `"fail  keyring:"`).

@@ -26,28 +26,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use signet_core::config::SecretStoreChoice;
+use signet_tests::cli::{probe, text};
 use signet_tests::idp::{Idp, IdpOptions};
 use signet_tests::world::World;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
 const ENTRY: &str = "keyring:corp@signet";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn probe() -> PathBuf {
-    let probe = Path::new(PLUGIN)
-        .parent()
-        .expect("target dir")
-        .join("signet-probe");
-    assert!(
-        probe.exists(),
-        "{} is missing: run `cargo test --workspace` (scripts/test.sh)",
-        probe.display()
-    );
-    probe
-}
 
 fn require(tool: &str, package: &str) {
     let found = std::env::var_os("PATH")
@@ -221,7 +205,10 @@ impl Headless {
         self.ns.wrap(&mut cmd, program);
         cmd.args(args)
             .env("XDG_RUNTIME_DIR", &self.runtime_dir)
-            .env("BROWSER", format!("{} browse alice", probe().display()))
+            .env(
+                "BROWSER",
+                format!("{} browse alice", probe(Path::new(PLUGIN)).display()),
+            )
             .env("SIGNET_TEST_BROWSER_LOG", &self.browser_log)
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("DISPLAY")

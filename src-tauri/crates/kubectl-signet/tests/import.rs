@@ -5,15 +5,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use signet_core::config::Config;
-use signet_core::paths::Paths;
 use signet_tests::apiserver::{ApiServer, ApiServerOptions};
+use signet_tests::cli::{CliWorld, text};
 use signet_tests::idp::{Idp, IdpOptions};
-use signet_tests::keyring::KeyringSession;
 use signet_tests::tls::{HttpsFile, TestCa};
 use signet_tests::world::World;
 
@@ -23,89 +22,42 @@ const FIXTURE: &str = include_str!("fixtures/kubelogin-kubeconfig.yaml");
 const PROVIDER: &str = "127-0-0-1";
 const LEGACY_SECRETS: [&str; 2] = ["legacy-id-token-signature", "legacy-refresh-token-value"];
 
-fn probe() -> PathBuf {
-    let dir = Path::new(PLUGIN).parent().expect("target dir");
-    let probe = dir.join("signet-probe");
-    assert!(
-        probe.exists(),
-        "{} is missing: run `cargo test --workspace` (scripts/test.sh)",
-        probe.display()
-    );
-    probe
+/// The CLI world with the API-server stand-in; sign-ins open `signet-probe browse alice`.
+struct Env {
+    cli: CliWorld,
+    api: ApiServer,
+    kubeconfig: PathBuf,
 }
 
-struct Env {
-    root: tempfile::TempDir,
-    paths: Paths,
-    idp: Option<Idp>,
-    api: ApiServer,
-    keyring: KeyringSession,
-    kubeconfig: PathBuf,
-    browser_log: PathBuf,
+impl std::ops::Deref for Env {
+    type Target = CliWorld;
+
+    fn deref(&self) -> &CliWorld {
+        &self.cli
+    }
 }
 
 impl Env {
     /// A world whose kubeconfig is the fixture, pointing at the stand-ins; no Signet config yet.
     fn new() -> Env {
-        let World { root, paths, idp } = World::new(Idp::start(IdpOptions::default()));
+        let world = World::new(Idp::start(IdpOptions::default()));
         // The API server trusts the old kubelogin client id as audience, as a real one would.
-        let api = ApiServer::start(ApiServerOptions::new(idp.issuer(), "signet"));
-        let kubeconfig = root.path().join("kubeconfig");
+        let api = ApiServer::start(ApiServerOptions::new(world.idp.issuer(), "signet"));
+        let kubeconfig = world.root.path().join("kubeconfig");
         let text = FIXTURE
-            .replace("@ISSUER@", idp.issuer())
+            .replace("@ISSUER@", world.idp.issuer())
             .replace("@SERVER@", api.url())
             .replace("@CA@", &api.ca().ca_file.display().to_string());
         std::fs::write(&kubeconfig, text).expect("write the fixture kubeconfig");
-        let keyring = KeyringSession::start(&paths.home);
-        let browser_log = root.path().join("browser.log");
         Env {
-            root,
-            paths,
-            idp: Some(idp),
+            cli: CliWorld::new(PLUGIN, world).browser("alice"),
             api,
-            keyring,
             kubeconfig,
-            browser_log,
         }
     }
 
     fn idp(&self) -> &Idp {
-        self.idp.as_ref().expect("the IdP is running")
-    }
-
-    /// Every path of the command inside this world, as `World::command` does.
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(program);
-        let root = self.root.path();
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.paths.home)
-            .env("SIGNET_CONFIG", &self.paths.config_file)
-            .env("XDG_CONFIG_HOME", root.join("config"))
-            .env("XDG_CACHE_HOME", root.join("cache"))
-            .env("XDG_STATE_HOME", root.join("state"))
-            .env("XDG_DATA_HOME", root.join("data"))
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("RUST_BACKTRACE", "1");
-        self.keyring.apply(&mut cmd);
-        cmd.env("BROWSER", format!("{} browse alice", probe().display()))
-            .env("SIGNET_TEST_BROWSER_LOG", &self.browser_log)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn plugin(&self, args: &[&str]) -> Output {
-        self.command(PLUGIN)
-            .args(args)
-            .output()
-            .expect("run kubectl-signet")
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        self.command("kubectl")
-            .args(args)
-            .output()
-            .expect("run kubectl")
+        &self.world.idp
     }
 
     /// The kubeconfig as kubectl reads it (`kubectl config view --raw -o json`).
@@ -116,12 +68,8 @@ impl Env {
     }
 
     fn config_text(&self) -> String {
-        std::fs::read_to_string(&self.paths.config_file).unwrap_or_default()
+        std::fs::read_to_string(&self.world.paths.config_file).unwrap_or_default()
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn ok(out: &Output, what: &str) -> String {
@@ -199,10 +147,10 @@ fn import_dry_run_prints_the_plan_and_changes_nothing() {
         "a dry run leaves the kubeconfig byte for byte"
     );
     assert!(
-        !env.paths.config_file.exists(),
+        !env.world.paths.config_file.exists(),
         "a dry run writes no config"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(env.root.path())
+    let leftovers: Vec<_> = std::fs::read_dir(env.world.root.path())
         .expect("list root")
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -240,7 +188,8 @@ fn import_adopts_kubelogin_and_legacy_contexts_keeps_every_other_entry_and_kubec
         .expect("backup");
     assert_eq!(backup, original, "the backup is the file as it was");
 
-    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config written");
+    let config =
+        Config::load(&env.world.paths.config_file, &env.world.paths.home).expect("config written");
     let provider = config
         .provider(PROVIDER)
         .expect("provider from the issuer host");
@@ -443,7 +392,7 @@ namespace = "team-a"
 #[test]
 fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_written() {
     let env = Env::new();
-    let file = env.root.path().join("catalog.toml");
+    let file = env.world.root.path().join("catalog.toml");
     std::fs::write(&file, catalog(&env)).expect("write catalog");
     let before = std::fs::read(&env.kubeconfig).expect("read kubeconfig");
     let file_arg = file.to_str().expect("utf-8 path");
@@ -462,7 +411,7 @@ fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_writ
         before,
         "dry run"
     );
-    assert!(!env.paths.config_file.exists());
+    assert!(!env.world.paths.config_file.exists());
 
     let out = ok(
         &env.plugin(&["import", "--catalog", file_arg, "--yes"]),
@@ -473,7 +422,7 @@ fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_writ
         "{out}"
     );
     assert!(out.contains("kubectl signet login corp"), "{out}");
-    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config");
+    let config = Config::load(&env.world.paths.config_file, &env.world.paths.home).expect("config");
     assert!(config.provider("corp").is_some() && config.cluster("team-prod").is_some());
     let view = env.view();
     let ctx = entry(&view, "contexts", "team-prod").expect("context written");
@@ -505,7 +454,7 @@ fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_writ
         "import --catalog URL",
     );
     assert!(out.contains("add 0 providers and 1 cluster"), "{out}");
-    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config");
+    let config = Config::load(&env.world.paths.config_file, &env.world.paths.home).expect("config");
     assert_eq!(config.clusters.len(), 2);
 
     // kubectl uses the catalog's context once signed in.
@@ -527,7 +476,7 @@ fn a_catalog_from_a_file_and_from_a_loopback_url_is_merged_and_its_contexts_writ
         "{stderr}"
     );
     assert!(
-        stderr.contains(&env.paths.config_file.display().to_string()),
+        stderr.contains(&env.world.paths.config_file.display().to_string()),
         "{stderr}"
     );
 }
@@ -540,7 +489,7 @@ fn a_catalog_with_a_client_secret_is_rejected_and_nothing_changes() {
         "client_id = \"signet\"\nclient_secret = \"do-not-share-me\"",
     );
     let url = serve(secret_catalog.clone());
-    let file = env.root.path().join("catalog.toml");
+    let file = env.world.root.path().join("catalog.toml");
     std::fs::write(&file, secret_catalog).expect("write catalog");
     for source in [file.to_str().expect("utf-8"), url.as_str()] {
         let out = env.plugin(&["import", "--catalog", source, "--dry-run"]);
@@ -563,7 +512,7 @@ fn a_catalog_with_a_client_secret_is_rejected_and_nothing_changes() {
         );
         assert!(out.stdout.is_empty(), "no plan on failure");
     }
-    assert!(!env.paths.config_file.exists(), "nothing imported");
+    assert!(!env.world.paths.config_file.exists(), "nothing imported");
 
     let out = env.plugin(&["import", "--catalog", "http://catalog.example.com/c.toml"]);
     assert_eq!(out.status.code(), Some(1));
@@ -579,7 +528,7 @@ fn a_catalog_with_a_client_secret_is_rejected_and_nothing_changes() {
 #[test]
 fn a_catalog_import_without_a_terminal_or_yes_changes_nothing_and_says_how_to_apply() {
     let env = Env::new();
-    let file = env.root.path().join("catalog.toml");
+    let file = env.world.root.path().join("catalog.toml");
     std::fs::write(&file, catalog(&env)).expect("write catalog");
     let before = std::fs::read(&env.kubeconfig).expect("read kubeconfig");
     let out = env.plugin(&["import", "--catalog", file.to_str().expect("utf-8")]);
@@ -596,7 +545,7 @@ fn a_catalog_import_without_a_terminal_or_yes_changes_nothing_and_says_how_to_ap
     );
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--yes"), "says how to apply: {stderr}");
-    assert!(!env.paths.config_file.exists(), "no config written");
+    assert!(!env.world.paths.config_file.exists(), "no config written");
     assert_eq!(
         std::fs::read(&env.kubeconfig).expect("read kubeconfig"),
         before,
@@ -609,7 +558,7 @@ fn a_catalog_import_without_a_terminal_or_yes_changes_nothing_and_says_how_to_ap
 #[test]
 fn a_catalog_import_on_a_terminal_asks_and_applies_only_on_yes() {
     let env = Env::new();
-    let file = env.root.path().join("catalog.toml");
+    let file = env.world.root.path().join("catalog.toml");
     std::fs::write(&file, catalog(&env)).expect("write catalog");
     let before = std::fs::read(&env.kubeconfig).expect("read kubeconfig");
     let on_terminal = |answer: &str| -> Output {
@@ -644,14 +593,14 @@ fn a_catalog_import_on_a_terminal_asks_and_applies_only_on_yes() {
     );
     assert!(shown.contains("Apply this import? [y/N]"), "asked: {shown}");
     assert!(shown.contains("Nothing was changed"), "{shown}");
-    assert!(!env.paths.config_file.exists(), "no config after 'n'");
+    assert!(!env.world.paths.config_file.exists(), "no config after 'n'");
     assert_eq!(std::fs::read(&env.kubeconfig).expect("read"), before);
 
     let out = on_terminal("y\n");
     let shown = text(&out.stdout);
     assert!(out.status.success(), "applied after 'y': {shown}");
     assert!(shown.contains("Imported."), "{shown}");
-    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config");
+    let config = Config::load(&env.world.paths.config_file, &env.world.paths.home).expect("config");
     assert!(config.cluster("team-prod").is_some(), "{config:?}");
 }
 
@@ -679,13 +628,13 @@ fn a_catalog_cluster_that_skips_tls_verification_needs_allow_insecure() {
             && stderr.contains("--allow-insecure"),
         "{stderr}"
     );
-    assert!(!env.paths.config_file.exists(), "nothing imported");
+    assert!(!env.world.paths.config_file.exists(), "nothing imported");
 
     ok(
         &env.plugin(&["import", "--catalog", &url, "--yes", "--allow-insecure"]),
         "import --allow-insecure",
     );
-    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config");
+    let config = Config::load(&env.world.paths.config_file, &env.world.paths.home).expect("config");
     assert!(
         config
             .cluster("team-prod")
@@ -736,7 +685,7 @@ fn doctor_passes_on_a_healthy_setup_and_fails_discovery_when_the_idp_is_down() {
         .open(&lock)
         .and_then(|f| f.set_modified(old))
         .expect("age the lock");
-    drop(env.idp.take());
+    env.cli.world.idp.stop();
 
     let out = env.plugin(&["doctor"]);
     let stdout = text(&out.stdout);
@@ -775,7 +724,7 @@ fn doctor_passes_on_a_healthy_setup_and_fails_discovery_when_the_idp_is_down() {
 #[test]
 fn a_catalog_over_https_with_a_private_ca_is_refused_until_that_ca_is_trusted() {
     let env = Env::new();
-    let ca = TestCa::generate(env.root.path(), "catalog-server");
+    let ca = TestCa::generate(env.world.root.path(), "catalog-server");
     let server = HttpsFile::serve(&ca, "/signet/catalog.toml", catalog(&env));
     let kubeconfig_before = std::fs::read(&env.kubeconfig).expect("read kubeconfig");
 
@@ -815,7 +764,7 @@ fn a_catalog_over_https_with_a_private_ca_is_refused_until_that_ca_is_trusted() 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(server.refused() >= 1, "the client refused the handshake");
-    assert!(!env.paths.config_file.exists(), "no config written");
+    assert!(!env.world.paths.config_file.exists(), "no config written");
     assert_eq!(
         std::fs::read(&env.kubeconfig).expect("read kubeconfig"),
         kubeconfig_before,
@@ -834,7 +783,7 @@ fn a_catalog_over_https_with_a_private_ca_is_refused_until_that_ca_is_trusted() 
         "{stdout}"
     );
     assert_eq!(server.served(), 1, "one download");
-    let config = Config::load(&env.paths.config_file, &env.paths.home).expect("config");
+    let config = Config::load(&env.world.paths.config_file, &env.world.paths.home).expect("config");
     assert!(
         config.provider("corp").is_some() && config.cluster("team-prod").is_some(),
         "the catalog's provider and cluster are configured"

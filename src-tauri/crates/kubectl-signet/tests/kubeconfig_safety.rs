@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 use signet_core::config::Config;
 use signet_core::kubeconfig::{BACKUP_SUFFIX, DEFAULT_LOCK_TIMEOUT, lock_path};
+use signet_tests::cli::text;
 use signet_tests::world::{cluster, provider};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
@@ -141,10 +142,6 @@ impl Sandbox {
             file,
         ]))
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn view_json(out: &Output) -> Value {
