@@ -6,9 +6,9 @@
 //! How many cases CI runs (`cargo test -p signet-core --test properties`; fixed in code, `PROPTEST_CASES`
 //! does not change them): [`CASES`] (256) for each of the 10 properties over pure parsers (config ×2,
 //! catalog ×5, loopback ×2, forged ID tokens), [`TOKEN_CASES`] (64) for the one that signs ID tokens
-//! (Ed25519 is slow unoptimised), [`FILE_CASES`] (64) for each of the 2 that read and write a kubeconfig on
-//! disk and [`SOCKET_CASES`] (32) for the one on the real loopback listener: 2,784 cases in all, about 8 s
-//! in a debug build on two cores. Failure persistence is off (no `proptest-regressions/` files): a failure
+//! (Ed25519 is slow unoptimised), [`FILE_CASES`] (64) for each of the 3 that read and write a kubeconfig on
+//! disk and [`SOCKET_CASES`] (32) for the one on the real loopback listener: 2,848 cases in all, 8–12 s in
+//! a debug build on two cores. Failure persistence is off (no `proptest-regressions/` files): a failure
 //! prints the shrunk input, which then becomes a named unit test next to the code it breaks.
 
 use std::net::{Shutdown, TcpStream};
@@ -1104,6 +1104,51 @@ proptest! {
                 Some(json!(user))
             );
         }
+    }
+
+    /// A foreign entry (or another Signet cluster's) that holds a name Signet needs is never overwritten:
+    /// the whole edit is refused, naming it, and the file is left as it was.
+    #[test]
+    fn a_foreign_entry_with_a_name_signet_needs_is_never_overwritten(
+        mut kc in gen_kubeconfig(),
+        entries in gen_entries(),
+        which in any::<Index>(),
+        kind in 0usize..3,
+        other_signet_cluster in any::<bool>(),
+        cluster in foreign_cluster("taken".into()),
+        (user, _) in foreign_user("taken".into()),
+        context in foreign_context("taken".into()),
+    ) {
+        let e = &entries[which.index(entries.len())];
+        let (list, name, mut entry, inner) = match kind {
+            0 => ("clusters", e.cluster.clone(), cluster, "cluster"),
+            1 => ("users", e.user_name(), user, "user"),
+            _ => ("contexts", e.context.clone(), context, "context"),
+        };
+        entry["name"] = json!(name);
+        if other_signet_cluster {
+            entry[inner]["extensions"] = json!([
+                { "name": "signet", "extension": { "provider": "corp", "cluster": "s-someone-else" } }
+            ]);
+        }
+        kc.doc[list].as_array_mut().expect("a list").push(entry);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("config");
+        let text = kc.text();
+        std::fs::write(&file, &text).expect("write kubeconfig");
+
+        match kubeconfig::upsert_cluster_entries(&target(&file), &entries) {
+            Err(e @ KubeconfigError::NotSignetOwned { .. }) => {
+                prop_assert_eq!(e.code(), "kubeconfig.not_signet_owned");
+                let KubeconfigError::NotSignetOwned { name: named, .. } = &e else { unreachable!() };
+                prop_assert_eq!(named, &name, "{}", e);
+            }
+            other => prop_assert!(false, "expected a refusal naming {}, got {:?}", name, other),
+        }
+        let bytes = std::fs::read(&file).expect("read kubeconfig");
+        prop_assert!(bytes == text.as_bytes(), "the refused file was changed");
+        prop_assert!(!kubeconfig::backup_path(&file).exists(), "a backup was made");
+        prop_assert!(!kubeconfig::lock_path(&file).exists(), "the lock was left behind");
     }
 
     /// A truncated or garbled kubeconfig makes the edit fail (or, when the damage still parses, succeed),
