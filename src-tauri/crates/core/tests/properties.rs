@@ -1128,7 +1128,10 @@ proptest! {
         entry["name"] = json!(name);
         if other_signet_cluster {
             entry[inner]["extensions"] = json!([
-                { "name": "signet", "extension": { "provider": "corp", "cluster": "s-someone-else" } }
+                {
+                    "name": "signet",
+                    "extension": { "provider": "corp", "cluster": "s-someone-else" }
+                }
             ]);
         }
         kc.doc[list].as_array_mut().expect("a list").push(entry);
@@ -1140,7 +1143,9 @@ proptest! {
         match kubeconfig::upsert_cluster_entries(&target(&file), &entries) {
             Err(e @ KubeconfigError::NotSignetOwned { .. }) => {
                 prop_assert_eq!(e.code(), "kubeconfig.not_signet_owned");
-                let KubeconfigError::NotSignetOwned { name: named, .. } = &e else { unreachable!() };
+                let KubeconfigError::NotSignetOwned { name: named, .. } = &e else {
+                    unreachable!()
+                };
                 prop_assert_eq!(named, &name, "{}", e);
             }
             other => prop_assert!(false, "expected a refusal naming {}, got {:?}", name, other),
