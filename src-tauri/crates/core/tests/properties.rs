@@ -6,9 +6,9 @@
 //! How many cases CI runs (`cargo test -p signet-core --test properties`; fixed in code, `PROPTEST_CASES`
 //! does not change them): [`CASES`] (256) for each of the 10 properties over pure parsers (config ×2,
 //! catalog ×5, loopback ×2, forged ID tokens), [`TOKEN_CASES`] (64) for the one that signs ID tokens
-//! (Ed25519 is slow unoptimised), [`FILE_CASES`] (64) for each of the 2 that read and write a kubeconfig on
-//! disk and [`SOCKET_CASES`] (32) for the one on the real loopback listener: 2,784 cases in all, about 8 s
-//! in a debug build on two cores. Failure persistence is off (no `proptest-regressions/` files): a failure
+//! (Ed25519 is slow unoptimised), [`FILE_CASES`] (64) for each of the 3 that read and write a kubeconfig on
+//! disk and [`SOCKET_CASES`] (32) for the one on the real loopback listener: 2,848 cases in all, 8–12 s in
+//! a debug build on two cores. Failure persistence is off (no `proptest-regressions/` files): a failure
 //! prints the shrunk input, which then becomes a named unit test next to the code it breaks.
 
 use std::net::{Shutdown, TcpStream};
@@ -1106,6 +1106,56 @@ proptest! {
         }
     }
 
+    /// A foreign entry (or another Signet cluster's) that holds a name Signet needs is never overwritten:
+    /// the whole edit is refused, naming it, and the file is left as it was.
+    #[test]
+    fn a_foreign_entry_with_a_name_signet_needs_is_never_overwritten(
+        mut kc in gen_kubeconfig(),
+        entries in gen_entries(),
+        which in any::<Index>(),
+        kind in 0usize..3,
+        other_signet_cluster in any::<bool>(),
+        cluster in foreign_cluster("taken".into()),
+        (user, _) in foreign_user("taken".into()),
+        context in foreign_context("taken".into()),
+    ) {
+        let e = &entries[which.index(entries.len())];
+        let (list, name, mut entry, inner) = match kind {
+            0 => ("clusters", e.cluster.clone(), cluster, "cluster"),
+            1 => ("users", e.user_name(), user, "user"),
+            _ => ("contexts", e.context.clone(), context, "context"),
+        };
+        entry["name"] = json!(name);
+        if other_signet_cluster {
+            entry[inner]["extensions"] = json!([
+                {
+                    "name": "signet",
+                    "extension": { "provider": "corp", "cluster": "s-someone-else" }
+                }
+            ]);
+        }
+        kc.doc[list].as_array_mut().expect("a list").push(entry);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("config");
+        let text = kc.text();
+        std::fs::write(&file, &text).expect("write kubeconfig");
+
+        match kubeconfig::upsert_cluster_entries(&target(&file), &entries) {
+            Err(e @ KubeconfigError::NotSignetOwned { .. }) => {
+                prop_assert_eq!(e.code(), "kubeconfig.not_signet_owned");
+                let KubeconfigError::NotSignetOwned { name: named, .. } = &e else {
+                    unreachable!()
+                };
+                prop_assert_eq!(named, &name, "{}", e);
+            }
+            other => prop_assert!(false, "expected a refusal naming {}, got {:?}", name, other),
+        }
+        let bytes = std::fs::read(&file).expect("read kubeconfig");
+        prop_assert!(bytes == text.as_bytes(), "the refused file was changed");
+        prop_assert!(!kubeconfig::backup_path(&file).exists(), "a backup was made");
+        prop_assert!(!kubeconfig::lock_path(&file).exists(), "the lock was left behind");
+    }
+
     /// A truncated or garbled kubeconfig makes the edit fail (or, when the damage still parses, succeed),
     /// never panic; on failure the file's bytes are unchanged, no backup or lock is left, and the error
     /// quotes no credential from the file.
@@ -1270,11 +1320,22 @@ proptest! {
 proptest! {
     #![proptest_config(cases(SOCKET_CASES))]
 
-    /// On the real listener, a client that sends random bytes and hangs up gets a 4xx or nothing, and the
-    /// browser's redirect after it is still the one handed over.
+    /// On the real listener, a client that sends random bytes (or a complete head of them) and hangs up
+    /// gets a 4xx or nothing, and the browser's redirect after it is still the one handed over.
     #[test]
     fn loopback_listener_survives_random_bytes_and_hands_over_the_real_redirect(
-        garbage in prop::collection::vec(any::<u8>(), 0..2048),
+        garbage in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..2048),
+            // A complete head with a random request line and headers: answered 4xx.
+            (
+                "[ -~]{0,40}",
+                "[ -~]{0,40}",
+                "([A-Za-z-]{1,10}: [ -~]{0,20}\r\n){0,3}"
+            )
+                .prop_map(|(method, target, headers)| {
+                    format!("{method} {target}\r\n{headers}\r\n").into_bytes()
+                }),
+        ],
         state in state(),
     ) {
         use std::io::{Read as _, Write as _};
@@ -1320,6 +1381,8 @@ MC4CAQAwBQYDK2VwBCIEIHCKtVsakHwywi/e/zdyou1tGDLv+tsm6EuT0ScVQhYy
 -----END PRIVATE KEY-----";
 const ISSUER: &str = "https://dex.example.com";
 const CLIENT_ID: &str = "signet";
+/// The nonce forged tokens carry and are checked against, so only their signature can refuse them.
+const FORGED_NONCE: &str = "n0nce-of-this-sign-in";
 
 type DexIdToken =
     IdToken<DexClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
@@ -1418,7 +1481,7 @@ fn forged_token() -> impl Strategy<Value = String> {
         any_value().prop_map(|v| b64(v.to_string().as_bytes())),
         (gen_claims(), unknown_fields(), any_value()).prop_map(|(c, unknown, odd)| {
             let mut p = object(json!({
-                "iss": ISSUER, "sub": c.subject, "aud": [CLIENT_ID], "nonce": c.nonce,
+                "iss": ISSUER, "sub": c.subject, "aud": [CLIENT_ID], "nonce": FORGED_NONCE,
                 "exp": chrono::Utc::now().timestamp() + 3600, "iat": chrono::Utc::now().timestamp(),
                 "groups": odd,
             }));
@@ -1440,8 +1503,8 @@ proptest! {
 
     /// Random and forged tokens never panic the claim parsing and are always refused as invalid tokens.
     #[test]
-    fn forged_id_tokens_are_refused_without_panic(token in forged_token(), nonce in "[a-z]{8}") {
-        let nonce = Nonce::new(nonce);
+    fn forged_id_tokens_are_refused_without_panic(token in forged_token()) {
+        let nonce = Nonce::new(FORGED_NONCE.into());
         let audiences = [CLIENT_ID.to_owned()];
         match verify_id_token(&token, CLIENT_ID, &issuer(), jwks(), Some(&nonce), &audiences) {
             Ok(identity) => prop_assert!(false, "forged token accepted as {:?}", identity),
