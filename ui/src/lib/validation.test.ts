@@ -49,6 +49,7 @@ describe("provider form", () => {
   it("checks the name's characters and uniqueness (not when editing)", () => {
     expect(validateProvider({ ...valid, name: "Corp" }, opts).name).toMatch(/lower-case/);
     expect(validateProvider({ ...valid, name: "a".repeat(64) }, opts).name).toMatch(/lower-case/);
+    expect(validateProvider({ ...valid, name: "-x" }, opts).name).toMatch(/not starting with -/);
     expect(validateProvider({ ...valid, name: "lab" }, opts).name).toMatch(/exists/);
     expect(validateProvider({ ...valid, name: "lab" }, { ...opts, editing: true }).name).toBeUndefined();
   });

@@ -91,7 +91,7 @@ export function providerFormFrom(p: ProviderInput): ProviderForm {
 }
 
 // The name rules mirror signet_core::names (the back end checks again on save; these give early hints).
-export const PROVIDER_NAME = /^[a-z0-9-]{1,63}$/;
+export const PROVIDER_NAME = /^(?!-)[a-z0-9-]{1,63}$/;
 /** Cluster and context names: printable ASCII from a conservative set, no leading "-". */
 export const CLUSTER_NAME = /^(?!-)[A-Za-z0-9\-._:@/+]{1,253}$/;
 const CLUSTER_NAME_RULE = "Use letters, digits and - . _ : @ / + (no spaces), not starting with -.";
@@ -103,7 +103,7 @@ export function validateProvider(
   const errors: Errors<ProviderField> = {};
   const name = form.name.trim();
   if (name === "") errors.name = "Required.";
-  else if (!PROVIDER_NAME.test(name)) errors.name = "Use lower-case letters, digits and - (at most 63).";
+  else if (!PROVIDER_NAME.test(name)) errors.name = "Use lower-case letters, digits and - (at most 63), not starting with -.";
   else if (!opts.editing && opts.existingNames.includes(name)) errors.name = `A provider named ${name} exists already.`;
 
   const issuer = urlProblem(form.issuer);

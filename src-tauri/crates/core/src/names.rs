@@ -39,7 +39,7 @@ impl NameKind {
     /// The rule, as the error message states it.
     pub fn rule(self) -> &'static str {
         match self {
-            NameKind::Provider => "use 1 to 63 of a-z, 0-9 and '-'",
+            NameKind::Provider => "use 1 to 63 of a-z, 0-9 and '-', not starting with '-'",
             NameKind::Cluster | NameKind::Context => {
                 "use 1 to 253 of A-Z, a-z, 0-9 and - . _ : @ / +, not starting with '-' (no spaces or control characters)"
             }
@@ -83,6 +83,7 @@ pub fn check(kind: NameKind, name: &str) -> Result<(), NameError> {
 
 fn is_provider(name: &str) -> bool {
     (1..=63).contains(&name.len())
+        && !name.starts_with('-')
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -123,6 +124,10 @@ mod tests {
             "corp.",
             &"a".repeat(64),
             "é",
+            // `kubectl signet login -x` would read it as a flag (a catalog could ship one).
+            "-",
+            "-x",
+            "--corp",
         ] {
             assert!(check(NameKind::Provider, bad).is_err(), "{bad:?} accepted");
         }
