@@ -395,7 +395,8 @@ pub fn open_kubeconfig_location<R: Runtime>(
 ) -> Result<(), AppError> {
     let state = app.state::<AppState>();
     // Only the kubeconfig is read: no token cache, no session (the full status is not needed here).
-    let file = crate::state::contexts(&state.signet())
+    let file = state
+        .contexts()
         .remove(cluster)
         .map(|c| PathBuf::from(c.file))
         .ok_or_else(|| {

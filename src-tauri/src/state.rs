@@ -19,7 +19,7 @@ use signet_core::token_store::SecretStore;
 
 use std::collections::VecDeque;
 
-use signet_core::kubeconfig::{self, KubeconfigTarget, SignetContext};
+use signet_core::kubeconfig::{ChainCache, KubeconfigTarget};
 
 use crate::dto::{ActivityEntry, ContextView, ErrorDto, ProviderActivity, ProviderDto, StatusDto};
 use crate::error::AppError;
@@ -71,6 +71,8 @@ pub struct AppState {
     /// Counts changes to the config and to what the app records (sign-ins starting and ending), so the
     /// background refresh can re-plan at once instead of at its next periodic wake-up.
     changes: (Mutex<u64>, Condvar),
+    /// Kubeconfig chains as the status last read them; read again only when a file changed.
+    kubeconfigs: ChainCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -109,6 +111,7 @@ impl AppState {
             activity: Mutex::new(HashMap::new()),
             log: Mutex::new(VecDeque::new()),
             changes: (Mutex::new(0), Condvar::new()),
+            kubeconfigs: ChainCache::new(),
         }
     }
 
@@ -204,7 +207,7 @@ impl AppState {
         let signet = self.signet();
         let now = self.clock.now();
         let activity = self.activity.lock().map(|a| a.clone()).unwrap_or_default();
-        let contexts = contexts(&signet);
+        let contexts = contexts(&signet, &self.kubeconfigs);
         signet
             .status()
             .iter()
@@ -243,7 +246,12 @@ impl AppState {
     fn current_context(&self) -> Option<String> {
         let target =
             KubeconfigTarget::resolve(self.paths.kubeconfig_env.as_deref(), &self.paths.home, None);
-        kubeconfig::read_merged(&target).ok()?.current_context
+        self.kubeconfigs.view(&target).ok()?.current_context.clone()
+    }
+
+    /// Where each configured cluster's context stands in kubeconfig (chains read only when changed).
+    pub(crate) fn contexts(&self) -> HashMap<String, ContextView> {
+        contexts(&self.signet(), &self.kubeconfigs)
     }
 
     /// Shows a notification unless the person turned notifications off (`settings.notifications`).
@@ -323,18 +331,19 @@ impl AppState {
 /// How many activity entries the app keeps (in memory; the log file keeps everything).
 pub const ACTIVITY_LOG_SIZE: usize = 200;
 
-/// Where each configured cluster's context stands in kubeconfig; each kubeconfig chain is read once.
-pub(crate) fn contexts(signet: &Signet) -> HashMap<String, ContextView> {
-    let mut read: HashMap<Vec<std::path::PathBuf>, Vec<SignetContext>> = HashMap::new();
+/// Where each configured cluster's context stands in kubeconfig; each chain is read only when one of its
+/// files changed since `cache` last read it.
+fn contexts(signet: &Signet, cache: &ChainCache) -> HashMap<String, ContextView> {
     let mut views = HashMap::new();
     for cluster in &signet.config().clusters {
         let target = signet.kubeconfig_target(cluster);
-        let found = read.entry(target.precedence().to_vec()).or_insert_with(|| {
-            kubeconfig::signet_contexts(&target).unwrap_or_else(|e| {
+        let found = cache.view(&target).map_or_else(
+            |e| {
                 tracing::debug!(error = %e, "kubeconfig unreadable for the status");
                 Vec::new()
-            })
-        });
+            },
+            |view| view.contexts.clone(),
+        );
         let context = found
             .iter()
             .find(|k| k.cluster == cluster.name && k.name == cluster.context_name());

@@ -9,18 +9,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Local, TimeDelta, Utc};
 use serde_json::Value;
 use signet_app::login::{self, Logins};
 use signet_app::notify::RecordingNotifier;
 use signet_app::refresher::{self, Refresher};
 use signet_app::{AppState, Services, build_app};
+use signet_core::Secret;
 use signet_core::agent::{AgentClient, AgentFailure, Request};
 use signet_core::config::{Config, LoginMode};
+use signet_core::oidc::Identity;
 use signet_core::paths::Paths;
-use signet_core::token_store::{MemoryStore, TokenCache};
+use signet_core::token_store::{CachedToken, MemoryStore, SecretStore, SessionRecord, TokenCache};
 use signet_tests::browser::FormBrowser;
 use signet_tests::idp::{Idp, IdpOptions, PASSWORD};
-use signet_tests::world::{FormOpener, TestClock, cluster, provider};
+use signet_tests::world::{ClosedPort, FormOpener, TestClock, cluster, provider};
 use tauri::test::{MockRuntime, mock_builder};
 use tauri::{App, Manager};
 
@@ -34,23 +37,36 @@ struct TestApp {
 }
 
 fn start(issuer: &str) -> TestApp {
+    let mut corp = provider("corp", issuer, None);
+    corp.login = LoginMode::Embedded;
+    start_with(
+        Config {
+            providers: vec![corp],
+            clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+            ..Config::default()
+        },
+        |_| {},
+    )
+}
+
+/// The app with `config`; `seed` may put sessions in the cache and the secret store before it starts.
+fn start_with(config: Config, seed: impl FnOnce(&Seed<'_>)) -> TestApp {
     let root = tempfile::tempdir().expect("create the test root");
     let paths = Paths::under(root.path());
     std::fs::create_dir_all(&paths.home).expect("create HOME");
-    let mut corp = provider("corp", issuer, None);
-    corp.login = LoginMode::Embedded;
-    Config {
-        providers: vec![corp],
-        clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
-        ..Config::default()
-    }
-    .save(&paths.config_file)
-    .expect("save the test config");
+    config
+        .save(&paths.config_file)
+        .expect("save the test config");
+    let secrets = Arc::new(MemoryStore::new());
+    seed(&Seed {
+        paths: &paths,
+        secrets: &secrets,
+    });
     let notes = RecordingNotifier::new();
     let clock = TestClock::new();
     let services = Services {
         paths: paths.clone(),
-        secrets: Arc::new(MemoryStore::new()),
+        secrets,
         clock: clock.clone(),
         notifier: notes.clone(),
         opener: Arc::new(FormOpener::new(None, "nobody", "wrong")),
@@ -73,6 +89,60 @@ fn start(issuer: &str) -> TestApp {
         paths,
         socket,
         _root: root,
+    }
+}
+
+/// Where a test puts sessions before the app starts.
+struct Seed<'a> {
+    paths: &'a Paths,
+    secrets: &'a MemoryStore,
+}
+
+impl Seed<'_> {
+    /// A session for `provider` begun at `at` whose one ID token (for `audience`) ends at `ends_at`;
+    /// `refresh_token` is what the keyring holds (`None`: the provider issued none, like a SAML connector).
+    fn session(
+        &self,
+        provider: &str,
+        audience: &str,
+        at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        refresh_token: Option<&str>,
+    ) {
+        let identity = Identity {
+            subject: "CgVhbGljZQ".into(),
+            email: Some("alice@example.com".into()),
+            email_verified: Some(true),
+            name: Some("Alice".into()),
+            groups: vec![],
+            audiences: vec![audience.into()],
+        };
+        let cache = TokenCache::new(self.paths);
+        cache
+            .write_session(&SessionRecord {
+                provider: provider.into(),
+                identity: identity.clone(),
+                signed_in_at: at,
+                refreshed_at: None,
+                refreshable: refresh_token.is_some(),
+            })
+            .expect("seed the session record");
+        cache
+            .write(&CachedToken {
+                version: 1,
+                provider: provider.into(),
+                audience: audience.into(),
+                id_token: Secret::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
+                expires_at: ends_at,
+                issued_at: at,
+                identity,
+            })
+            .expect("seed the cached token");
+        if let Some(rt) = refresh_token {
+            self.secrets
+                .set(provider, &Secret::new(rt))
+                .expect("seed the refresh token");
+        }
     }
 }
 
@@ -471,5 +541,107 @@ fn network_failures_are_retried_with_backoff_and_reported_once() {
         status[0].account.as_ref().map(|a| a.email.clone()),
         Some(Some("alice@example.com".into())),
         "network trouble keeps the session"
+    );
+}
+
+/// Issue 12: a provider that issues no refresh token (a connector that cannot refresh, SAML behind
+/// Dex) cannot keep its session going, so the person is told once, `settings.warning_minutes` before
+/// it ends, with a "Sign in" button. A refreshable session that ends at the same moment is refreshed
+/// instead and never gets that warning.
+#[test]
+fn a_session_that_cannot_refresh_is_warned_about_once_before_it_ends() {
+    // Nobody answers for either provider: the warning needs no network, and dev's refreshes fail.
+    let idp_down = ClosedPort::new();
+    let began = Utc::now();
+    let ends_at = began + TimeDelta::hours(1);
+    let mut config = Config {
+        providers: vec![
+            provider("corp", &idp_down.url("/corp"), None),
+            provider("dev", &idp_down.url("/dev"), None),
+        ],
+        clusters: vec![
+            cluster("prod", "corp", Some("kubernetes")),
+            cluster("staging", "dev", Some("kubernetes")),
+        ],
+        ..Config::default()
+    };
+    config.settings.warning_minutes = 15;
+    let t = start_with(config, |seed| {
+        seed.session("corp", "kubernetes", began, ends_at, None);
+        seed.session(
+            "dev",
+            "kubernetes",
+            began,
+            ends_at,
+            Some("dev-refresh-token"),
+        );
+    });
+    t.clock.freeze();
+    let handle = t.app.handle();
+    let mut refresher = Refresher::new(1);
+    let ends_soon = |notes: &[signet_app::notify::Note]| -> Vec<signet_app::notify::Note> {
+        notes
+            .iter()
+            .filter(|n| n.summary.ends_with("ends soon"))
+            .cloned()
+            .collect()
+    };
+    // Moves the frozen clock to within a second after `at`.
+    let move_to = |at: DateTime<Utc>| {
+        let left = (at - t.state().now()).num_milliseconds();
+        t.clock.advance(left.div_euclid(1000) + 1);
+    };
+
+    let warn_at = ends_at - TimeDelta::minutes(15);
+    assert_eq!(
+        refresher.round(handle),
+        Some(warn_at),
+        "the first thing planned is corp's warning, warning_minutes (15) before its session ends"
+    );
+    move_to(warn_at - TimeDelta::seconds(2));
+    refresher.round(handle);
+    assert!(
+        t.notes.shown().is_empty(),
+        "no warning before warning_minutes: {:?}",
+        t.notes.shown()
+    );
+
+    move_to(warn_at);
+    refresher.round(handle);
+    let notes = t.notes.shown();
+    assert_eq!(notes.len(), 1, "exactly one notification: {notes:?}");
+    assert_eq!(notes[0].summary, "Session for corp ends soon");
+    assert_eq!(
+        notes[0].body,
+        format!(
+            "corp cannot refresh sessions; yours ends at {}. Sign in again to keep using prod.",
+            ends_at.with_timezone(&Local).format("%H:%M")
+        )
+    );
+    assert_eq!(
+        notes[0].action,
+        Some((refresher::ACTION_SIGN_IN.into(), "Sign in".into())),
+        "the warning offers to sign in"
+    );
+
+    // The rest of both sessions, a minute at a time (longer than the 5-minute notification window):
+    // dev is due for refresh and fails (its IdP is down), corp just runs out.
+    for _ in 0..20 {
+        t.clock.advance(60);
+        refresher.round(handle);
+    }
+    assert!(t.state().now() > ends_at, "both sessions are over");
+    let notes = t.notes.shown();
+    let warnings = ends_soon(&notes);
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning for corp's session, none for dev's refreshable one: {notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.summary == "Refreshing dev is failing (network)"),
+        "dev was really due and tried to refresh (and so was in the warning window): {notes:?}"
     );
 }

@@ -27,6 +27,7 @@
 //! Tokens (token mode) pass through here but are never logged or put in an error.
 
 mod adopt;
+mod cache;
 mod chain;
 mod entry;
 mod fast;
@@ -45,6 +46,7 @@ use crate::config::ClusterConfig;
 use crate::secret::Secret;
 
 pub use adopt::{AdoptError, Adoption, KubeconfigFile, adopt_contexts, read_files};
+pub use cache::{ChainCache, ChainView};
 use chain::{Chain, edit};
 use entry::{Entry, check_owned, is_owned_by, set_mark, signet_mark, upsert_one};
 pub use lock::{STALE_LOCK_AGE, lock_path};
@@ -410,7 +412,10 @@ pub fn read_merged(target: &KubeconfigTarget) -> Result<Kubeconfig, KubeconfigEr
 
 /// Signet's contexts in the merged view, in file order, with their provider, cluster and namespace.
 pub fn signet_contexts(target: &KubeconfigTarget) -> Result<Vec<SignetContext>, KubeconfigError> {
-    let chain = Chain::load(target)?;
+    Ok(signet_contexts_of(&Chain::load(target)?))
+}
+
+fn signet_contexts_of(chain: &Chain) -> Vec<SignetContext> {
     let current = chain.current_context().map(str::to_owned);
     let mut seen = HashSet::new();
     let mut found = Vec::new();
@@ -431,7 +436,7 @@ pub fn signet_contexts(target: &KubeconfigTarget) -> Result<Vec<SignetContext>, 
             }
         }
     }
-    Ok(found)
+    found
 }
 
 #[cfg(test)]
