@@ -146,7 +146,7 @@ impl Refresher {
                         self.refresh(app, &provider, view.map(|v| v.signed_in_at));
                     }
                     Task::WarnExpiring { provider, ends_at } => {
-                        let _ = &self.planner;
+                        self.planner.warned(&provider, ends_at);
                         warn_expiring(app, &provider, ends_at);
                     }
                 }
