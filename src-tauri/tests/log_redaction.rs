@@ -236,7 +236,7 @@ fn no_secret_reaches_the_app_logs_at_trace_level() {
         assert!(secret.len() >= 8, "a real {what}: {secret:?}");
         assert!(
             !text.contains(secret.as_str()),
-            "a {what} leaked into the logs: …{}…",
+            "{what} leaked into the logs: …{}…",
             &secret[..8]
         );
     }

@@ -604,6 +604,9 @@ async function admin(req, res, path) {
   }
   const route = `${req.method} ${path}`;
   switch (route) {
+    case 'GET /__admin/device-codes':
+      // Every device_code issued so far: the secrets a client must never log (tests grep logs for them).
+      return sendJson(res, 200, { device_codes: [...issuedDeviceCodes] });
     case 'GET /__admin/stats':
       return sendJson(res, 200, stats);
     case 'POST /__admin/reset-stats':
