@@ -12,6 +12,8 @@ use crate::{login, manage, switcher, tray};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     SignIn(String),
+    /// End the provider's running sign-in (a device sign-in polling, or an open login window).
+    CancelSignIn(String),
     SignOut(String),
     /// Switch the provider to `browser` sign-in (offered after `disallowed_useragent`).
     UseBrowser(String),
@@ -30,6 +32,7 @@ impl Action {
     pub fn id(&self) -> String {
         match self {
             Action::SignIn(p) => format!("provider:{p}:sign-in"),
+            Action::CancelSignIn(p) => format!("provider:{p}:cancel-sign-in"),
             Action::SignOut(p) => format!("provider:{p}:sign-out"),
             Action::UseBrowser(p) => format!("provider:{p}:use-browser"),
             Action::UseContext(c) => format!("cluster:{c}:use"),
@@ -61,6 +64,7 @@ impl Action {
         let provider = provider.to_string();
         match verb {
             "sign-in" => Some(Action::SignIn(provider)),
+            "cancel-sign-in" => Some(Action::CancelSignIn(provider)),
             "sign-out" => Some(Action::SignOut(provider)),
             "use-browser" => Some(Action::UseBrowser(provider)),
             _ => None,
@@ -72,6 +76,9 @@ impl Action {
 pub fn perform<R: Runtime>(app: &AppHandle<R>, action: Action) {
     match action {
         Action::SignIn(provider) => login::spawn_start(app, &provider),
+        Action::CancelSignIn(provider) => {
+            login::cancel(app, &provider);
+        }
         Action::SignOut(provider) => login::spawn_sign_out(app, &provider),
         Action::UseBrowser(provider) => {
             let (app, provider) = (app.clone(), provider.clone());

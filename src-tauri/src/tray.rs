@@ -155,6 +155,10 @@ fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc
             Action::SignIn(name.clone()),
             format!("Signing in to {name}… (show)"),
         ));
+        entries.push(action(
+            Action::CancelSignIn(name.clone()),
+            format!("Cancel sign-in to {name}"),
+        ));
     } else if !signed_in {
         entries.push(action(
             Action::SignIn(name.clone()),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, TimeDelta, Utc};
 use serde_json::Value;
+use signet_app::actions::{self, Action};
 use signet_app::login::{self, Logins};
 use signet_app::notify::RecordingNotifier;
 use signet_app::refresher::{self, Refresher};
@@ -643,5 +644,67 @@ fn a_session_that_cannot_refresh_is_warned_about_once_before_it_ends() {
             .iter()
             .any(|n| n.summary == "Refreshing dev is failing (network)"),
         "dev was really due and tried to refresh (and so was in the warning window): {notes:?}"
+    );
+}
+
+/// Issue 12: a device sign-in the tray runs (the code shown in a notification, `kubectl-signet` waiting
+/// on it through the agent) can be cancelled from the tray ("Cancel sign-in to corp"): it ends at once
+/// as cancelled for whoever waits — well inside the 5 s poll interval —, nothing is cached, nothing
+/// else is notified, and the IdP sees no poll after it.
+#[test]
+fn a_device_sign_in_cancelled_from_the_tray_ends_at_once_and_stops_polling() {
+    // Dex's poll interval (5 s), so "at once" is shorter than one wait between two polls.
+    let idp = Idp::start(IdpOptions::default());
+    let mut corp = provider("corp", idp.issuer(), None);
+    corp.login = LoginMode::Device;
+    let t = start_with(
+        Config {
+            providers: vec![corp],
+            clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+            ..Config::default()
+        },
+        |_| {},
+    );
+    let client = t.concurrent_logins(1).pop().expect("one client");
+    let shown = t.wait("the device code to be shown", || {
+        t.notes.shown().into_iter().next()
+    });
+    assert_eq!(shown.summary, "Sign in to corp", "{shown:?}");
+    t.wait("the first poll", || {
+        (idp.stats().token_requests.device_code >= 1).then_some(())
+    });
+
+    let cancelled_at = Instant::now();
+    actions::perform(t.app.handle(), Action::CancelSignIn("corp".into()));
+    let failure = client
+        .join()
+        .expect("the client thread")
+        .expect_err("a cancelled sign-in is a failure for whoever waited");
+    let took = cancelled_at.elapsed();
+    assert_eq!(failure.code, "app.sign_in_cancelled", "{failure:?}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "the sign-in ended at once, not at the next poll or when the code expired ({took:?})"
+    );
+    let polls = idp.stats().token_requests.device_code;
+
+    // Longer than the poll interval: a poll loop still running would have polled again.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        idp.stats().token_requests.device_code,
+        polls,
+        "no poll after the cancellation"
+    );
+    assert!(
+        TokenCache::new(&t.paths).read_session("corp").is_none(),
+        "nothing is cached"
+    );
+    assert_eq!(t.state().providers()[0].account, None, "not signed in");
+    let notes = t.notes.shown();
+    assert_eq!(notes.len(), 1, "only the code was notified: {notes:?}");
+    assert_eq!(
+        t.app.state::<Logins>().window_of("corp"),
+        None,
+        "no sign-in left behind"
     );
 }

@@ -157,7 +157,13 @@ fn device_flow_signs_in_after_the_code_is_approved_polling_no_faster_than_the_in
                     .expect("bob approves the device code");
             }));
         };
-        let record = c.signet.login("corp", LoginMethod::Device { show: &show });
+        let record = c.signet.login(
+            "corp",
+            LoginMethod::Device {
+                show: &show,
+                cancel: None,
+            },
+        );
         // Joined here, so a failed approval fails the test now with its own message.
         if let Some(approver) = approver.borrow_mut().take() {
             approver.join().expect("the approver thread");
@@ -212,7 +218,13 @@ fn device_flow_waits_five_seconds_longer_after_slow_down() {
                     .expect("bob approves the device code");
             }));
         };
-        let record = c.signet.login("corp", LoginMethod::Device { show: &show });
+        let record = c.signet.login(
+            "corp",
+            LoginMethod::Device {
+                show: &show,
+                cancel: None,
+            },
+        );
         if let Some(approver) = approver.borrow_mut().take() {
             approver.join().expect("the approver thread");
         }

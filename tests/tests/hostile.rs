@@ -263,7 +263,13 @@ fn a_forged_id_token_in_a_device_sign_in_is_refused_and_nothing_is_stored() {
             assert_eq!(code.user_code, "HOST-ILE1");
             shown.set(true);
         };
-        let result = signet.login("corp", LoginMethod::Device { show: &show });
+        let result = signet.login(
+            "corp",
+            LoginMethod::Device {
+                show: &show,
+                cancel: None,
+            },
+        );
         assert!(shown.get(), "{mode}: the code was shown");
         let cached = signet.cached_token("prod").expect("known cluster");
         (result.map(|_| ()), store, cached)

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use signet_core::oidc::PendingLogin;
+use signet_core::oidc::{DeviceCancel, PendingLogin};
 
 use super::window_label;
 use crate::dto::ErrorDto;
@@ -25,6 +25,8 @@ pub(super) enum Slot {
     Busy,
     /// A login window is open.
     Window(Box<Attempt>),
+    /// A device sign-in polls for approval; cancelling it ends the polling.
+    Device(DeviceCancel),
 }
 
 /// How a sign-in ended: signed in, or why not (`app.sign_in_cancelled` when its window was closed).
@@ -81,6 +83,30 @@ impl Logins {
     pub(super) fn open_window(&self, provider: &str, attempt: Attempt) {
         if let Ok(mut slots) = self.slots.lock() {
             slots.insert(provider.to_string(), Slot::Window(Box::new(attempt)));
+        }
+    }
+
+    /// The provider's running sign-in is a device sign-in that `cancel` ends.
+    pub(super) fn polling(&self, provider: &str, cancel: DeviceCancel) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.insert(provider.to_string(), Slot::Device(cancel));
+        }
+    }
+
+    /// Cancels the provider's device sign-in, if one polls; its thread then ends it.
+    pub(super) fn cancel_device(&self, provider: &str) -> bool {
+        match self
+            .slots
+            .lock()
+            .ok()
+            .as_ref()
+            .and_then(|s| s.get(provider))
+        {
+            Some(Slot::Device(cancel)) => {
+                cancel.cancel();
+                true
+            }
+            _ => false,
         }
     }
 
@@ -171,7 +197,7 @@ impl Logins {
     pub fn window_of(&self, provider: &str) -> Option<String> {
         match self.slots.lock().ok()?.get(provider)? {
             Slot::Window(attempt) => Some(attempt.label.clone()),
-            Slot::Busy => None,
+            Slot::Busy | Slot::Device(_) => None,
         }
     }
 }

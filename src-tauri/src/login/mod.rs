@@ -23,7 +23,7 @@ use crate::notify::Note;
 use crate::state::AppState;
 use signet_core::config::LoginMode;
 use signet_core::oidc::opener::UrlOpener;
-use signet_core::oidc::{DeviceCode, OidcError};
+use signet_core::oidc::{DeviceCancel, DeviceCode, OidcError};
 use signet_core::session::{LoginMethod, Revocation};
 use signet_core::token_store::SessionRecord;
 use signet_core::usecase;
@@ -253,6 +253,24 @@ pub fn cancelled<R: Runtime>(app: &AppHandle<R>, provider: &str, label: &str) {
     app_release(app, provider, Err(error_dto(&why)));
 }
 
+/// Cancels the provider's running sign-in from outside its window (the tray's "Cancel sign-in" row): a
+/// device sign-in stops polling and ends as cancelled; an open login window closes. Returns whether a
+/// sign-in was running to cancel.
+pub fn cancel<R: Runtime>(app: &AppHandle<R>, provider: &str) -> bool {
+    let logins = app.state::<Logins>();
+    if logins.cancel_device(provider) {
+        tracing::info!(provider, "cancelling the device sign-in");
+        return true;
+    }
+    let Some(label) = logins.window_of(provider) else {
+        return false;
+    };
+    close_window(app, &label);
+    // What the window's `Destroyed` event runs; a no-op if that already ran.
+    cancelled(app, provider, &label);
+    true
+}
+
 fn cancelled_error(provider: &str, reason: &str) -> AppError {
     AppError::SignInCancelled {
         provider: provider.into(),
@@ -298,8 +316,10 @@ fn spawn_external<R: Runtime>(
             let state = app.state::<AppState>();
             let signet = state.signet();
             let opener = state.opener.clone();
+            let cancel = DeviceCancel::default();
             let result = match mode {
                 LoginMode::Device => {
+                    app.state::<Logins>().polling(&provider, cancel.clone());
                     let show = |code: &DeviceCode| {
                         state.notify(
                             Note::new(
@@ -321,7 +341,13 @@ fn spawn_external<R: Runtime>(
                             tracing::warn!(error = %e, "could not open the verification page");
                         }
                     };
-                    signet.login(&provider, LoginMethod::Device { show: &show })
+                    signet.login(
+                        &provider,
+                        LoginMethod::Device {
+                            show: &show,
+                            cancel: Some(&cancel),
+                        },
+                    )
                 }
                 _ => signet.login(
                     &provider,
@@ -331,7 +357,13 @@ fn spawn_external<R: Runtime>(
                     },
                 ),
             };
-            finished(&app, &provider, result.map_err(AppError::from));
+            if result.is_err() && cancel.is_cancelled() {
+                tracing::info!(provider, "device sign-in cancelled");
+                let why = cancelled_error(&provider, "it was cancelled before it was approved");
+                app_release(&app, &provider, Err(error_dto(&why)));
+            } else {
+                finished(&app, &provider, result.map_err(AppError::from));
+            }
         })
         .map(|_| ())
         .map_err(|e| AppError::Internal(format!("could not start the sign-in thread: {e}")))
@@ -477,6 +509,8 @@ pub fn signed_out<R: Runtime>(
     revocation: Revocation,
 ) -> SignedOut {
     let logins = app.state::<Logins>();
+    // A device sign-in's thread ends it as cancelled once its polling stops.
+    logins.cancel_device(provider);
     if let Some(label) = logins.window_of(provider)
         && let Some(attempt) = logins.take_attempt(provider, &label)
     {

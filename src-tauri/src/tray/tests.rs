@@ -60,6 +60,7 @@ fn labels(view: &TrayView) -> Vec<(String, String)> {
 fn menu_ids_round_trip() {
     for action in [
         Action::SignIn("corp".into()),
+        Action::CancelSignIn("corp".into()),
         Action::SignOut("dev-eu-1".into()),
         Action::UseBrowser("google".into()),
         Action::UseContext("prod-eu".into()),
@@ -78,6 +79,39 @@ fn menu_ids_round_trip() {
     ] {
         assert_eq!(Action::parse(informational), None, "{informational}");
     }
+}
+
+/// Issue 12: a running sign-in (a device code waiting for approval has no window to close) can be
+/// cancelled from the tray.
+#[test]
+fn a_running_sign_in_offers_to_cancel_it() {
+    let mut corp = provider("corp", false);
+    corp.login_mode = LoginMode::Device;
+    corp.signing_in = true;
+    let rows = labels(&view(&[corp], None, Some(false), now()));
+    let at = rows
+        .iter()
+        .position(|(id, _)| id == "provider:corp:sign-in")
+        .expect("the sign-in row");
+    assert_eq!(
+        rows[at..at + 2],
+        [
+            (
+                "provider:corp:sign-in".into(),
+                "Signing in to corp… (show)".into()
+            ),
+            (
+                "provider:corp:cancel-sign-in".into(),
+                "Cancel sign-in to corp".into()
+            ),
+        ],
+        "{rows:?}"
+    );
+    let idle = labels(&view(&[provider("corp", false)], None, Some(false), now()));
+    assert!(
+        !idle.iter().any(|(id, _)| id.ends_with(":cancel-sign-in")),
+        "nothing to cancel when no sign-in runs: {idle:?}"
+    );
 }
 
 #[test]

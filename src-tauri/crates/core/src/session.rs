@@ -21,7 +21,9 @@ use crate::config::{ClusterConfig, Config, ProviderConfig};
 use crate::http::HttpOptions;
 use crate::oidc::loopback::LoopbackListener;
 use crate::oidc::opener::UrlOpener;
-use crate::oidc::{DeviceCode, Identity, OidcError, OidcProvider, PendingLogin, TokenSet};
+use crate::oidc::{
+    DeviceCancel, DeviceCode, Identity, OidcError, OidcProvider, PendingLogin, TokenSet,
+};
 use crate::paths::Paths;
 use crate::secret::Secret;
 use crate::token_store::{self, CachedToken, SecretStore, SessionRecord, TokenCache};
@@ -107,8 +109,12 @@ pub enum LoginMethod<'a> {
         opener: &'a dyn UrlOpener,
         timeout: Duration,
     },
-    /// The device grant; `show` presents the code to the person.
-    Device { show: &'a dyn Fn(&DeviceCode) },
+    /// The device grant; `show` presents the code to the person; `cancel` (when given) ends the wait
+    /// for approval from another thread.
+    Device {
+        show: &'a dyn Fn(&DeviceCode),
+        cancel: Option<&'a DeviceCancel>,
+    },
 }
 
 impl std::fmt::Debug for LoginMethod<'_> {
@@ -291,10 +297,16 @@ impl Signet {
                     }
                 }
             }
-            LoginMethod::Device { show } => {
+            LoginMethod::Device { show, cancel } => {
                 let (code, details) = oidc.begin_device(&audiences)?;
                 show(&code);
-                oidc.finish_device(&details, &audiences, std::thread::sleep)?
+                let never = DeviceCancel::default();
+                oidc.finish_device(
+                    &details,
+                    &audiences,
+                    std::thread::sleep,
+                    cancel.unwrap_or(&never),
+                )?
             }
         };
         self.complete_login(provider, tokens)

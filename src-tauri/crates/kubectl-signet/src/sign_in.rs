@@ -54,7 +54,10 @@ pub fn sign_in(
         return usecase::login::login(
             signet,
             provider,
-            LoginMethod::Device { show: &show },
+            LoginMethod::Device {
+                show: &show,
+                cancel: None,
+            },
             &plugin,
         );
     }

@@ -2,7 +2,11 @@
 //! puts on the provider's answer.
 
 use std::cell::Cell;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use openidconnect::core::CoreDeviceAuthorizationResponse;
 use openidconnect::{DeviceAuthorizationUrl, RequestTokenError, Scope};
@@ -47,22 +51,48 @@ impl OidcProvider {
         Ok((code, details))
     }
 
-    /// Polls the token endpoint until the device sign-in is approved, denied or expired, honouring
-    /// `interval` and `slow_down` (each `slow_down` adds 5 s, RFC 8628 §3.5).
+    /// Polls the token endpoint until the device sign-in is approved, denied, expired or cancelled,
+    /// honouring `interval` and `slow_down` (each `slow_down` adds 5 s, RFC 8628 §3.5). Once `cancel` is
+    /// set no further poll is sent and the wait between two polls ends early.
     pub fn finish_device(
         &self,
         details: &CoreDeviceAuthorizationResponse,
         audiences: &[String],
         sleep: impl Fn(Duration),
+        cancel: &DeviceCancel,
     ) -> Result<TokenSet, OidcError> {
         let client = self
             .client()
             .set_device_authorization_url(self.device_url()?);
         let status = Cell::new(0u16);
+        // The poll loop checks the time before every poll: a cancelled sign-in looks expired to it, so
+        // no request goes out after the cancellation.
+        let now = || {
+            if cancel.is_cancelled() {
+                DateTime::<Utc>::MAX_UTC
+            } else {
+                Utc::now()
+            }
+        };
+        let wait = |interval: Duration| {
+            let until = Instant::now() + interval;
+            while !cancel.is_cancelled() {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                sleep(left.min(CANCEL_CHECK));
+            }
+        };
+        if cancel.is_cancelled() {
+            return Err(OidcError::DeviceCancelled);
+        }
         let response: DexTokenResponse = client
             .exchange_device_access_token(details)
-            .request(&self.recording(&status), sleep, None)
+            .set_time_fn(now)
+            .request(&self.recording(&status), wait, None)
             .map_err(|e| match e {
+                _ if cancel.is_cancelled() => OidcError::DeviceCancelled,
                 RequestTokenError::ServerResponse(r) => match r.error() {
                     openidconnect::DeviceCodeErrorResponseType::ExpiredToken => {
                         OidcError::DeviceExpired
@@ -90,6 +120,24 @@ impl OidcProvider {
             .ok_or_else(|| OidcError::DeviceUnsupported {
                 issuer: self.config.issuer.clone(),
             })
+    }
+}
+
+/// How often the wait between two polls looks whether the sign-in was cancelled.
+const CANCEL_CHECK: Duration = Duration::from_millis(50);
+
+/// Ends a device sign-in that waits for approval (the person cancelled it, or signed out meanwhile):
+/// set from any thread, it stops the polling before its next request. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceCancel(Arc<AtomicBool>);
+
+impl DeviceCancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
     }
 }
 

@@ -22,7 +22,7 @@ mod revoke;
 mod tests;
 mod verify;
 
-pub use device::DEVICE_MAX_LIFETIME;
+pub use device::{DEVICE_MAX_LIFETIME, DeviceCancel};
 use verify::constant_time_eq;
 pub use verify::{
     CLOCK_SKEW, check_cached_audience, check_same_subject, check_times, verify_id_token,
@@ -241,6 +241,9 @@ pub enum OidcError {
     DeviceExpired,
     #[error("the sign-in was denied at the identity provider")]
     AccessDenied,
+    /// The device sign-in was cancelled on this computer before it was approved.
+    #[error("the device sign-in was cancelled")]
+    DeviceCancelled,
     #[error("the sign-in did not finish within {0:?}; run it again")]
     LoginTimeout(Duration),
     #[error("could not open the browser: {0}")]
@@ -267,6 +270,7 @@ impl OidcError {
             OidcError::DeviceUnsupported { .. } => "oidc.device_unsupported",
             OidcError::DeviceExpired => "oidc.device_expired",
             OidcError::AccessDenied => "oidc.access_denied",
+            OidcError::DeviceCancelled => "oidc.device_cancelled",
             OidcError::LoginTimeout(_) => "oidc.login_timeout",
             OidcError::Browser(_) => "oidc.browser_failed",
             OidcError::Listener(_) => "oidc.listener_failed",
