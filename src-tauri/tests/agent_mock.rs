@@ -676,6 +676,10 @@ fn a_device_sign_in_cancelled_from_the_tray_ends_at_once_and_stops_polling() {
 
     let cancelled_at = Instant::now();
     actions::perform(t.app.handle(), Action::CancelSignIn("corp".into()));
+    t.wait(
+        "the waiting request to be answered after the cancellation",
+        || client.is_finished().then_some(()),
+    );
     let failure = client
         .join()
         .expect("the client thread")
