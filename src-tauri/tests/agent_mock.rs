@@ -711,4 +711,24 @@ fn a_device_sign_in_cancelled_from_the_tray_ends_at_once_and_stops_polling() {
         None,
         "no sign-in left behind"
     );
+
+    // A new sign-in can start, and signing out while it polls ends it the same way.
+    let client = t.concurrent_logins(1).pop().expect("one client");
+    t.wait("the second code to be shown", || {
+        (t.notes.shown().len() == 2).then_some(())
+    });
+    login::sign_out(t.app.handle(), "corp").expect("sign out");
+    t.wait(
+        "the waiting request to be answered after the sign-out",
+        || client.is_finished().then_some(()),
+    );
+    let failure = client
+        .join()
+        .expect("the client thread")
+        .expect_err("signing out cancels the sign-in");
+    assert_eq!(failure.code, "app.sign_in_cancelled", "{failure:?}");
+    assert!(
+        TokenCache::new(&t.paths).read_session("corp").is_none(),
+        "still nothing cached"
+    );
 }
