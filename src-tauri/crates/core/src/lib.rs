@@ -11,6 +11,7 @@ pub mod atomic_file;
 pub mod catalog;
 pub mod clock;
 pub mod cluster_api;
+pub mod cluster_index;
 pub mod config;
 pub mod exec_credential;
 pub mod http;
