@@ -346,7 +346,7 @@ fn token_rows(env: &Env, config: &Config, big_config_file: &Path, opts: &Options
                 if fast {
                     "served through the cluster index"
                 } else {
-                    "loads the config (no cluster index)"
+                    "not served through the cluster index (or a build that does not say so)"
                 }
             );
             (what, cmd, first.stdout)
