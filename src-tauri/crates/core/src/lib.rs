@@ -10,6 +10,7 @@ pub mod agent;
 pub mod atomic_file;
 pub mod clock;
 pub mod cluster_api;
+pub mod cluster_index;
 pub mod config;
 pub mod exec_credential;
 pub mod http;

@@ -43,6 +43,12 @@ pub struct CachedToken {
 }
 
 impl CachedToken {
+    /// Whether this is a token of the current cache format for `provider` and `audience` (a file that
+    /// says otherwise was put there by something else and is ignored).
+    fn belongs_to(&self, provider: &str, audience: &str) -> bool {
+        self.version == CACHE_VERSION && self.provider == provider && self.audience == audience
+    }
+
     /// Whether the token is still good for a while at `now`: more than a fifth of its lifetime and more
     /// than a minute (whichever is less) remain. Below that the caller refreshes.
     pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
@@ -118,26 +124,8 @@ impl TokenCache {
 
     /// `tokens/<provider>/aud-<audience>.json`; an audience with unusual characters is hashed.
     pub fn path_for(&self, provider: &str, audience: &str) -> PathBuf {
-        let plain = !audience.is_empty()
-            && !audience.starts_with('.')
-            && audience.len() <= 100
-            && audience
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        let key = if plain {
-            audience.to_string()
-        } else {
-            let digest = sha2::Sha256::digest(audience.as_bytes());
-            format!(
-                "h-{}",
-                digest
-                    .iter()
-                    .take(12)
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            )
-        };
-        self.provider_dir(provider).join(format!("aud-{key}.json"))
+        self.provider_dir(provider)
+            .join(format!("aud-{}.json", file_key(audience)))
     }
 
     fn session_path(&self, provider: &str) -> PathBuf {
@@ -148,14 +136,21 @@ impl TokenCache {
     pub fn read(&self, provider: &str, audience: &str) -> Option<CachedToken> {
         let path = self.path_for(provider, audience);
         let token: CachedToken = read_json(&path)?;
-        if token.version != CACHE_VERSION
-            || token.provider != provider
-            || token.audience != audience
-        {
+        if !token.belongs_to(provider, audience) {
             tracing::warn!(path = %path.display(), "token cache file belongs to something else; ignoring it");
             return None;
         }
         Some(token)
+    }
+
+    /// Like [`TokenCache::read`], but silent: `None` for anything unusual (absent, unreadable, corrupt,
+    /// someone else's). For the exec plugin's fast path, which then falls back to the full path, and
+    /// that path reads the file again and logs what was wrong.
+    pub fn read_quietly(&self, provider: &str, audience: &str) -> Option<CachedToken> {
+        let bytes = fs::read(self.path_for(provider, audience)).ok()?;
+        serde_json::from_slice::<CachedToken>(&bytes)
+            .ok()
+            .filter(|t| t.belongs_to(provider, audience))
     }
 
     pub fn write(&self, token: &CachedToken) -> Result<(), TokenStoreError> {
@@ -192,6 +187,30 @@ impl TokenCache {
             atomic_file::private_dir(dir).map_err(write_err)?;
         }
         atomic_file::write(path, &body, 0o600).map_err(write_err)
+    }
+}
+
+/// A name as a file name: itself when it is plain (`[A-Za-z0-9._-]`, not starting with `.`, at most 100
+/// bytes), else `h-` and the first 12 bytes of its SHA-256 in hex.
+pub(crate) fn file_key(name: &str) -> String {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 100
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if plain {
+        name.to_string()
+    } else {
+        let digest = sha2::Sha256::digest(name.as_bytes());
+        format!(
+            "h-{}",
+            digest
+                .iter()
+                .take(12)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
     }
 }
 

@@ -29,6 +29,17 @@ fn main() -> ExitCode {
         complete::run(&words);
         return ExitCode::SUCCESS;
     }
+    // kubectl's exec entry, on every kubectl call: a fresh cached token found through the cluster index
+    // is printed before clap, logging or the config (DESIGN.md §8). Anything else runs the full command.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some(cluster) = exec_entry_cluster(&args) {
+        if std::env::var_os("SIGNET_LOG").is_some() {
+            init_logging();
+        }
+        if cmd::token::run_from_index(cluster) {
+            return ExitCode::SUCCESS;
+        }
+    }
     let cli = Cli::parse();
     init_logging();
     match cmd::run(cli.command) {
@@ -38,6 +49,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The cluster of `token --cluster X` or `token --cluster=X`, the two spellings the exec entry may use;
+/// `None` for anything else, including every input clap would read differently (another order, more
+/// arguments, a value that looks like a flag, text that is not UTF-8), which clap then handles.
+fn exec_entry_cluster(args: &[std::ffi::OsString]) -> Option<&str> {
+    let args: Vec<&str> = args.iter().map(|a| a.to_str()).collect::<Option<_>>()?;
+    let cluster = match args.as_slice() {
+        ["token", "--cluster", cluster] => *cluster,
+        ["token", flag] => flag.strip_prefix("--cluster=")?,
+        _ => return None,
+    };
+    (!cluster.is_empty() && !cluster.starts_with('-')).then_some(cluster)
 }
 
 /// Logs: info and above are appended to `$XDG_STATE_HOME/signet/signet.log` (opened only when something
@@ -98,5 +122,65 @@ impl std::io::Write for LogFile {
             Some(f) => f.flush(),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<std::ffi::OsString> {
+        words.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn the_exec_entry_is_recognised_exactly_where_clap_reads_token_with_that_cluster() {
+        let cases: &[&[&str]] = &[
+            &["token", "--cluster", "prod"],
+            &["token", "--cluster=prod"],
+            &["token", "--cluster", "arn:aws:eks:eu-west-1:1:cluster/prod"],
+            &["token", "--cluster=a=b"],
+            &["token", "--cluster", "-x"],
+            &["token", "--cluster=-x"],
+            &["token", "--cluster", "--help"],
+            &["token", "--cluster="],
+            &["token", "--cluster", ""],
+            &["token", "--cluster", "prod", "--cluster", "dev"],
+            &["token", "--cluster", "prod", "--"],
+            &["token", "--help", "--cluster", "prod"],
+            &["--version", "token", "--cluster", "prod"],
+            &["token"],
+            &["status"],
+            &[],
+        ];
+        for words in cases {
+            let os_words = args(words);
+            let Some(cluster) = exec_entry_cluster(&os_words) else {
+                continue;
+            };
+            let mut argv = vec!["kubectl-signet"];
+            argv.extend_from_slice(words);
+            match Cli::try_parse_from(&argv).map(|cli| cli.command) {
+                Ok(cli::Command::Token { cluster: parsed }) => assert_eq!(
+                    parsed, cluster,
+                    "{words:?}: expected clap to read the same cluster"
+                ),
+                other => {
+                    panic!("{words:?}: recognised as the exec entry, but clap reads {other:?}")
+                }
+            }
+        }
+        assert_eq!(
+            exec_entry_cluster(&args(&["token", "--cluster", "prod"])),
+            Some("prod")
+        );
+        assert_eq!(
+            exec_entry_cluster(&args(&["token", "--cluster=prod"])),
+            Some("prod")
+        );
+        assert_eq!(
+            exec_entry_cluster(&args(&["token", "--cluster", "-x"])),
+            None
+        );
     }
 }

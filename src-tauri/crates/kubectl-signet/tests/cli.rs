@@ -181,6 +181,113 @@ fn token_prints_an_exec_credential_that_expires_before_the_jwt() {
     assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1beta1");
 }
 
+/// Waits until the config's times are `cluster_index::SETTLE` old, so `token` records the cluster's route.
+fn wait_until_settled(config_file: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(config_file).expect("stat the config");
+    let changed = std::time::UNIX_EPOCH
+        + Duration::new(
+            u64::try_from(meta.ctime().max(meta.mtime())).unwrap_or(0) + 1,
+            0,
+        );
+    let settled = changed + signet_core::cluster_index::SETTLE;
+    if let Ok(left) = settled.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(left);
+    }
+}
+
+/// `token --cluster prod` with `SIGNET_LOG=debug` (so stderr says which path served it) and
+/// `KUBERNETES_EXEC_INFO` as kubectl sets it for v1beta1.
+fn token_debug(env: &Env, args: &[&str]) -> (Output, bool) {
+    let out = env
+        .command(PLUGIN)
+        .args(args)
+        .env("SIGNET_LOG", "debug")
+        .env("KUBERNETES_EXEC_INFO", r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{"interactive":false}}"#)
+        .output()
+        .expect("run kubectl-signet token");
+    let fast = text(&out.stderr).contains("through the cluster index");
+    (out, fast)
+}
+
+#[test]
+fn the_fast_path_prints_what_the_full_path_prints_and_falls_back_on_a_stale_token_or_a_changed_config()
+ {
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    env.login();
+    wait_until_settled(&env.world.paths.config_file);
+
+    let (full, fast) = token_debug(&env, &["token", "--cluster", "prod"]);
+    assert!(full.status.success(), "token: {}", text(&full.stderr));
+    assert!(
+        !fast,
+        "expected the first call to load the config (no route recorded yet)"
+    );
+    for args in [
+        &["token", "--cluster", "prod"][..],
+        &["token", "--cluster=prod"][..],
+    ] {
+        let (out, fast) = token_debug(&env, args);
+        assert!(
+            fast,
+            "{args:?}: expected the cluster index to serve: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            text(&out.stdout),
+            text(&full.stdout),
+            "{args:?}: expected the fast path to print the full path's ExecCredential byte for byte"
+        );
+    }
+
+    // A cached token that is no longer fresh (10 s of an hour left) is refreshed, not served.
+    let cache =
+        signet_core::token_store::TokenCache::new(&env.world.paths).path_for("corp", "kubernetes");
+    let mut cached: Value = serde_json::from_slice(&std::fs::read(&cache).expect("read the cache"))
+        .expect("cache JSON");
+    let now = chrono::Utc::now();
+    cached["expires_at"] = Value::from((now + chrono::TimeDelta::seconds(10)).to_rfc3339());
+    cached["issued_at"] = Value::from((now - chrono::TimeDelta::hours(1)).to_rfc3339());
+    let stale_token = cached["id_token"].as_str().expect("id_token").to_owned();
+    std::fs::write(&cache, serde_json::to_vec(&cached).expect("JSON")).expect("write the cache");
+    let (out, fast) = token_debug(&env, &["token", "--cluster", "prod"]);
+    assert!(out.status.success(), "token: {}", text(&out.stderr));
+    assert!(!fast, "expected a token near expiry to take the full path");
+    assert_eq!(
+        env.world.idp.stats().token_requests.refresh_token,
+        1,
+        "expected one refresh for a token near expiry"
+    );
+    let cred: Value = serde_json::from_slice(&out.stdout).expect("ExecCredential JSON");
+    assert_ne!(
+        cred["status"]["token"], stale_token,
+        "expected the refreshed token"
+    );
+
+    // An edit in place that keeps the size: the route recorded for the old text must not serve.
+    let config = std::fs::read_to_string(&env.world.paths.config_file).expect("read the config");
+    let renamed = config.replace("name = \"prod\"", "name = \"prud\"");
+    assert_ne!(renamed, config, "the config names cluster prod");
+    std::fs::write(&env.world.paths.config_file, &renamed).expect("edit the config in place");
+    let (out, fast) = token_debug(&env, &["token", "--cluster", "prod"]);
+    assert!(!fast, "expected a changed config to take the full path");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected prod to be unknown now"
+    );
+    assert!(
+        text(&out.stderr).contains("no cluster named 'prod' in the Signet config (known: prud)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "expected no ExecCredential for an unknown cluster"
+    );
+}
+
 #[test]
 fn an_expired_id_token_is_refreshed_transparently_and_fifty_kubectls_cause_one_refresh() {
     // Alone (write lock): 50 kubectl processes on 2 cores are the load this test measures.

@@ -9,7 +9,7 @@ mod login;
 mod logout;
 mod status;
 mod sync;
-mod token;
+pub mod token;
 mod use_cluster;
 
 use std::sync::Arc;
@@ -39,7 +39,11 @@ pub fn run(command: Command) -> Result<(), Failure> {
 
 /// The engine over the config file, with the secret store the config chooses.
 pub fn engine() -> Result<Signet, Error> {
-    let paths = Paths::from_env()?;
+    engine_at(Paths::from_env()?)
+}
+
+/// The engine over the config file `paths` names.
+pub fn engine_at(paths: Paths) -> Result<Signet, Error> {
     let config = Config::load(&paths.config_file, &paths.home)?;
     Ok(engine_over(paths, config))
 }

@@ -1,23 +1,52 @@
 //! `token`: the exec plugin. Fresh cached token → one file read; stale → refresh under the provider
 //! lock; session over → sign in when interactive (one sign-in per provider at a time, through the tray's
 //! agent when it runs), else one line saying what to run.
+//!
+//! Two paths print the same ExecCredential. [`run_from_index`] is tried first, before clap and logging:
+//! it serves a fresh cached token that the cluster index routes, without loading the config
+//! (`signet_core::cluster_index`). Whenever it cannot, [`run`] loads and validates the config and calls
+//! `token_for`; after serving a cluster it records the cluster's route, so the next call is fast.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use signet_core::cluster_index::{self, ClusterIndex, ConfigStamp};
 use signet_core::config::LoginMode;
 use signet_core::exec_credential::ExecInfo;
+use signet_core::paths::Paths;
 use signet_core::session::SessionError;
+use signet_core::token_store::CachedToken;
 use signet_core::{Error, Signet, usecase};
 
-use super::engine;
+use super::engine_at;
 use crate::output::Failure;
 use crate::sign_in::{self, BROWSER_TIMEOUT};
 
+/// The fast path: prints the ExecCredential and returns `true` when the cluster index routes `cluster`
+/// to a fresh cached token; `false` (having printed nothing) when the full path must run.
+pub fn run_from_index(cluster: &str) -> bool {
+    let Ok(paths) = Paths::from_env() else {
+        return false;
+    };
+    let now = Utc::now();
+    let Some(token) = cluster_index::fresh_token(&paths, cluster, now) else {
+        return false;
+    };
+    tracing::debug!(
+        cluster,
+        "served a fresh cached token through the cluster index"
+    );
+    print_credential(&exec_info(), &token, now);
+    true
+}
+
 pub fn run(cluster: &str) -> Result<(), Failure> {
-    let exec_info = ExecInfo::from_env_value(std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref());
-    let signet = engine()?;
+    let exec_info = exec_info();
+    let paths = Paths::from_env()?;
+    // Taken before the config is read: an edit racing the load leaves a stamp that no longer matches.
+    let stamp = ConfigStamp::of(&paths.config_file);
+    let signet = engine_at(paths)?;
     let token = match signet.token_for(cluster) {
         Ok(token) => token,
         Err(Error::Session(SessionError::SignInRequired { provider, reason })) => {
@@ -44,14 +73,28 @@ pub fn run(cluster: &str) -> Result<(), Failure> {
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(stamp) = stamp {
+        let index = ClusterIndex::new(signet.paths());
+        if let Err(e) = index.record(&stamp, signet.config(), cluster, SystemTime::now()) {
+            tracing::debug!(error = %e, "could not record the cluster's route; the next call loads the config again");
+        }
+    }
+    print_credential(&exec_info, &token, Utc::now());
+    Ok(())
+}
+
+fn exec_info() -> ExecInfo {
+    ExecInfo::from_env_value(std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref())
+}
+
+fn print_credential(exec_info: &ExecInfo, token: &CachedToken, now: DateTime<Utc>) {
     let json = signet_core::exec_credential::render(
         exec_info.api_version,
         &token.id_token,
         token.expires_at,
-        Utc::now(),
+        now,
     );
     println!("{json}");
-    Ok(())
 }
 
 /// Asks a running agent to sign in; `None` when no agent listens (the CLI then works on its own).
