@@ -10,7 +10,9 @@
 //! cancels the sign-in. An IdP that refuses embedded browsers (Google's `disallowed_useragent`) ends
 //! the sign-in with an offer to switch that provider to `browser` mode.
 //!
-//! **browser** and **device** run the engine's own flows ([`LoginMethod`]) on a background thread.
+//! **browser** and **device** run the engine's own flows ([`LoginMethod`]) on a background thread. A
+//! device sign-in has no window to close: [`cancel`] (the tray's "Cancel sign-in" row) or signing out
+//! ends it, and its polling stops before the next request.
 //!
 //! One sign-in per provider runs at a time; asking again focuses the running one. Whoever needs the
 //! outcome (the agent's `login` requests from `kubectl-signet`) takes a [`Ticket`] and waits on it: every
