@@ -4,6 +4,7 @@
 //! temporary directory and a private D-Bus session.
 
 pub mod apiserver;
+pub mod bench;
 pub mod browser;
 pub mod cli;
 pub mod desktop;

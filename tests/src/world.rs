@@ -252,3 +252,29 @@ impl UrlOpener for FormOpener {
         Ok(())
     }
 }
+
+/// A kubeconfig with `n` clusters, users and contexts of a realistic size (a CA bundle per cluster, a token
+/// per user): 2,000 of each is ~2 MB, the size DESIGN.md §8 budgets for.
+pub fn generated_kubeconfig(n: usize) -> String {
+    let ca = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t".repeat(24);
+    let mut text = String::from("apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "- name: cluster-{i}\n  cluster:\n    server: https://api-{i}.example.com:6443\n    certificate-authority-data: {ca}\n"
+        ));
+    }
+    text.push_str("users:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "- name: user-{i}\n  user:\n    token: token-{i}-0123456789abcdef0123456789abcdef\n"
+        ));
+    }
+    text.push_str("contexts:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "- name: ctx-{i}\n  context:\n    cluster: cluster-{i}\n    user: user-{i}\n    namespace: team-{i}\n"
+        ));
+    }
+    text.push_str("current-context: ctx-0\n");
+    text
+}

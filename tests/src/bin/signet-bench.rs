@@ -33,9 +33,10 @@ use base64::Engine as _;
 use signet_core::config::Config;
 use signet_core::token_store::TokenCache;
 use signet_tests::apiserver::{ApiServer, ApiServerOptions};
+use signet_tests::bench::{Stats, count, ms, parse_flags};
 use signet_tests::idp::{Idp, IdpOptions};
 use signet_tests::keyring::KeyringSession;
-use signet_tests::world::{World, cluster, provider};
+use signet_tests::world::{World, cluster, generated_kubeconfig, provider};
 
 struct Options {
     plugin: PathBuf,
@@ -192,31 +193,6 @@ enum Comparison {
     Ratio,
     Overhead,
     None,
-}
-
-#[derive(Clone)]
-struct Stats {
-    runs: usize,
-    median: Duration,
-    p10: Duration,
-    p90: Duration,
-    /// The samples in the order they were taken (round `i` of every program is `samples[i]`).
-    samples: Vec<Duration>,
-}
-
-impl Stats {
-    fn of(samples: Vec<Duration>) -> Stats {
-        let mut sorted = samples.clone();
-        sorted.sort();
-        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-        Stats {
-            runs: samples.len(),
-            median: at(0.5),
-            p10: at(0.1),
-            p90: at(0.9),
-            samples,
-        }
-    }
 }
 
 /// The overhead of `a` over `b` in percent, from the median of the per-round differences (the two ran
@@ -618,46 +594,12 @@ fn use_row(env: &Env, opts: &Options) -> Row {
     }
 }
 
-/// The same shape as `tests/kubeconfig_safety.rs` generates: a CA bundle per cluster, a token per user.
-fn generated_kubeconfig(n: usize) -> String {
-    let ca = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t".repeat(24);
-    let mut text = String::from("apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "- name: cluster-{i}\n  cluster:\n    server: https://api-{i}.example.com:6443\n    certificate-authority-data: {ca}\n"
-        ));
-    }
-    text.push_str("users:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "- name: user-{i}\n  user:\n    token: token-{i}-0123456789abcdef0123456789abcdef\n"
-        ));
-    }
-    text.push_str("contexts:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "- name: ctx-{i}\n  context:\n    cluster: cluster-{i}\n    user: user-{i}\n    namespace: team-{i}\n"
-        ));
-    }
-    text.push_str("current-context: ctx-0\n");
-    text
-}
-
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
 }
 
 fn overhead(a: Duration, b: Duration) -> f64 {
     (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0
-}
-
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
 }
 
 fn print_table(rows: &[Row], opts: &Options) {
@@ -755,38 +697,21 @@ fn parse_args() -> Options {
         keep: false,
         also_plugin: Vec::new(),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        if flag == "--keep" {
-            opts.keep = true;
-            continue;
-        }
-        let value = args
-            .next()
-            .unwrap_or_else(|| fail(&format!("{flag} needs a value")));
-        let count = |v: &str| -> usize {
-            v.parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or_else(|| fail(&format!("{flag}: not a positive number: {v}")))
-        };
-        match flag.as_str() {
+    opts.keep = parse_flags("signet-bench", USAGE, |flag, value| {
+        match flag {
             "--plugin" => opts.plugin = PathBuf::from(value),
             "--probe" => opts.probe = PathBuf::from(value),
             "--floor" => opts.floor = PathBuf::from(value),
             "--also-plugin" => opts.also_plugin.push(PathBuf::from(value)),
             "--kubectl" => opts.kubectl = value,
             "--gke-plugin" => opts.gke_plugin = value,
-            "--runs" => opts.runs = count(&value),
-            "--kubectl-runs" => opts.kubectl_runs = count(&value),
-            "--use-runs" => opts.use_runs = count(&value),
-            other => fail(&format!("unknown flag {other}")),
+            "--runs" => opts.runs = count(flag, &value)?,
+            "--kubectl-runs" => opts.kubectl_runs = count(flag, &value)?,
+            "--use-runs" => opts.use_runs = count(flag, &value)?,
+            other => return Err(format!("unknown flag {other}")),
         }
-    }
+        Ok(())
+    });
     if opts.plugin.as_os_str().is_empty() {
         fail("--plugin is required (build it with `cargo build --release -p kubectl-signet`)");
     }
@@ -798,6 +723,5 @@ const USAGE: &str = "usage: signet-bench --plugin PATH [--runs N] [--kubectl-run
                      [--keep]";
 
 fn fail(msg: &str) -> ! {
-    eprintln!("signet-bench: {msg}\n{USAGE}");
-    std::process::exit(1)
+    signet_tests::bench::fail("signet-bench", USAGE, msg)
 }

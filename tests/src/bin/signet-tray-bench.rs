@@ -46,6 +46,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use signet_core::config::{Config, LoginMode};
 use signet_tests::apiserver::{ApiServer, ApiServerOptions};
+use signet_tests::bench::{Stats, count, ms, parse_flags};
 use signet_tests::desktop::{App, Session, on_path};
 use signet_tests::idp::{Idp, IdpOptions, PASSWORD};
 use signet_tests::webdriver::{Driver, WebDriver, wait_until};
@@ -1185,27 +1186,6 @@ fn tail(text: &str, lines: usize) -> String {
 // -------------------------------------------------------------------------------------------------
 // Statistics and the table
 
-/// Median and p10–p90 of durations.
-struct Stats {
-    runs: usize,
-    median: Duration,
-    p10: Duration,
-    p90: Duration,
-}
-
-impl Stats {
-    fn of(samples: Vec<Duration>) -> Stats {
-        let q = Quantiles::of(samples.iter().map(Duration::as_secs_f64).collect());
-        let d = |v: f64| Duration::from_secs_f64(if v.is_finite() { v.max(0.0) } else { 0.0 });
-        Stats {
-            runs: q.runs,
-            median: d(q.median),
-            p10: d(q.p10),
-            p90: d(q.p90),
-        }
-    }
-}
-
 /// Median and p10–p90 of plain numbers (bytes).
 struct Quantiles {
     runs: usize,
@@ -1289,15 +1269,6 @@ impl Row {
     }
 }
 
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
 fn parse_args() -> Options {
     let here = std::env::current_exe()
         .ok()
@@ -1315,38 +1286,20 @@ fn parse_args() -> Options {
         keep: false,
         app_env: Vec::new(),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        if flag == "--keep" {
-            opts.keep = true;
-            continue;
-        }
-        let value = args
-            .next()
-            .unwrap_or_else(|| fail(&format!("{flag} needs a value")));
-        let count = |v: &str| -> usize {
-            v.parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or_else(|| fail(&format!("{flag}: not a positive number: {v}")))
-        };
-        match flag.as_str() {
+    opts.keep = parse_flags("signet-tray-bench", USAGE, |flag, value| {
+        match flag {
             "--app" => opts.app = PathBuf::from(value),
             "--plugin" => opts.plugin = PathBuf::from(value),
             "--probe" => opts.probe = PathBuf::from(value),
-            "--launch-runs" => opts.launch_runs = count(&value),
-            "--idle-secs" => opts.idle_secs = count(&value) as u64,
-            "--idle-runs" => opts.idle_runs = count(&value),
-            "--sign-in-runs" => opts.sign_in_runs = count(&value),
+            "--launch-runs" => opts.launch_runs = count(flag, &value)?,
+            "--idle-secs" => opts.idle_secs = count(flag, &value)? as u64,
+            "--idle-runs" => opts.idle_runs = count(flag, &value)?,
+            "--sign-in-runs" => opts.sign_in_runs = count(flag, &value)?,
             "--app-env" => match value.split_once('=') {
                 Some((key, val)) if !key.is_empty() => {
                     opts.app_env.push((key.to_string(), val.to_string()));
                 }
-                _ => fail(&format!("--app-env: not KEY=VALUE: {value}")),
+                _ => return Err(format!("--app-env: not KEY=VALUE: {value}")),
             },
             "--parts" => {
                 opts.parts = value.split(',').map(|p| p.trim().to_string()).collect();
@@ -1355,12 +1308,13 @@ fn parse_args() -> Options {
                     .iter()
                     .find(|p| !["launch", "idle", "sign-in"].contains(&p.as_str()))
                 {
-                    fail(&format!("--parts: unknown part {bad}"));
+                    return Err(format!("--parts: unknown part {bad}"));
                 }
             }
-            other => fail(&format!("unknown flag {other}")),
+            other => return Err(format!("unknown flag {other}")),
         }
-    }
+        Ok(())
+    });
     if opts.app.as_os_str().is_empty() || opts.plugin.as_os_str().is_empty() {
         fail("--app and --plugin are required (scripts/bench-tray.sh passes the release builds)");
     }
@@ -1372,6 +1326,5 @@ const USAGE: &str = "usage: signet-tray-bench --app PATH --plugin PATH [--probe 
                      [--app-env KEY=VALUE]…";
 
 fn fail(msg: &str) -> ! {
-    eprintln!("signet-tray-bench: {msg}\n{USAGE}");
-    std::process::exit(1)
+    signet_tests::bench::fail("signet-tray-bench", USAGE, msg)
 }

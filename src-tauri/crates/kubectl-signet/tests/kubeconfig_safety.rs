@@ -17,7 +17,7 @@ use serde_json::Value;
 use signet_core::config::Config;
 use signet_core::kubeconfig::{BACKUP_SUFFIX, DEFAULT_LOCK_TIMEOUT, lock_path};
 use signet_tests::cli::text;
-use signet_tests::world::{cluster, provider};
+use signet_tests::world::{cluster, generated_kubeconfig, provider};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-signet");
 
@@ -244,32 +244,6 @@ impl Rng {
     fn below(&mut self, max: u64) -> u64 {
         if max == 0 { 0 } else { self.next() % max }
     }
-}
-
-/// A kubeconfig with `n` clusters, users and contexts of a realistic size (a CA bundle per cluster):
-/// 2,000 of each is ~2 MB, the size DESIGN.md §8 budgets for. Mirrors `tests/src/bin/signet-bench.rs`.
-fn generated_kubeconfig(n: usize) -> String {
-    let ca = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t".repeat(24);
-    let mut text = String::from("apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "- name: cluster-{i}\n  cluster:\n    server: https://api-{i}.example.com:6443\n    certificate-authority-data: {ca}\n"
-        ));
-    }
-    text.push_str("users:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "- name: user-{i}\n  user:\n    token: token-{i}-0123456789abcdef0123456789abcdef\n"
-        ));
-    }
-    text.push_str("contexts:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "- name: ctx-{i}\n  context:\n    cluster: cluster-{i}\n    user: user-{i}\n    namespace: team-{i}\n"
-        ));
-    }
-    text.push_str("current-context: ctx-0\n");
-    text
 }
 
 /// Runs `kubectl config set-context <name> --cluster=x`, retrying while another writer holds the lock.
