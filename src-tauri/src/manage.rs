@@ -9,12 +9,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use signet_core::cluster_api::{ClusterApi, Namespaces};
+use signet_core::cluster_api::Namespaces;
 use signet_core::config::{ClusterConfig, ProviderConfig, Settings};
 use signet_core::import::{CatalogSource, ImportPlan};
 use signet_core::session::SessionError;
 use signet_core::text::printable;
-use signet_core::usecase::setup::{self, OnExisting, ProviderDraft};
+use signet_core::usecase::setup::{self, OnExisting, ProviderDraft, SettingsChange};
 use signet_core::usecase::switch;
 use signet_core::usecase::{self, import::ImportFrom};
 use tauri::{AppHandle, Manager, Runtime};
@@ -72,20 +72,18 @@ pub fn list_namespaces<R: Runtime>(
     app: &AppHandle<R>,
     cluster: &str,
 ) -> Result<NamespaceList, AppError> {
-    let signet = app.state::<AppState>().signet();
-    let config = signet.cluster_config(cluster)?.clone();
-    let token = signet.token_for(cluster)?;
-    let list = ClusterApi::new(&config)?.namespaces(&token.id_token)?;
-    Ok(match list {
-        Namespaces::Listed(names) => NamespaceList {
-            names,
-            forbidden: false,
+    Ok(
+        match switch::namespaces(&app.state::<AppState>().signet(), cluster)? {
+            Namespaces::Listed(names) => NamespaceList {
+                names,
+                forbidden: false,
+            },
+            Namespaces::Forbidden => NamespaceList {
+                names: Vec::new(),
+                forbidden: true,
+            },
         },
-        Namespaces::Forbidden => NamespaceList {
-            names: Vec::new(),
-            forbidden: true,
-        },
-    })
+    )
 }
 
 /// Fetches an issuer's discovery document (and JWKS) as a sign-in would.
@@ -227,16 +225,13 @@ pub fn remove_cluster<R: Runtime>(app: &AppHandle<R>, name: &str) -> Result<Conf
 /// Asks the cluster who the person is (SelfSubjectReview), signing in first when needed.
 pub fn test_cluster<R: Runtime>(app: &AppHandle<R>, cluster: &str) -> Result<ReviewDto, AppError> {
     let state = app.state::<AppState>();
-    let config = state.signet().cluster_config(cluster)?.clone();
-    let token = match state.signet().token_for(cluster) {
-        Ok(token) => token,
-        Err(signet_core::Error::Session(SessionError::SignInRequired { .. })) => {
-            crate::login::sign_in_and_wait(app, &config.provider, TEST_SIGN_IN_WAIT)?;
-            state.signet().token_for(cluster)?
+    let review = match switch::review(&state.signet(), cluster) {
+        Err(signet_core::Error::Session(SessionError::SignInRequired { provider, .. })) => {
+            crate::login::sign_in_and_wait(app, &provider, TEST_SIGN_IN_WAIT)?;
+            switch::review(&state.signet(), cluster)?
         }
-        Err(e) => return Err(e.into()),
+        other => other?,
     };
-    let review = ClusterApi::new(&config)?.review(&token.id_token)?;
     Ok(ReviewDto {
         username: review.username,
         groups: review.groups,
@@ -357,21 +352,21 @@ pub fn import_apply<R: Runtime>(
     Ok(result)
 }
 
-/// Saves the settings (and turns start-at-login on or off).
+/// Saves the settings, then turns start-at-login on or off.
 pub fn save_settings<R: Runtime>(
     app: &AppHandle<R>,
     settings: SettingsDto,
 ) -> Result<SettingsDto, AppError> {
     let state = app.state::<AppState>();
-    let mut config = state.load_for_edit()?;
-    config.settings = Settings {
+    let change = SettingsChange {
         notifications: settings.notifications,
         warning_minutes: settings.warning_minutes,
         kubeconfig: non_empty(settings.default_kubeconfig).map(PathBuf::from),
         credentials: settings.default_credentials,
-        secret_store: config.settings.secret_store,
     };
-    let config = config.checked(&state.paths().home)?;
+    let saved = setup::save_settings(&state.signet(), change)?;
+    state.reload();
+    events::record(app, ActivityKind::ConfigChanged, None, "settings saved");
     if let Some(manager) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()
         && manager.is_enabled().ok() != Some(settings.start_at_login)
     {
@@ -380,12 +375,13 @@ pub fn save_settings<R: Runtime>(
         } else {
             manager.disable()
         };
-        changed.map_err(|e| AppError::Internal(format!("could not change start at login: {e}")))?;
+        changed.map_err(|e| {
+            AppError::Internal(format!(
+                "the settings were saved, but start at login could not be changed: {e}"
+            ))
+        })?;
     }
-    state.save_config(&config)?;
-    events::record(app, ActivityKind::ConfigChanged, None, "settings saved");
-    app.state::<AppState>().changed();
-    Ok(settings_dto(&config.settings, start_at_login(app)))
+    Ok(settings_dto(&saved, start_at_login(app)))
 }
 
 /// Opens the folder of the kubeconfig file a cluster's context lives in.

@@ -14,7 +14,6 @@ use signet_core::clock::Clock;
 use signet_core::config::{Config, LoginMode};
 use signet_core::oidc::opener::UrlOpener;
 use signet_core::paths::Paths;
-use signet_core::session::SessionError;
 use signet_core::token_store::SecretStore;
 
 use std::collections::VecDeque;
@@ -280,21 +279,6 @@ impl AppState {
             .unwrap_or_default()
     }
 
-    /// Loads the config file for an edit (a missing file is an empty config).
-    pub fn load_for_edit(&self) -> Result<Config, AppError> {
-        Ok(Config::load_or_default(
-            &self.paths.config_file,
-            &self.paths.home,
-        )?)
-    }
-
-    /// Saves an edited config and rebuilds the engine from it.
-    pub fn save_config(&self, config: &Config) -> Result<(), AppError> {
-        config.save(&self.paths.config_file)?;
-        self.reload();
-        Ok(())
-    }
-
     /// Changes what the app records about a provider.
     pub fn update_activity(&self, provider: &str, change: impl FnOnce(&mut ProviderActivity)) {
         if let Ok(mut activity) = self.activity.lock() {
@@ -305,24 +289,7 @@ impl AppState {
 
     /// Changes a provider's sign-in mode in the config file and reloads it.
     pub fn set_login_mode(&self, provider: &str, mode: LoginMode) -> Result<(), AppError> {
-        let mut config = Config::load(&self.paths.config_file, &self.paths.home)?;
-        let Some(entry) = config.providers.iter_mut().find(|p| p.name == provider) else {
-            return Err(AppError::Core(
-                SessionError::UnknownProvider {
-                    name: provider.into(),
-                    known: config
-                        .providers
-                        .iter()
-                        .map(|p| p.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-                .into(),
-            ));
-        };
-        entry.login = mode;
-        config.save(&self.paths.config_file)?;
-        tracing::info!(provider, ?mode, "sign-in mode changed");
+        signet_core::usecase::setup::set_login_mode(&self.signet(), provider, mode)?;
         self.reload();
         Ok(())
     }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cluster_api::{ClusterApi, Probe};
 use crate::config::{
-    ClusterConfig, Config, ConfigError, DEFAULT_USERNAME_CLAIM, LoginMode, ProviderConfig,
+    ClusterConfig, Config, ConfigError, Credentials, DEFAULT_USERNAME_CLAIM, LoginMode,
+    ProviderConfig, Settings,
 };
 use crate::http::HttpOptions;
 use crate::kubeconfig;
@@ -230,6 +231,44 @@ pub fn remove_provider(signet: &Signet, name: &str) -> Result<ProviderRemoved, E
         clusters: clusters.into_iter().map(|c| c.name).collect(),
         sign_out,
     })
+}
+
+/// The settings the person may change (where refresh tokens are kept is chosen in the file only: moving
+/// between stores needs a sign-in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub notifications: bool,
+    pub warning_minutes: u32,
+    pub kubeconfig: Option<PathBuf>,
+    pub credentials: Credentials,
+}
+
+/// Saves the settings, checked as the file's `[settings]` would be; returns them as saved.
+pub fn save_settings(signet: &Signet, change: SettingsChange) -> Result<Settings, Error> {
+    let paths = signet.paths();
+    let mut config = Config::load_or_default(&paths.config_file, &paths.home)?;
+    config.settings = Settings {
+        notifications: change.notifications,
+        warning_minutes: change.warning_minutes,
+        kubeconfig: change.kubeconfig,
+        credentials: change.credentials,
+        secret_store: config.settings.secret_store,
+    };
+    let config = config.checked(&paths.home)?;
+    config.save(&paths.config_file)?;
+    Ok(config.settings)
+}
+
+/// Changes how `provider` signs in (the tray offers `browser` after an IdP refused its window).
+pub fn set_login_mode(signet: &Signet, provider: &str, mode: LoginMode) -> Result<(), Error> {
+    signet.provider_config(provider)?;
+    edit_config(signet, |config| {
+        for p in config.providers.iter_mut().filter(|p| p.name == provider) {
+            p.login = mode;
+        }
+    })?;
+    tracing::info!(provider, ?mode, "sign-in mode changed");
+    Ok(())
 }
 
 /// Reads the config file afresh, changes it and saves it.

@@ -1,7 +1,9 @@
-//! Switching: make a cluster's kubeconfig context current, optionally with a namespace.
+//! Switching: make a cluster's kubeconfig context current, optionally with a namespace; list the
+//! namespaces the person may pick there; ask the cluster who the person is.
 
 use std::path::PathBuf;
 
+use crate::cluster_api::{ClusterApi, Namespaces, Review};
 use crate::{Error, Signet, names};
 
 /// What `use` changed.
@@ -42,4 +44,20 @@ pub fn use_cluster(
         namespace: namespace.map(str::to_owned),
         kubeconfig,
     })
+}
+
+/// The namespaces the person may list on `cluster`, asked with their own token (`Forbidden` when RBAC
+/// does not let them list; the switcher then lets them type one).
+pub fn namespaces(signet: &Signet, cluster: &str) -> Result<Namespaces, Error> {
+    let config = signet.cluster_config(cluster)?;
+    let token = signet.token_for(cluster)?;
+    Ok(ClusterApi::new(config)?.namespaces(&token.id_token)?)
+}
+
+/// Who `cluster` says the person is (SelfSubjectReview), with their current token. A session that
+/// ended is `session.sign_in_required`: sign in, then ask again.
+pub fn review(signet: &Signet, cluster: &str) -> Result<Review, Error> {
+    let config = signet.cluster_config(cluster)?;
+    let token = signet.token_for(cluster)?;
+    Ok(ClusterApi::new(config)?.review(&token.id_token)?)
 }
