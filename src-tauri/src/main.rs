@@ -60,7 +60,7 @@ fn main() -> anyhow::Result<()> {
         paths,
         secrets: Arc::new(LazyKeyringStore::with_choice(secret_store)),
         clock: Arc::new(SystemClock),
-        notifier: Arc::new(DesktopNotifier),
+        notifier: Arc::new(DesktopNotifier::default()),
         opener: Arc::new(SystemBrowser::from_env()),
         kubectl_plugin: kubectl_plugin(),
         desktop: true,

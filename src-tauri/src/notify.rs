@@ -9,7 +9,7 @@
 //! in the body, which the freedesktop spec lets servers interpret (`<b>`, `<a href>`, `&entities;`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use signet_core::text::{printable, printable_multiline};
@@ -47,17 +47,43 @@ pub trait Notifier: Send + Sync {
     fn notify(&self, note: Note, on_action: Option<OnAction>);
 }
 
-/// The desktop's notification server (notify-rust over D-Bus), on a background thread.
+/// The desktop's notification server (notify-rust over D-Bus). One background thread shows the notes one
+/// after another, in the order they were given (a note with a button then waits for the press on a thread
+/// of its own): callers never block, and what the person sees keeps the order of events.
 #[derive(Debug, Default)]
-pub struct DesktopNotifier;
+pub struct DesktopNotifier {
+    queue: Mutex<Option<mpsc::Sender<Queued>>>,
+}
+
+/// A note waiting to be shown, with what its button does.
+type Queued = (Note, Option<OnAction>);
 
 impl Notifier for DesktopNotifier {
     fn notify(&self, note: Note, on_action: Option<OnAction>) {
-        let spawned = std::thread::Builder::new()
-            .name("notify".into())
-            .spawn(move || show_desktop(note, on_action));
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "could not start the notification thread");
+        let Ok(mut queue) = self.queue.lock() else {
+            return;
+        };
+        if queue.is_none() {
+            let (send, receive) = mpsc::channel::<Queued>();
+            let spawned = std::thread::Builder::new()
+                .name("notify".into())
+                .spawn(move || {
+                    for (note, on_action) in receive {
+                        show_desktop(note, on_action);
+                    }
+                });
+            match spawned {
+                Ok(_) => *queue = Some(send),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not start the notification thread");
+                    return;
+                }
+            }
+        }
+        if let Some(send) = queue.as_ref()
+            && send.send((note, on_action)).is_err()
+        {
+            tracing::warn!("the notification thread has ended; the note is dropped");
         }
     }
 }
@@ -75,11 +101,18 @@ fn show_desktop(note: Note, on_action: Option<OnAction>) {
         Ok(handle) => {
             tracing::debug!(summary = %note.summary, "notification shown");
             if let Some(on_action) = on_action {
-                handle.wait_for_action(move |key| {
-                    if key != "__closed" {
-                        on_action(key);
-                    }
-                });
+                let waiting = std::thread::Builder::new()
+                    .name("notify-action".into())
+                    .spawn(move || {
+                        handle.wait_for_action(move |key| {
+                            if key != "__closed" {
+                                on_action(key);
+                            }
+                        });
+                    });
+                if let Err(e) = waiting {
+                    tracing::warn!(error = %e, "could not wait for the notification's button");
+                }
             }
         }
         Err(e) => tracing::info!(

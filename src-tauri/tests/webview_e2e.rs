@@ -75,6 +75,11 @@ impl World {
     /// IdP (ID tokens living `ttl` seconds, or its default), API server, config with provider `corp`
     /// (embedded sign-in) and cluster `prod`, the desktop session, and the app under WebDriver.
     fn start(ttl: Option<u64>) -> World {
+        World::start_with(ttl, &[])
+    }
+
+    /// [`World::start`] with more providers at the same IdP, without clusters and never signed in.
+    fn start_with(ttl: Option<u64>, more_providers: &[&str]) -> World {
         require_tools(&["kubectl"]);
         // Before anything starts: a missing driver fails here, saying what to install.
         signet_tests::webdriver::tauri_driver();
@@ -93,8 +98,14 @@ impl World {
         let mut prod = cluster("prod", "corp", Some("kubernetes"));
         prod.server = api.url().to_string();
         prod.ca_file = Some(ca);
+        let mut providers = vec![corp];
+        providers.extend(
+            more_providers
+                .iter()
+                .map(|name| provider(name, idp.issuer(), None)),
+        );
         let config = Config {
-            providers: vec![corp],
+            providers,
             clusters: vec![prod],
             ..Config::default()
         };
@@ -311,6 +322,30 @@ impl World {
     }
 
     /// `kubectl-signet token --cluster prod` as kubectl runs it from a terminal (interactive).
+    /// Asks the app for a notification and waits until it arrives: the app shows notifications one after
+    /// another in the order it was asked (one notification thread), so every note it was asked for before
+    /// this one has arrived too. `provider` must be configured and never signed in: a non-interactive
+    /// sign-in request through the agent then shows "Sign-in needed for <provider>".
+    fn notification_barrier(&self, provider: &str) {
+        let socket = self.root.path().join("runtime/signet/agent.sock");
+        let mut client =
+            signet_core::agent::AgentClient::connect(&socket).expect("connect to the agent");
+        let request = signet_core::agent::Request::Login {
+            provider: provider.into(),
+            interactive: false,
+        };
+        let answer = client
+            .request(&request, Duration::from_secs(10))
+            .expect("the agent answers");
+        assert_eq!(
+            answer
+                .expect_err("no session for the barrier's provider")
+                .code,
+            "session.sign_in_required"
+        );
+        self.wait_for_note(&format!("Sign-in needed for {provider}"), 10);
+    }
+
     fn spawn_interactive_token(&self) -> Child {
         let exec_info = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":true}}"#;
         self.session
@@ -641,7 +676,8 @@ fn twenty_interactive_token_calls_without_a_session_share_one_login_window_and_a
     const CALLS: usize = 20;
     let _alone = one_at_a_time();
     let started = Instant::now();
-    let world = World::start(None);
+    // `lab` is never signed in: it serves the notification barrier below.
+    let world = World::start_with(None, &["lab"]);
     let socket = world.root.path().join("runtime/signet/agent.sock");
     world
         .session
@@ -714,9 +750,10 @@ fn twenty_interactive_token_calls_without_a_session_share_one_login_window_and_a
         stats.token_requests.authorization_code, 1,
         "one sign-in for 20 callers: {stats:?}"
     );
-    // The app answers the callers before it notifies (kubeconfig, waiters, then the notification).
+    // The app answers the callers before it notifies (kubeconfig, waiters, then the notification). A
+    // second "signed in" note would have been asked for by now; the barrier makes sure it has arrived.
     world.wait_for_note(SIGNED_IN_AS_ALICE, 10);
-    std::thread::sleep(Duration::from_millis(500));
+    world.notification_barrier("lab");
     assert_eq!(
         world.notes(SIGNED_IN_AS_ALICE).len(),
         1,
