@@ -6,7 +6,7 @@
 //! token needs only two names from it: the cluster's provider and audience. The full path writes them
 //! here once it has served a cluster; [`fresh_token`] reads them back and trusts them only while the
 //! config file is the very file they came from: same path, device, inode, size, modification and change
-//! times ([`ConfigStamp`]).
+//! times ([`FileStamp`]).
 //!
 //! Rules this module keeps:
 //! - An entry is written only from a config that loaded and validated, with the stamp taken *before* the
@@ -24,8 +24,8 @@
 //! `<config>` is a hash of the config's path, so two configs sharing one cache never evict each other.
 //! They hold no secret; deleting them costs one slower `token` call each.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,60 +33,13 @@ use sha2::Digest;
 
 use crate::atomic_file;
 use crate::config::Config;
+use crate::file_stamp::FileStamp;
 use crate::paths::Paths;
 use crate::token_store::{self, CachedToken, TokenCache};
 
-/// How old the config's times must be before a stamp of it is recorded: more than the coarsest timestamp
-/// granularity of common filesystems (FAT: 2 s; ext3, HFS+: 1 s; ext4 and tmpfs: one clock tick).
-pub const SETTLE: Duration = Duration::from_secs(2);
+pub use crate::file_stamp::SETTLE;
 
 const INDEX_VERSION: u32 = 1;
-
-/// Which version of the config file an entry was derived from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl ConfigStamp {
-    /// The stamp of the file `path` names now (symlinks followed), `None` when it cannot be read.
-    #[cfg(unix)]
-    pub fn of(path: &Path) -> Option<ConfigStamp> {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(path).ok()?;
-        Some(ConfigStamp {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
-        })
-    }
-
-    /// Without inode numbers and change times there is nothing to trust: always the full path.
-    #[cfg(not(unix))]
-    pub fn of(_path: &Path) -> Option<ConfigStamp> {
-        None
-    }
-
-    /// Whether both times are at least [`SETTLE`] before `now`.
-    fn settled(&self, now: SystemTime) -> bool {
-        let Ok(now) = now.duration_since(SystemTime::UNIX_EPOCH) else {
-            return false;
-        };
-        let limit = now.saturating_sub(SETTLE);
-        [self.mtime, self.ctime].iter().all(|&(secs, nanos)| {
-            u64::try_from(secs)
-                .ok()
-                .zip(u32::try_from(nanos).ok())
-                .is_some_and(|(s, n)| Duration::new(s, n) <= limit)
-        })
-    }
-}
 
 /// What the index says serves a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +53,7 @@ pub struct Route {
 struct Entry {
     version: u32,
     config: PathBuf,
-    stamp: ConfigStamp,
+    stamp: FileStamp,
     cluster: String,
     provider: String,
     audience: String,
@@ -131,7 +84,7 @@ impl ClusterIndex {
     /// The cluster's provider and audience, when its entry was written from the config file as it is now.
     pub fn route(&self, cluster: &str) -> Option<Route> {
         let entry = self.read(cluster)?;
-        let current = ConfigStamp::of(&self.config_file)?;
+        let current = FileStamp::of(&self.config_file)?;
         (entry.version == INDEX_VERSION
             && entry.config == self.config_file
             && entry.cluster == cluster
@@ -147,12 +100,12 @@ impl ClusterIndex {
     /// when `config` has no such cluster, or when the entry already says the same.
     pub fn record(
         &self,
-        stamp: &ConfigStamp,
+        stamp: &FileStamp,
         config: &Config,
         cluster: &str,
         now: SystemTime,
     ) -> std::io::Result<()> {
-        if !stamp.settled(now) {
+        if !stamp.settled(now, SETTLE) {
             return Ok(());
         }
         let Some((c, p)) = config
@@ -230,15 +183,15 @@ mod tests {
     const CLUSTER: &str = "arn:aws:eks:eu-west-1:1:cluster/prod";
 
     fn later() -> SystemTime {
-        SystemTime::now() + SETTLE + Duration::from_secs(1)
+        SystemTime::now() + SETTLE + std::time::Duration::from_secs(1)
     }
 
-    fn setup() -> (tempfile::TempDir, Paths, ClusterIndex, ConfigStamp) {
+    fn setup() -> (tempfile::TempDir, Paths, ClusterIndex, FileStamp) {
         let root = tempfile::tempdir().expect("temp dir");
         let paths = Paths::under(root.path());
         config(None).save(&paths.config_file).expect("save config");
         let index = ClusterIndex::new(&paths);
-        let stamp = ConfigStamp::of(&paths.config_file).expect("stamp");
+        let stamp = FileStamp::of(&paths.config_file).expect("stamp");
         (root, paths, index, stamp)
     }
 
@@ -272,8 +225,8 @@ mod tests {
         let text = std::fs::read_to_string(&paths.config_file).expect("read");
         std::fs::write(&paths.config_file, text.replace("signet", "sigmet")).expect("edit");
         assert_eq!(
-            ConfigStamp::of(&paths.config_file).map(|s| s.size),
-            Some(stamp.size),
+            FileStamp::of(&paths.config_file).map(|s| s.size()),
+            Some(stamp.size()),
             "the edit keeps the size"
         );
         assert_eq!(

@@ -13,6 +13,7 @@ pub mod cluster_api;
 pub mod cluster_index;
 pub mod config;
 pub mod exec_credential;
+pub mod file_stamp;
 pub mod http;
 pub mod import;
 pub mod kubeconfig;

@@ -1,15 +1,18 @@
 //! Reading a kubeconfig chain again only when it changed. The tray computes its status on every change
 //! and every check; a 2 MB kubeconfig must not be parsed each time. Each chain's view is kept with every
-//! file's identity (device, inode, size, modification and change times); any difference — or a file
-//! appearing or going — reads the chain again.
+//! file's [`FileStamp`]; any difference — or a file appearing or going — reads the chain again. A view is
+//! kept only once every file of it is [`SETTLE`] old, so a second write in
+//! the same timestamp tick (same size) is never missed; until then each status reads the chain.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use super::chain::Chain;
 use super::{KubeconfigError, KubeconfigTarget, SignetContext, signet_contexts_of};
+use crate::file_stamp::{FileStamp, SETTLE};
 
 /// What the status needs from a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,22 +23,8 @@ pub struct ChainView {
     pub contexts: Vec<SignetContext>,
 }
 
-/// A file's identity as far as "did it change" goes (`None`: missing).
-type Stamp = Option<(u64, u64, u64, i64, i64, i64, i64)>;
-
-fn stamp(path: &Path) -> Stamp {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    Some((
-        m.dev(),
-        m.ino(),
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-    ))
-}
+/// A file of the chain (`None`: missing).
+type Stamp = Option<FileStamp>;
 
 /// A chain's view and the stamps of its files when it was read.
 type Kept = (Vec<Stamp>, Arc<ChainView>);
@@ -56,7 +45,7 @@ impl ChainCache {
     pub fn view(&self, target: &KubeconfigTarget) -> Result<Arc<ChainView>, KubeconfigError> {
         let key = target.precedence().to_vec();
         // Stamped before reading: a write during the read shows as a change next time.
-        let stamps: Vec<Stamp> = key.iter().map(|p| stamp(p)).collect();
+        let stamps: Vec<Stamp> = key.iter().map(|p| FileStamp::of(p)).collect();
         if let Ok(views) = self.views.lock()
             && let Some((seen, view)) = views.get(&key)
             && *seen == stamps
@@ -69,8 +58,13 @@ impl ChainCache {
             current_context: chain.current_context().map(str::to_owned),
             contexts: signet_contexts_of(&chain),
         });
+        let now = SystemTime::now();
         if let Ok(mut views) = self.views.lock() {
-            views.insert(key, (stamps, view.clone()));
+            if stamps.iter().flatten().all(|s| s.settled(now, SETTLE)) {
+                views.insert(key, (stamps, view.clone()));
+            } else {
+                views.remove(&key);
+            }
         }
         Ok(view)
     }

@@ -998,27 +998,40 @@ fn a_first_sync_makes_its_context_current_in_the_same_edit_and_never_replaces_a_
 }
 
 /// Issue 14: the status reads a kubeconfig chain again only when one of its files changed (a 2 MB
-/// kubeconfig is not parsed on every status), and never misses a change: an in-place write, a Signet
-/// upsert (atomic replace), a file of the chain appearing.
+/// kubeconfig is not parsed on every status), and never misses a change: a Signet upsert (atomic replace),
+/// an in-place write of the same length, a file of the chain appearing. A chain written less than
+/// [`SETTLE`](crate::file_stamp::SETTLE) ago is read every time (a second write in the same timestamp tick
+/// would not change its stamp).
 #[test]
 fn the_chain_cache_reads_again_only_after_a_file_of_the_chain_changed() {
+    let settle = || std::thread::sleep(crate::file_stamp::SETTLE + Duration::from_millis(100));
     let dir = tempfile::tempdir().expect("tempdir");
     let (first, second) = (dir.path().join("a"), dir.path().join("b"));
     fs::write(&first, FOREIGN).expect("write the first file");
     let target = chain(dir.path(), &[&first, &second]);
     let cache = ChainCache::new();
 
-    let view = cache.view(&target).expect("read the chain");
+    let fresh = cache.view(&target).expect("read the chain");
+    cache.view(&target).expect("read the chain again");
+    assert_eq!(
+        cache.reads(),
+        2,
+        "a chain written just now is read every time"
+    );
+
+    settle();
+    let view = cache.view(&target).expect("view");
+    assert_eq!(view, fresh);
     assert_eq!(view.current_context.as_deref(), Some("other"));
     assert!(view.contexts.is_empty(), "no Signet context yet");
     for _ in 0..5 {
         assert_eq!(cache.view(&target).expect("view"), view);
     }
-    assert_eq!(cache.reads(), 1, "an unchanged chain is read once");
+    assert_eq!(cache.reads(), 3, "a settled, unchanged chain is read once");
 
     upsert_cluster_entries(&target, &[entry("prod")]).expect("upsert");
     let view = cache.view(&target).expect("view after the upsert");
-    assert_eq!(cache.reads(), 2, "Signet's own write is seen");
+    assert_eq!(cache.reads(), 4, "Signet's own write is seen");
     assert_eq!(
         view.contexts
             .iter()
@@ -1027,7 +1040,10 @@ fn the_chain_cache_reads_again_only_after_a_file_of_the_chain_changed() {
         ["prod"]
     );
 
-    // Someone else rewrites the file in place, same length: the change time still tells.
+    settle();
+    cache.view(&target).expect("view");
+    assert_eq!(cache.reads(), 5);
+    // Someone else rewrites the file in place, same length: the stamp still tells.
     let text = fs::read_to_string(&first).expect("read");
     fs::write(
         &first,
@@ -1042,13 +1058,16 @@ fn the_chain_cache_reads_again_only_after_a_file_of_the_chain_changed() {
             .as_deref(),
         Some("prod")
     );
-    assert_eq!(cache.reads(), 3);
+    assert_eq!(cache.reads(), 6);
 
+    settle();
+    cache.view(&target).expect("view");
+    assert_eq!(cache.reads(), 7);
     fs::write(&second, "apiVersion: v1\nkind: Config\n").expect("a second file appears");
     cache.view(&target).expect("view");
     assert_eq!(
         cache.reads(),
-        4,
+        8,
         "a file appearing in the chain is a change"
     );
 }

@@ -11,9 +11,10 @@ use std::io::IsTerminal;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use signet_core::cluster_index::{self, ClusterIndex, ConfigStamp};
+use signet_core::cluster_index::{self, ClusterIndex};
 use signet_core::config::LoginMode;
 use signet_core::exec_credential::ExecInfo;
+use signet_core::file_stamp::FileStamp;
 use signet_core::paths::Paths;
 use signet_core::session::SessionError;
 use signet_core::token_store::CachedToken;
@@ -45,7 +46,7 @@ pub fn run(cluster: &str) -> Result<(), Failure> {
     let exec_info = exec_info();
     let paths = Paths::from_env()?;
     // Taken before the config is read: an edit racing the load leaves a stamp that no longer matches.
-    let stamp = ConfigStamp::of(&paths.config_file);
+    let stamp = FileStamp::of(&paths.config_file);
     let signet = engine_at(paths)?;
     let token = match signet.token_for(cluster) {
         Ok(token) => token,
