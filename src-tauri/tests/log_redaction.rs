@@ -6,7 +6,6 @@
 //!
 //! One test per file: it installs the process-wide subscriber.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,23 +19,10 @@ use signet_core::paths::Paths;
 use signet_core::token_store::{MemoryStore, SecretStore, TokenCache};
 use signet_tests::browser::FormBrowser;
 use signet_tests::idp::{Idp, IdpOptions, PASSWORD};
-use signet_tests::world::{TestClock, cluster, provider};
+use signet_tests::world::{CapturedLogs, TestClock, cluster, provider};
 use tauri::Manager;
 use tauri::test::mock_builder;
 use url::Url;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Keeps the URLs the app asks to open (the device flow's verification page) for the test to visit.
 #[derive(Debug, Default)]
@@ -62,13 +48,7 @@ fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 #[test]
 fn no_secret_reaches_the_app_logs_at_trace_level() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = CapturedLogs::install_at_trace();
 
     let idp = Idp::start(IdpOptions {
         device_interval: Some(1),
@@ -217,7 +197,7 @@ fn no_secret_reaches_the_app_logs_at_trace_level() {
         ));
     }
 
-    let text = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+    let text = logs.text();
     for expected in [
         "caught the sign-in redirect",
         "login window opened",

@@ -2,37 +2,17 @@
 //! not put a token, authorization code, state or PKCE verifier into the logs (DESIGN.md §6).
 //! One test per file: it installs the process-wide subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use signet_core::session::LoginMethod;
 use signet_core::token_store::{MemoryStore, SecretStore, TokenCache};
 use signet_tests::idp::{Idp, IdpOptions, PASSWORD};
-use signet_tests::world::{FormOpener, TestClock, World};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use signet_tests::world::{CapturedLogs, FormOpener, TestClock, World};
 
 #[test]
 fn no_secret_reaches_the_logs_at_trace_level() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = CapturedLogs::install_at_trace();
 
     let world = World::new(Idp::start(IdpOptions::default()));
     let store = Arc::new(MemoryStore::new());
@@ -86,7 +66,7 @@ fn no_secret_reaches_the_logs_at_trace_level() {
     );
     signet.logout("corp").expect("logout");
 
-    let text = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+    let text = logs.text();
     assert!(
         text.lines().count() > 20,
         "verbose logging really captured lines:\n{text}"
