@@ -10,8 +10,11 @@
 //! - `login` (interactive): starts the provider's sign-in through the app's own flow ([`crate::login`]) or
 //!   joins the one running, and answers when it ends. However many `kubectl` processes ask at once, one
 //!   login window opens, and all of them get its result.
+//! - `clusters`: the configured clusters as a remote kubeconfig needs them (never a secret).
 //! - `login` (non-interactive): answers "sign-in needed" at once, and shows at most one "Sign-in needed"
 //!   notification per provider per few minutes ([`crate::refresher::sign_in_needed`]).
+//!
+//! The forwarding socket for other hosts is [`crate::forward`]'s; it shares [`serve`] and [`AgentSocket`].
 //!
 //! Without a runtime dir there is no socket (logged); another agent already listening is left alone
 //! (logged). `kubectl-signet` then works on its own.
@@ -21,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use signet_core::agent::{AgentError, AgentFailure, AgentHandler, AgentServer, Request};
+use signet_core::agent::{AgentError, AgentFailure, AgentHandler, AgentServer, Peer, Request};
 use signet_core::session::SessionError;
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -31,15 +34,10 @@ use crate::state::AppState;
 /// How long a `login` request waits for the sign-in it started or joined (the CLI waits 5 minutes).
 pub const LOGIN_WAIT: Duration = Duration::from_secs(10 * 60);
 
-/// The socket this instance serves, if any (managed state); removed when the app exits.
+/// The sockets this instance serves (managed state): the agent's and the forwarding one; removed when
+/// the app exits.
 #[derive(Debug, Default)]
-pub struct AgentSocket(Mutex<Option<PathBuf>>);
-
-impl AgentSocket {
-    pub fn path(&self) -> Option<PathBuf> {
-        self.0.lock().ok().and_then(|p| p.clone())
-    }
-}
+pub struct AgentSocket(Mutex<Vec<PathBuf>>);
 
 /// Binds the agent socket and serves it on a background thread. Returns its path, or `None` when there
 /// is no socket (no runtime dir, another agent runs, or it could not be bound: each is logged).
@@ -51,6 +49,16 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) -> Option<PathBuf> {
         );
         return None;
     };
+    serve(app, &path, Arc::new(Agent { app: app.clone() }))
+}
+
+/// Binds `path` and serves it with `handler` on a background thread (see [`start`]).
+pub(crate) fn serve<R: Runtime>(
+    app: &AppHandle<R>,
+    path: &std::path::Path,
+    handler: Arc<dyn AgentHandler>,
+) -> Option<PathBuf> {
+    let path = path.to_path_buf();
     let server = match AgentServer::bind(&path) {
         Ok(server) => server,
         Err(e @ AgentError::AlreadyRunning { .. }) => {
@@ -65,7 +73,6 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) -> Option<PathBuf> {
             return None;
         }
     };
-    let handler: Arc<dyn AgentHandler> = Arc::new(Agent { app: app.clone() });
     let spawned = std::thread::Builder::new()
         .name("agent".into())
         .spawn(move || server.serve(handler));
@@ -74,19 +81,23 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) -> Option<PathBuf> {
         return None;
     }
     if let Ok(mut ours) = app.state::<AgentSocket>().0.lock() {
-        *ours = Some(path.clone());
+        ours.push(path.clone());
     }
     tracing::info!(socket = %path.display(), "agent listening");
     Some(path)
 }
 
-/// Removes the socket this instance serves (at exit), so clients do not try a dead one.
+/// Removes the sockets this instance serves (at exit), so clients do not try a dead one.
 pub fn stop<R: Runtime>(app: &AppHandle<R>) {
     let Some(socket) = app.try_state::<AgentSocket>() else {
         return;
     };
-    let path = socket.0.lock().ok().and_then(|mut p| p.take());
-    if let Some(path) = path {
+    let paths = socket
+        .0
+        .lock()
+        .map(|mut p| std::mem::take(&mut *p))
+        .unwrap_or_default();
+    for path in paths {
         let _ = std::fs::remove_file(&path);
         tracing::debug!(socket = %path.display(), "agent socket removed");
     }
@@ -103,14 +114,14 @@ impl<R: Runtime> Agent<R> {
         Agent { app: app.clone() }
     }
 
-    fn status(&self) -> Result<serde_json::Value, AgentFailure> {
+    pub(crate) fn status(&self) -> Result<serde_json::Value, AgentFailure> {
         let providers = self.app.state::<AppState>().providers();
         serde_json::to_value(&providers)
             .map(|providers| json!({ "providers": providers }))
             .map_err(|e| failure(&AppError::Internal(e.to_string())))
     }
 
-    fn token(&self, cluster: &str) -> Result<serde_json::Value, AgentFailure> {
+    pub(crate) fn token(&self, cluster: &str) -> Result<serde_json::Value, AgentFailure> {
         let state = self.app.state::<AppState>();
         match state.signet().token_for(cluster) {
             Ok(token) => {
@@ -124,7 +135,11 @@ impl<R: Runtime> Agent<R> {
         }
     }
 
-    fn login(&self, provider: &str, interactive: bool) -> Result<serde_json::Value, AgentFailure> {
+    pub(crate) fn login(
+        &self,
+        provider: &str,
+        interactive: bool,
+    ) -> Result<serde_json::Value, AgentFailure> {
         tracing::info!(provider, interactive, "agent: sign-in requested");
         let state = self.app.state::<AppState>();
         let signet = state.signet();
@@ -153,14 +168,17 @@ impl<R: Runtime> Agent<R> {
 }
 
 impl<R: Runtime> AgentHandler for Agent<R> {
-    fn handle(&self, request: Request) -> Result<serde_json::Value, AgentFailure> {
+    fn handle(&self, request: Request, _peer: &Peer) -> Result<serde_json::Value, AgentFailure> {
         match request {
             Request::Status => self.status(),
-            Request::Token { cluster } => self.token(&cluster),
+            Request::Token { cluster, .. } => self.token(&cluster),
             Request::Login {
                 provider,
                 interactive,
             } => self.login(&provider, interactive),
+            Request::Clusters { .. } => Ok(
+                json!({ "clusters": signet_core::forward::offered_clusters(&self.app.state::<AppState>().signet()) }),
+            ),
         }
     }
 }
@@ -173,7 +191,7 @@ fn has_fresh_token(signet: &signet_core::Signet, provider: &str) -> bool {
         .any(|c| matches!(signet.cached_token(&c.name), Ok(Some(_))))
 }
 
-fn failure(e: &AppError) -> AgentFailure {
+pub(crate) fn failure(e: &AppError) -> AgentFailure {
     AgentFailure {
         code: e.code().into(),
         message: e.to_string(),

@@ -206,6 +206,10 @@ pub struct SettingsDto {
     pub warning_minutes: u32,
     pub default_kubeconfig: Option<String>,
     pub default_credentials: Credentials,
+    /// Serve kubectl on other hosts through the forwarded socket (`allow_forwarding`).
+    pub allow_forwarding: bool,
+    /// Serve forwarded requests without asking first (`forward_without_asking`).
+    pub forward_without_asking: bool,
 }
 
 /// The config as the switcher edits it.
@@ -312,6 +316,8 @@ pub enum ActivityKind {
     Failed,
     ContextSwitched,
     ConfigChanged,
+    /// A token served to kubectl on another host through the forwarding socket.
+    Forwarded,
 }
 
 /// One line of the Activity view (also the `signet:activity` payload). Never a token.

@@ -1,7 +1,7 @@
 //! `signet`: the tray app. A thin shell over `signet-core` (DESIGN.md §2): the tray icon and menu
 //! ([`tray`]), sign-in windows ([`login`]), commands for the switcher window ([`commands`]) over plain
-//! DTOs ([`dto`]), notifications ([`notify`]), the agent socket for `kubectl-signet` ([`agent`]) and
-//! background refresh ([`refresher`]).
+//! DTOs ([`dto`]), notifications ([`notify`]), the agent socket for `kubectl-signet` ([`agent`]), the
+//! forwarding socket for kubectl on other hosts ([`forward`]) and background refresh ([`refresher`]).
 //!
 //! [`run_app`] is generic over the Tauri runtime so tests drive the same app on the mock runtime; its
 //! side effects come in through [`Services`] (keyring, clock, notifications, browser opener).
@@ -15,6 +15,7 @@ pub mod commands;
 pub mod dto;
 pub mod error;
 pub mod events;
+pub mod forward;
 pub mod login;
 pub mod manage;
 pub mod notify;
@@ -59,6 +60,7 @@ pub fn build_app<R: Runtime>(
         .manage(tray::Shown::default())
         .manage(tray::Emitted::default())
         .manage(agent::AgentSocket::default())
+        .manage(forward::Consent::default())
         .manage(refresher::Alerts::default())
         .invoke_handler(tauri::generate_handler![
             commands::status,
@@ -85,6 +87,7 @@ pub fn build_app<R: Runtime>(
                 tray::create(app.handle())?;
                 exit_on_termination(app.handle());
                 agent::start(app.handle());
+                forward::start(app.handle());
                 refresher::spawn(app.handle());
                 let configured = !app
                     .state::<AppState>()

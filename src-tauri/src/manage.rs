@@ -363,9 +363,14 @@ pub fn save_settings<R: Runtime>(
         warning_minutes: settings.warning_minutes,
         kubeconfig: non_empty(settings.default_kubeconfig).map(PathBuf::from),
         credentials: settings.default_credentials,
+        allow_forwarding: settings.allow_forwarding,
+        forward_without_asking: settings.forward_without_asking,
     };
     let saved = setup::save_settings(&state.signet(), change)?;
     state.reload();
+    if !saved.allow_forwarding {
+        app.state::<crate::forward::Consent>().0.forget();
+    }
     events::record(app, ActivityKind::ConfigChanged, None, "settings saved");
     if let Some(manager) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()
         && manager.is_enabled().ok() != Some(settings.start_at_login)
@@ -492,6 +497,8 @@ fn settings_dto(settings: &Settings, start_at_login: bool) -> SettingsDto {
             .as_ref()
             .map(|f| f.display().to_string()),
         default_credentials: settings.credentials,
+        allow_forwarding: settings.allow_forwarding,
+        forward_without_asking: settings.forward_without_asking,
     }
 }
 

@@ -19,8 +19,8 @@ use signet_core::text::{printable, printable_multiline};
 pub struct Note {
     pub summary: String,
     pub body: String,
-    /// One button, as `(key, label)`; its key is passed to the `on_action` callback when pressed.
-    pub action: Option<(String, String)>,
+    /// Buttons, as `(key, label)`; the key of the one pressed is passed to the `on_action` callback.
+    pub actions: Vec<(String, String)>,
 }
 
 impl Note {
@@ -29,17 +29,22 @@ impl Note {
         Note {
             summary: printable(&summary.into()).into_owned(),
             body: printable_multiline(&body.into()).into_owned(),
-            action: None,
+            actions: Vec::new(),
         }
     }
 
+    /// Adds a button.
     pub fn with_action(mut self, key: &str, label: &str) -> Note {
-        self.action = Some((printable(key).into_owned(), printable(label).into_owned()));
+        self.actions
+            .push((printable(key).into_owned(), printable(label).into_owned()));
         self
     }
 }
 
-/// Called with the action key the person pressed.
+/// What `on_action` is called with when the note was closed without a button being pressed.
+pub const CLOSED: &str = "__closed";
+
+/// Called with the action key the person pressed (`default` for a click on the note itself), or [`CLOSED`].
 pub type OnAction = Box<dyn FnOnce(&str) + Send + 'static>;
 
 /// Shows notifications. Implementations must not block the caller for long and must not fail it.
@@ -94,7 +99,7 @@ fn show_desktop(note: Note, on_action: Option<OnAction>) {
     n.appname("Signet")
         .summary(&note.summary)
         .body(&desktop_body(&note.body));
-    if let Some((key, label)) = &note.action {
+    for (key, label) in &note.actions {
         n.action(key, label);
     }
     match n.show() {
@@ -104,23 +109,24 @@ fn show_desktop(note: Note, on_action: Option<OnAction>) {
                 let waiting = std::thread::Builder::new()
                     .name("notify-action".into())
                     .spawn(move || {
-                        handle.wait_for_action(move |key| {
-                            if key != "__closed" {
-                                on_action(key);
-                            }
-                        });
+                        handle.wait_for_action(move |key| on_action(key));
                     });
                 if let Err(e) = waiting {
                     tracing::warn!(error = %e, "could not wait for the notification's button");
                 }
             }
         }
-        Err(e) => tracing::info!(
-            summary = %note.summary,
-            body = %note.body,
-            error = %e,
-            "no notification server; the message is only logged"
-        ),
+        Err(e) => {
+            tracing::info!(
+                summary = %note.summary,
+                body = %note.body,
+                error = %e,
+                "no notification server; the message is only logged"
+            );
+            if let Some(on_action) = on_action {
+                on_action(CLOSED);
+            }
+        }
     }
 }
 
@@ -255,8 +261,8 @@ mod tests {
             "the identity provider said 'x': <b>click</b> & go\\u{7}\nline two\\u{d}"
         );
         assert_eq!(
-            note.action,
-            Some(("open\\u{1b}".to_string(), "Open\\u{202e}".to_string()))
+            note.actions,
+            vec![("open\\u{1b}".to_string(), "Open\\u{202e}".to_string())]
         );
         assert_eq!(
             desktop_body(&note.body),

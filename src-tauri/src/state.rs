@@ -262,6 +262,12 @@ impl AppState {
         }
     }
 
+    /// Asks the person something in a notification, whether or not notifications are on: a question is not
+    /// news (`on_action` gets the button pressed, or [`crate::notify::CLOSED`]).
+    pub fn ask(&self, note: crate::notify::Note, on_action: crate::notify::OnAction) {
+        self.notifier.notify(note, Some(on_action));
+    }
+
     /// Adds to the activity log (newest first, bounded) and returns the entry.
     pub fn record(&self, entry: ActivityEntry) -> ActivityEntry {
         if let Ok(mut log) = self.log.lock() {

@@ -300,13 +300,7 @@ fn concurrent_logins_share_one_window_and_all_get_its_result() {
     let cached = TokenCache::new(&t.paths)
         .read("corp", "kubernetes")
         .expect("the sign-in cached a token");
-    let answer = ask(
-        &t.socket,
-        &Request::Token {
-            cluster: "prod".into(),
-        },
-    )
-    .expect("a token for prod");
+    let answer = ask(&t.socket, &Request::token("prod")).expect("a token for prod");
     assert_eq!(
         answer["token"],
         cached.id_token.expose(),
@@ -333,13 +327,7 @@ fn concurrent_logins_share_one_window_and_all_get_its_result() {
     );
 
     // Unknown names are errors with the core's codes.
-    let failure = ask(
-        &t.socket,
-        &Request::Token {
-            cluster: "nope".into(),
-        },
-    )
-    .expect_err("no such cluster");
+    let failure = ask(&t.socket, &Request::token("nope")).expect_err("no such cluster");
     assert_eq!(failure.code, "session.unknown_cluster");
     let failure = ask(&t.socket, &login("nope", true)).expect_err("no such provider");
     assert_eq!(failure.code, "session.unknown_provider");
@@ -389,8 +377,8 @@ fn non_interactive_login_answers_at_once_and_notifies_once_per_five_minutes() {
         "Your session with corp has ended. Sign in again to keep using prod."
     );
     assert_eq!(
-        notes[0].action,
-        Some((refresher::ACTION_SIGN_IN.into(), "Sign in".into()))
+        notes[0].actions,
+        vec![(refresher::ACTION_SIGN_IN.into(), "Sign in".into())]
     );
 
     t.clock.advance(299);
@@ -620,8 +608,8 @@ fn a_session_that_cannot_refresh_is_warned_about_once_before_it_ends() {
         )
     );
     assert_eq!(
-        notes[0].action,
-        Some((refresher::ACTION_SIGN_IN.into(), "Sign in".into())),
+        notes[0].actions,
+        vec![(refresher::ACTION_SIGN_IN.into(), "Sign in".into())],
         "the warning offers to sign in"
     );
 

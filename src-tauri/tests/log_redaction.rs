@@ -161,12 +161,7 @@ fn no_secret_reaches_the_app_logs_at_trace_level() {
     let ask = |cluster: &str| -> String {
         let answer = AgentClient::connect(&socket)
             .expect("the agent accepts a connection")
-            .request(
-                &Request::Token {
-                    cluster: cluster.into(),
-                },
-                Duration::from_secs(60),
-            )
+            .request(&Request::token(cluster), Duration::from_secs(60))
             .expect("the agent answers")
             .expect("a token");
         answer["token"]

@@ -564,11 +564,11 @@ fn disallowed_useragent_offers_the_browser_and_switching_signs_in_that_way() {
     let notes = t.notes.shown();
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(
-        notes[0].action,
-        Some((
+        notes[0].actions,
+        vec![(
             login::ACTION_USE_BROWSER.to_string(),
             "Use the system browser".to_string()
-        )),
+        )],
         "the notification offers the switch"
     );
 

@@ -3,4 +3,4 @@
 /**
  * What happened, for the Activity view.
  */
-export type ActivityKind = "signed_in" | "refreshed" | "signed_out" | "failed" | "context_switched" | "config_changed";
+export type ActivityKind = "signed_in" | "refreshed" | "signed_out" | "failed" | "context_switched" | "config_changed" | "forwarded";

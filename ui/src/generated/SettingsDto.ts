@@ -4,4 +4,12 @@ import type { Credentials } from "./Credentials";
 /**
  * The switcher's Settings view (the config's `[settings]` plus start-at-login).
  */
-export type SettingsDto = { startAtLogin: boolean, notifications: boolean, warningMinutes: number, defaultKubeconfig: string | null, defaultCredentials: Credentials, };
+export type SettingsDto = { startAtLogin: boolean, notifications: boolean, warningMinutes: number, defaultKubeconfig: string | null, defaultCredentials: Credentials, 
+/**
+ * Serve kubectl on other hosts through the forwarded socket (`allow_forwarding`).
+ */
+allowForwarding: boolean, 
+/**
+ * Serve forwarded requests without asking first (`forward_without_asking`).
+ */
+forwardWithoutAsking: boolean, };

@@ -8,6 +8,7 @@ export const KIND_LABEL: Record<ActivityKind, string> = {
   failed: "Failed",
   context_switched: "Context switched",
   config_changed: "Config changed",
+  forwarded: "Forwarded",
 };
 
 export function kindLabel(kind: ActivityKind): string {

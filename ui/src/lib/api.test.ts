@@ -39,7 +39,7 @@ describe("api", () => {
   });
 
   it("wraps objects in their named argument", async () => {
-    const settings = { startAtLogin: true, notifications: false, warningMinutes: 5, defaultKubeconfig: null, defaultCredentials: "token" as const };
+    const settings = { startAtLogin: true, notifications: false, warningMinutes: 5, defaultKubeconfig: null, defaultCredentials: "token" as const, allowForwarding: false, forwardWithoutAsking: false };
     await api.saveSettings(settings);
     expect(invoke).toHaveBeenCalledWith("save_settings", { settings });
   });

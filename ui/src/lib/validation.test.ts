@@ -129,7 +129,7 @@ describe("cluster form", () => {
 });
 
 describe("settings", () => {
-  const s = { startAtLogin: false, notifications: true, warningMinutes: 10, defaultKubeconfig: null, defaultCredentials: "exec" as const };
+  const s = { startAtLogin: false, notifications: true, warningMinutes: 10, defaultKubeconfig: null, defaultCredentials: "exec" as const, allowForwarding: false, forwardWithoutAsking: false };
   it("accepts 1–120 whole minutes only", () => {
     expect(validateSettings(s)).toEqual({});
     expect(validateSettings({ ...s, warningMinutes: 120 })).toEqual({});

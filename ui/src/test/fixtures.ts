@@ -98,7 +98,7 @@ export function configFor(status: StatusDto): ConfigDto {
         kubeconfig: null,
       })),
     ),
-    settings: { startAtLogin: true, notifications: true, warningMinutes: 10, defaultKubeconfig: null, defaultCredentials: "exec" },
+    settings: { startAtLogin: true, notifications: true, warningMinutes: 10, defaultKubeconfig: null, defaultCredentials: "exec", allowForwarding: false, forwardWithoutAsking: false },
   };
 }
 

@@ -22,6 +22,9 @@ describe("Settings", () => {
     await fireEvent.input(el("settings-warning-minutes"), { target: { value: "15" } });
     await fireEvent.input(el("settings-default-kubeconfig"), { target: { value: " ~/.kube/signet " } });
     await fireEvent.change(el("settings-default-credentials"), { target: { value: "token" } });
+    expect(el<HTMLInputElement>("settings-forward-without-asking").disabled).toBe(true);
+    await fireEvent.click(el("settings-allow-forwarding"));
+    expect(el<HTMLInputElement>("settings-forward-without-asking").disabled).toBe(false);
     await fireEvent.click(el("settings-save"));
 
     expect(api.saveSettings).toHaveBeenCalledWith({
@@ -30,6 +33,8 @@ describe("Settings", () => {
       warningMinutes: 15,
       defaultKubeconfig: "~/.kube/signet",
       defaultCredentials: "token",
+      allowForwarding: true,
+      forwardWithoutAsking: false,
     });
     await waitFor(() => expect(screen.getByText("Settings saved.")).toBeTruthy());
     expect(store.config?.settings.defaultCredentials).toBe("token");

@@ -48,8 +48,45 @@ impl Default for Limits {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     Status,
-    Token { cluster: String },
-    Login { provider: String, interactive: bool },
+    /// An ID token for a cluster. Over the forwarded socket, `host` is the name the remote host gives itself
+    /// (shown to the person when they are asked, never trusted) and `interactive` whether a person waits at
+    /// the remote terminal (then a session that has ended opens the desktop's sign-in).
+    Token {
+        cluster: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        interactive: bool,
+    },
+    Login {
+        provider: String,
+        interactive: bool,
+    },
+    /// The clusters the agent offers, with what a remote kubeconfig needs (never a secret).
+    Clusters {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+    },
+}
+
+impl Request {
+    /// A token request as a local caller makes it.
+    pub fn token(cluster: &str) -> Request {
+        Request::Token {
+            cluster: cluster.to_string(),
+            host: None,
+            interactive: false,
+        }
+    }
+}
+
+/// Who is on the other end of a connection, as the kernel says (`SO_PEERCRED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// This connection, numbered from 1 in the order the server accepted them.
+    pub connection: u64,
+    /// The peer's process id, when the platform tells it.
+    pub pid: Option<u32>,
 }
 
 /// An error answer.
@@ -74,6 +111,9 @@ pub enum AgentError {
     AlreadyRunning { path: PathBuf },
     #[error("talking to the agent failed")]
     Io(#[from] std::io::Error),
+    /// The connection closed before an answer (over a forwarded socket: nothing listens at its other end).
+    #[error("the agent closed the connection without answering")]
+    Closed,
     #[error("the agent sent an unreadable answer: {0}")]
     Protocol(String),
 }
@@ -84,6 +124,7 @@ impl AgentError {
             AgentError::Bind { .. } => "agent.bind_failed",
             AgentError::AlreadyRunning { .. } => "agent.already_running",
             AgentError::Io(_) => "agent.io",
+            AgentError::Closed => "agent.closed",
             AgentError::Protocol(_) => "agent.protocol",
         }
     }
@@ -91,12 +132,20 @@ impl AgentError {
 
 /// What the agent does with a request; answers are JSON objects merged into `{"ok":true,…}`.
 pub trait AgentHandler: Send + Sync {
-    fn handle(&self, request: Request) -> Result<serde_json::Value, AgentFailure>;
+    fn handle(&self, request: Request, peer: &Peer) -> Result<serde_json::Value, AgentFailure>;
 }
 
 /// The socket path: `$XDG_RUNTIME_DIR/signet/agent.sock`, or `None` without a runtime dir.
 pub fn socket_path(paths: &Paths) -> Option<PathBuf> {
     paths.runtime_dir.as_ref().map(|d| d.join("agent.sock"))
+}
+
+/// The socket other hosts reach through a forward (`ssh -R <remote path>:<this path>`):
+/// `$XDG_RUNTIME_DIR/signet/forward.sock`, or `None` without a runtime dir. A socket apart from
+/// [`socket_path`], because every connection to either comes from a process of the same user (ssh itself):
+/// only the socket a connection arrives on tells a forwarded request from a local one.
+pub fn forward_socket_path(paths: &Paths) -> Option<PathBuf> {
+    paths.runtime_dir.as_ref().map(|d| d.join("forward.sock"))
 }
 
 /// A bound agent socket.
@@ -157,6 +206,7 @@ impl AgentServer {
     pub fn serve(self, handler: Arc<dyn AgentHandler>) {
         let active = Arc::new(AtomicUsize::new(0));
         let mut failures: u32 = 0;
+        let mut accepted: u64 = 0;
         loop {
             let stream = match self.listener.accept() {
                 Ok((stream, _)) => {
@@ -195,6 +245,11 @@ impl AgentServer {
                 continue;
             }
             active.fetch_add(1, Ordering::AcqRel);
+            accepted += 1;
+            let peer = Peer {
+                connection: accepted,
+                pid: peer_pid(&stream),
+            };
             let slot = Slot(active.clone());
             let handler = handler.clone();
             let limits = self.limits;
@@ -202,7 +257,7 @@ impl AgentServer {
                 .name("agent-conn".into())
                 .spawn(move || {
                     let _slot = slot;
-                    serve_connection(stream, handler.as_ref(), limits);
+                    serve_connection(stream, handler.as_ref(), &peer, limits);
                 });
             if let Err(e) = spawned {
                 // The closure (and its slot) is dropped: the count is given back.
@@ -245,7 +300,7 @@ impl Drop for AgentServer {
 /// How long writing an answer may take (a client that does not read its answers is dropped).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn serve_connection(stream: UnixStream, handler: &dyn AgentHandler, limits: Limits) {
+fn serve_connection(stream: UnixStream, handler: &dyn AgentHandler, peer: &Peer, limits: Limits) {
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
@@ -272,7 +327,7 @@ fn serve_connection(stream: UnixStream, handler: &dyn AgentHandler, limits: Limi
                     .and_then(|l| {
                         serde_json::from_str::<Request>(l.trim()).map_err(|e| e.to_string())
                     }) {
-                    Ok(request) => match handler.handle(request) {
+                    Ok(request) => match handler.handle(request, peer) {
                         Ok(value) => ok_answer(value),
                         Err(failure) => {
                             serde_json::json!({"ok": false, "code": failure.code, "message": failure.message})
@@ -375,6 +430,17 @@ fn same_user(_stream: &UnixStream) -> bool {
     true
 }
 
+#[cfg(target_os = "linux")]
+fn peer_pid(stream: &UnixStream) -> Option<u32> {
+    let cred = rustix::net::sockopt::socket_peercred(stream).ok()?;
+    u32::try_from(cred.pid.as_raw_nonzero().get()).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peer_pid(_stream: &UnixStream) -> Option<u32> {
+    None
+}
+
 /// A connection to a running agent.
 #[derive(Debug)]
 pub struct AgentClient {
@@ -407,7 +473,9 @@ impl AgentClient {
         writeln!(self.writer, "{line}")?;
         self.writer.flush()?;
         let mut answer = String::new();
-        self.reader.read_line(&mut answer)?;
+        if self.reader.read_line(&mut answer)? == 0 {
+            return Err(AgentError::Closed);
+        }
         let value: serde_json::Value =
             serde_json::from_str(answer.trim()).map_err(|e| AgentError::Protocol(e.to_string()))?;
         if value["ok"] == serde_json::Value::Bool(true) {
@@ -434,10 +502,16 @@ mod tests {
     struct Echo;
 
     impl AgentHandler for Echo {
-        fn handle(&self, request: Request) -> Result<serde_json::Value, AgentFailure> {
+        fn handle(
+            &self,
+            request: Request,
+            _peer: &Peer,
+        ) -> Result<serde_json::Value, AgentFailure> {
             match request {
-                Request::Status => Ok(serde_json::json!({"providers": []})),
-                Request::Token { cluster } => Err(AgentFailure {
+                Request::Status | Request::Clusters { .. } => {
+                    Ok(serde_json::json!({"providers": []}))
+                }
+                Request::Token { cluster, .. } => Err(AgentFailure {
                     code: "session.sign_in_required".into(),
                     message: format!("sign-in needed for {cluster}"),
                 }),
@@ -476,12 +550,7 @@ mod tests {
         assert_eq!(status["ok"], true);
         assert_eq!(status["providers"], serde_json::json!([]));
         let failure = client
-            .request(
-                &Request::Token {
-                    cluster: "prod".into(),
-                },
-                Duration::from_secs(2),
-            )
+            .request(&Request::token("prod"), Duration::from_secs(2))
             .expect("io")
             .expect_err("refused");
         assert_eq!(failure.code, "session.sign_in_required");
@@ -705,12 +774,26 @@ mod tests {
         );
         let parsed: Request =
             serde_json::from_str(r#"{"op":"token","cluster":"prod"}"#).expect("parse");
+        assert_eq!(parsed, Request::token("prod"));
         assert_eq!(
-            parsed,
+            serde_json::to_string(&Request::token("prod")).expect("json"),
+            r#"{"op":"token","cluster":"prod"}"#,
+            "a local token request is the design's line, with no forwarded fields"
+        );
+        let forwarded: Request = serde_json::from_str(
+            r#"{"op":"token","cluster":"prod","host":"devbox","interactive":true}"#,
+        )
+        .expect("parse");
+        assert_eq!(
+            forwarded,
             Request::Token {
-                cluster: "prod".into()
+                cluster: "prod".into(),
+                host: Some("devbox".into()),
+                interactive: true
             }
         );
+        let clusters: Request = serde_json::from_str(r#"{"op":"clusters"}"#).expect("parse");
+        assert_eq!(clusters, Request::Clusters { host: None });
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod cluster_index;
 pub mod config;
 pub mod exec_credential;
 pub mod file_stamp;
+pub mod forward;
 pub mod http;
 pub mod import;
 pub mod kubeconfig;
@@ -59,6 +60,8 @@ pub enum Error {
     Name(#[from] names::NameError),
     #[error(transparent)]
     Setup(#[from] usecase::setup::SetupError),
+    #[error(transparent)]
+    Forward(#[from] forward::ForwardError),
 }
 
 impl Error {
@@ -77,6 +80,7 @@ impl Error {
             Error::ClusterApi(e) => e.code(),
             Error::Name(e) => e.code(),
             Error::Setup(e) => e.code(),
+            Error::Forward(e) => e.code(),
         }
     }
 

@@ -6,12 +6,12 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use signet_core::agent::{AgentFailure, AgentHandler, AgentServer, Request};
+use signet_core::agent::{AgentFailure, AgentHandler, AgentServer, Peer, Request};
 
 struct Status;
 
 impl AgentHandler for Status {
-    fn handle(&self, _request: Request) -> Result<serde_json::Value, AgentFailure> {
+    fn handle(&self, _request: Request, _peer: &Peer) -> Result<serde_json::Value, AgentFailure> {
         Ok(serde_json::json!({"providers": []}))
     }
 }

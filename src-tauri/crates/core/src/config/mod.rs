@@ -139,6 +139,12 @@ pub struct Settings {
     pub credentials: Credentials,
     /// Where refresh tokens are kept (`auto`, `secret-service`, `keyutils`).
     pub secret_store: SecretStoreChoice,
+    /// Whether the tray serves ID tokens to kubectl on other hosts through a forwarded socket
+    /// (`$XDG_RUNTIME_DIR/signet/forward.sock`, DESIGN.md §5.5). Off by default.
+    pub allow_forwarding: bool,
+    /// With forwarding on: serve every forwarded request without asking the person first. Off by default:
+    /// the first request of each new session (one `ssh -R` connection) asks in a notification.
+    pub forward_without_asking: bool,
 }
 
 impl Settings {
@@ -157,6 +163,8 @@ impl Default for Settings {
             kubeconfig: None,
             credentials: Credentials::Exec,
             secret_store: SecretStoreChoice::Auto,
+            allow_forwarding: false,
+            forward_without_asking: false,
         }
     }
 }

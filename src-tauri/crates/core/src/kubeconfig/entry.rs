@@ -1,6 +1,7 @@
 //! Signet's entries one by one: the `signet` extension that marks them, the check that an entry is
 //! Signet's before it is changed, and the upsert of a cluster, user and context.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use kube::config::{
@@ -36,7 +37,7 @@ pub(super) fn upsert_one(chain: &mut Chain, entry: &SignetEntry) -> Result<(), K
     chain.upsert::<NamedAuthInfo>(&entry.user_name(), cluster, &mark, |named, _created| {
         let user = named.auth_info.get_or_insert_with(AuthInfo::default);
         match &entry.credentials {
-            EntryCredentials::Exec { command, args } => {
+            EntryCredentials::Exec { command, args, env } => {
                 user.token = None;
                 // Keep what the person may have added (env, provideClusterInfo, unknown keys).
                 let exec = user.exec.get_or_insert_with(ExecConfig::default);
@@ -45,6 +46,7 @@ pub(super) fn upsert_one(chain: &mut Chain, entry: &SignetEntry) -> Result<(), K
                 exec.args = Some(args.clone());
                 exec.interactive_mode = Some(ExecInteractiveMode::IfAvailable);
                 exec.install_hint = Some(INSTALL_HINT.to_owned());
+                set_env(&mut exec.env, env);
             }
             EntryCredentials::Token(token) => {
                 user.exec = None;
@@ -63,6 +65,21 @@ pub(super) fn upsert_one(chain: &mut Chain, entry: &SignetEntry) -> Result<(), K
         }
     })?;
     Ok(())
+}
+
+/// Sets each `(name, value)` in an exec entry's `env` list, keeping the other variables there.
+fn set_env(list: &mut Option<Vec<HashMap<String, String>>>, env: &[(String, String)]) {
+    if env.is_empty() {
+        return;
+    }
+    let list = list.get_or_insert_with(Vec::new);
+    for (name, value) in env {
+        list.retain(|item| item.get("name") != Some(name));
+        list.push(HashMap::from([
+            ("name".to_owned(), name.clone()),
+            ("value".to_owned(), value.clone()),
+        ]));
+    }
 }
 
 /// The `signet` extension's value, borrowed.

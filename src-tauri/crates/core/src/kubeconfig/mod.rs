@@ -205,8 +205,13 @@ pub enum ClusterCa {
 /// How kubectl gets a token for the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryCredentials {
-    /// An exec entry (DESIGN.md §3): `command` is `kubectl-signet` or an absolute path.
-    Exec { command: String, args: Vec<String> },
+    /// An exec entry (DESIGN.md §3): `command` is `kubectl-signet` or an absolute path; `env` is set for
+    /// it (a remote host's entries name the forwarded socket, [`crate::forward::SOCKET_ENV`]).
+    Exec {
+        command: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    },
     /// A static `token:` that Signet rewrites on each refresh ([`set_token`]).
     Token(Secret),
 }
@@ -217,6 +222,7 @@ impl EntryCredentials {
         EntryCredentials::Exec {
             command: command.into(),
             args: vec!["token".into(), "--cluster".into(), cluster.into()],
+            env: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! - [`import`]: plan an import from a kubeconfig or a team catalog (the plan applies itself);
 //! - [`login`]: sign in (once across processes), then write the provider's kubeconfig entries;
+//! - [`remote`]: on a remote host, write the entries of the clusters the desktop's agent offers;
 //! - [`setup`]: add, change and remove providers and clusters; discover an issuer, probe a server;
 //! - [`switch`]: make a cluster's context current, with a namespace.
 //!
@@ -12,5 +13,6 @@
 
 pub mod import;
 pub mod login;
+pub mod remote;
 pub mod setup;
 pub mod switch;

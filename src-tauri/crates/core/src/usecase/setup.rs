@@ -241,6 +241,8 @@ pub struct SettingsChange {
     pub warning_minutes: u32,
     pub kubeconfig: Option<PathBuf>,
     pub credentials: Credentials,
+    pub allow_forwarding: bool,
+    pub forward_without_asking: bool,
 }
 
 /// Saves the settings, checked as the file's `[settings]` would be; returns them as saved.
@@ -253,6 +255,8 @@ pub fn save_settings(signet: &Signet, change: SettingsChange) -> Result<Settings
         kubeconfig: change.kubeconfig,
         credentials: change.credentials,
         secret_store: config.settings.secret_store,
+        allow_forwarding: change.allow_forwarding,
+        forward_without_asking: change.forward_without_asking,
     };
     let config = config.checked(&paths.home)?;
     config.save(&paths.config_file)?;
