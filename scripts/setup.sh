@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: the keyring, D-Bus and secret-tool for the real-keyring tests; keyutils (keyctl) for the
-# headless kernel-keyring test; Node.js for the Dex stand-in (the machine's Node 20 is used when present;
+# headless kernel-keyring test; openssh-server (a real sshd on loopback) and openssh-client for the
+# agent-forwarding test; Node.js for the Dex stand-in (the machine's Node 20 is used when present;
 # Debian's nodejs otherwise); python3, whose ctypes lists and closes X windows in the tray app's
 # end-to-end test.
-packages=(gnome-keyring dbus dbus-x11 libsecret-tools keyutils systemd libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev xvfb webkit2gtk-driver python3)
+packages=(gnome-keyring dbus dbus-x11 libsecret-tools keyutils openssh-server openssh-client systemd libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev xvfb webkit2gtk-driver python3)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 scripts/install-packages.sh setup "${packages[@]}"
 

@@ -177,14 +177,16 @@ impl<R: Runtime> Forwarder<R> {
             .config()
             .cluster(cluster)
             .map(|c| c.provider.clone());
+        let message = format!(
+            "token for {cluster} forwarded to kubectl on {host} (through {})",
+            forward::describe_peer(peer)
+        );
+        tracing::info!("{message}");
         crate::events::record(
             &self.app,
             ActivityKind::Forwarded,
             provider.as_deref(),
-            format!(
-                "token for {cluster} forwarded to kubectl on {host} (through {})",
-                forward::describe_peer(peer)
-            ),
+            message,
         );
         Ok(answer)
     }

@@ -110,7 +110,7 @@ pub struct Session {
     pub root: PathBuf,
     pub recorder: Recorder,
     verbose: bool,
-    _notifications: zbus::blocking::Connection,
+    notifications: zbus::blocking::Connection,
 }
 
 impl Drop for Session {
@@ -224,8 +224,23 @@ impl Session {
             root: root.to_path_buf(),
             recorder,
             verbose,
-            _notifications: notifications,
+            notifications,
         }
+    }
+
+    /// Presses button `key` of the `index`-th notification received (from 0), as a notification server does:
+    /// the `ActionInvoked` signal on the bus.
+    pub fn press(&self, index: usize, key: &str) {
+        let id = u32::try_from(index + 1).expect("few notifications");
+        self.notifications
+            .emit_signal(
+                None::<&str>,
+                "/org/freedesktop/Notifications",
+                "org.freedesktop.Notifications",
+                "ActionInvoked",
+                &(id, key),
+            )
+            .expect("emit ActionInvoked");
     }
 
     /// Points `cmd` at this session: the root's `HOME`/`XDG_*`/`KUBECONFIG`, the bus and the display.

@@ -76,6 +76,9 @@ pub enum Command {
     /// Prints the plan first; --dry-run stops there. Clusters that skip TLS verification are imported
     /// only with --allow-insecure.
     Import(ImportArgs),
+    /// Use your desktop's clusters from this host (an SSH host, a dev container) through a forwarded socket.
+    #[command(subcommand)]
+    Remote(RemoteCommand),
     /// Check the config, identity providers, clock, keyring, kubectl, PATH, locks and kubeconfig.
     ///
     /// Prints one line per check (ok, warn or fail) with the fix, and exits 1 when a check fails.
@@ -162,6 +165,27 @@ impl From<CredentialsArg> for Credentials {
     }
 }
 
+/// `remote`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RemoteCommand {
+    /// Write kubeconfig entries for the clusters your desktop's Signet offers through the forwarded socket.
+    ///
+    /// On the desktop, turn on "Allow kubectl on other hosts" in Signet's Settings and connect with
+    /// `ssh -R <socket>:$XDG_RUNTIME_DIR/signet/forward.sock <host>`. Here, run this with
+    /// SIGNET_AGENT_SOCK=<socket> (or --socket). Each entry runs `kubectl-signet token` with that socket,
+    /// so kubectl works in any shell here while the socket is forwarded; the desktop asks you before it
+    /// serves a new session, and the refresh token never leaves it. Nothing else is kept on this host.
+    Setup {
+        /// The forwarded socket (default: $SIGNET_AGENT_SOCK).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<std::path::PathBuf>,
+        /// Write to this kubeconfig file instead of KUBECONFIG / ~/.kube/config.
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<std::path::PathBuf>,
+    },
+}
+
+/// `add`'s subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AddCommand {
     /// Add an OpenID provider (checks its discovery document before saving).

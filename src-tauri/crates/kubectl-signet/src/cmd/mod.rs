@@ -7,6 +7,7 @@ mod doctor;
 mod import;
 mod login;
 mod logout;
+mod remote;
 mod status;
 mod sync;
 pub mod token;
@@ -33,6 +34,7 @@ pub fn run(command: Command) -> Result<(), Failure> {
         Command::Sync { remove } => sync::run(remove),
         Command::Add(add) => add::run(add),
         Command::Import(args) => import::run(args),
+        Command::Remote(command) => remote::run(command),
         Command::Doctor => doctor::run(),
     }
 }

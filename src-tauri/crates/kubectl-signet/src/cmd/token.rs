@@ -2,19 +2,25 @@
 //! lock; session over → sign in when interactive (one sign-in per provider at a time, through the tray's
 //! agent when it runs), else one line saying what to run.
 //!
+//! On a remote host, with [`SOCKET_ENV`] naming a socket forwarded from the desktop, a cluster this
+//! host does not configure (or whose session here has ended) is served by the desktop's Signet through
+//! that socket ([`signet_core::forward`]); nothing is kept here.
+//!
 //! Two paths print the same ExecCredential. [`run_from_index`] is tried first, before clap and logging:
 //! it serves a fresh cached token that the cluster index routes, without loading the config
 //! (`signet_core::cluster_index`). Whenever it cannot, [`run`] loads and validates the config and calls
 //! `token_for`; after serving a cluster it records the cluster's route, so the next call is fast.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use signet_core::cluster_index::{self, ClusterIndex};
-use signet_core::config::LoginMode;
+use signet_core::config::{Config, LoginMode};
 use signet_core::exec_credential::ExecInfo;
 use signet_core::file_stamp::FileStamp;
+use signet_core::forward::{self, SOCKET_ENV};
 use signet_core::paths::Paths;
 use signet_core::session::SessionError;
 use signet_core::token_store::CachedToken;
@@ -45,12 +51,24 @@ pub fn run_from_index(cluster: &str) -> bool {
 pub fn run(cluster: &str) -> Result<(), Failure> {
     let exec_info = exec_info();
     let paths = Paths::from_env()?;
+    let forwarded = std::env::var_os(SOCKET_ENV)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from);
+    if let Some(socket) = &forwarded
+        && !configured_here(&paths, cluster)
+    {
+        return run_forwarded(socket, cluster, &exec_info);
+    }
     // Taken before the config is read: an edit racing the load leaves a stamp that no longer matches.
     let stamp = FileStamp::of(&paths.config_file);
     let signet = engine_at(paths)?;
     let token = match signet.token_for(cluster) {
         Ok(token) => token,
         Err(Error::Session(SessionError::SignInRequired { provider, reason })) => {
+            // On a remote host, the desktop serves what this host's session no longer can.
+            if let Some(socket) = &forwarded {
+                return run_forwarded(socket, cluster, &exec_info);
+            }
             let interactive = exec_info
                 .interactive
                 .unwrap_or_else(|| std::io::stdin().is_terminal());
@@ -81,6 +99,28 @@ pub fn run(cluster: &str) -> Result<(), Failure> {
         }
     }
     print_credential(&exec_info, &token, Utc::now());
+    Ok(())
+}
+
+/// Whether this host's config has `cluster` (a config that cannot be read has none).
+fn configured_here(paths: &Paths, cluster: &str) -> bool {
+    Config::load(&paths.config_file, &paths.home).is_ok_and(|c| c.cluster(cluster).is_some())
+}
+
+/// Asks the desktop's Signet through the forwarded `socket` and prints what it serves.
+fn run_forwarded(socket: &Path, cluster: &str, exec_info: &ExecInfo) -> Result<(), Failure> {
+    let interactive = exec_info
+        .interactive
+        .unwrap_or_else(|| std::io::stdin().is_terminal());
+    let token = forward::ask_token(socket, cluster, interactive).map_err(Error::from)?;
+    let now = Utc::now();
+    let json = signet_core::exec_credential::render(
+        exec_info.api_version,
+        &token.id_token,
+        token.expires_at,
+        now,
+    );
+    println!("{json}");
     Ok(())
 }
 
