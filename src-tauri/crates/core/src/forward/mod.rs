@@ -266,14 +266,34 @@ fn give_up(book: &mut Book, session: &str, prompt: PromptId) {
     }
 }
 
-/// The session a forwarded connection belongs to: the peer process (the `ssh` that holds the forward
-/// open, or the container runtime's proxy), named by pid and start time so a reused pid is a new session.
-/// Without a pid, every connection is its own session.
+/// The session a forwarded connection belongs to:
+/// - a process in a container other than Signet's own (the socket bind-mounted into a dev container, where
+///   every `kubectl` is a new process): the container, named by its cgroup;
+/// - else the peer process — the `ssh` that holds the forward open — named by pid and start time, so a
+///   reused pid is a new session;
+/// - without a pid, every connection is its own session.
 pub fn session_of(peer: &Peer) -> String {
-    match peer.pid {
-        Some(pid) => format!("pid {pid} started {}", process_start(pid).unwrap_or(0)),
-        None => format!("connection {}", peer.connection),
+    let Some(pid) = peer.pid else {
+        return format!("connection {}", peer.connection);
+    };
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    match container_of(&cgroup) {
+        Some(container) if container_of(&ours) != Some(container) => {
+            format!("container {container}")
+        }
+        _ => format!("pid {pid} started {}", process_start(pid).unwrap_or(0)),
     }
+}
+
+/// The container cgroup in `/proc/<pid>/cgroup` text (Docker, Podman, containerd, Kubernetes, LXC), if
+/// the process runs in one.
+pub fn container_of(cgroup: &str) -> Option<&str> {
+    const RUNTIMES: [&str; 5] = ["docker", "libpod", "containerd", "kubepods", "lxc"];
+    cgroup
+        .lines()
+        .filter_map(|line| line.splitn(3, ':').nth(2))
+        .find(|path| RUNTIMES.iter().any(|r| path.contains(r)))
 }
 
 /// A process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22).

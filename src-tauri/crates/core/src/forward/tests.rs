@@ -149,6 +149,27 @@ fn a_session_is_named_by_pid_and_start_time_and_without_a_pid_by_its_connection(
 }
 
 #[test]
+fn a_process_in_a_container_belongs_to_the_containers_session() {
+    let docker = "0::/system.slice/docker-4f1c2d.scope\n";
+    assert_eq!(
+        container_of(docker),
+        Some("/system.slice/docker-4f1c2d.scope")
+    );
+    let podman =
+        "0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-9ab.scope/container\n";
+    assert!(container_of(podman).is_some_and(|c| c.contains("libpod-9ab")));
+    let v1 = "12:pids:/docker/4f1c2d\n11:memory:/docker/4f1c2d\n";
+    assert_eq!(container_of(v1), Some("/docker/4f1c2d"));
+    let desktop = "0::/user.slice/user-1000.slice/session-2.scope\n";
+    assert_eq!(
+        container_of(desktop),
+        None,
+        "an ssh client in a desktop session is not a container"
+    );
+    assert_eq!(container_of(""), None);
+}
+
+#[test]
 fn a_remote_host_name_is_shown_escaped_and_short() {
     assert_eq!(shown_host(Some("devbox")), "devbox");
     assert_eq!(shown_host(Some("evil\u{1b}[2J")), "evil\\u{1b}[2J");
