@@ -315,6 +315,17 @@ fn forwarding_serves_a_remote_kubectl_after_the_person_allows_it_and_denies_at_o
             entry.display()
         );
     }
+    let kept: Vec<PathBuf> = walk(&remote_host.home)
+        .into_iter()
+        .filter(|f| {
+            f.starts_with(remote_host.home.join(".cache"))
+                || f.starts_with(remote_host.home.join(".local"))
+        })
+        .collect();
+    assert!(
+        kept.is_empty(),
+        "the remote host keeps no token cache: {kept:?}"
+    );
     let forwarded = session
         .app_log()
         .matches("token for prod forwarded to kubectl on")

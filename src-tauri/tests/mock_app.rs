@@ -804,13 +804,15 @@ fn the_switcher_sets_signet_up_from_nothing_switches_context_and_namespace_and_r
 
     // Settings land in the config file and are range-checked.
     let settings = json!({ "startAtLogin": false, "notifications": false, "warningMinutes": 30,
-        "defaultKubeconfig": null, "defaultCredentials": "token" });
+        "defaultKubeconfig": null, "defaultCredentials": "token", "allowForwarding": true,
+        "forwardWithoutAsking": false });
     let saved = t
         .invoke("save_settings", json!({ "settings": settings }))
         .expect("save settings");
     assert_eq!(saved["warningMinutes"], 30);
     let text = std::fs::read_to_string(&t.paths.config_file).expect("read the config");
     assert!(text.contains("warning_minutes = 30"), "{text}");
+    assert!(text.contains("allow_forwarding = true"), "{text}");
     let mut out_of_range = settings.clone();
     out_of_range["warningMinutes"] = json!(0);
     let refused = t

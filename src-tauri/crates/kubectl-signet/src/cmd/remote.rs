@@ -63,7 +63,7 @@ fn setup(socket: Option<PathBuf>, kubeconfig: Option<PathBuf>) -> Result<(), Fai
         println!("Current context: {}", printable(context));
     }
     println!(
-        "kubectl uses them while the socket is forwarded; this host keeps no token. To forward it in every session, put in ~/.ssh/config on your desktop:\n  Host <this host>\n    RemoteForward {} ${{XDG_RUNTIME_DIR}}/signet/forward.sock",
+        "kubectl uses them while the socket is forwarded; this host keeps no token. To forward it in every session, put in ~/.ssh/config on your desktop:\n  Host <this host>\n    RemoteForward {} ${{XDG_RUNTIME_DIR}}/signet/forward.sock\nIn a dev container, mount it instead (devcontainer.json):\n  \"mounts\": [\"source=${{localEnv:XDG_RUNTIME_DIR}}/signet/forward.sock,target=/run/signet.sock,type=bind\"], \"remoteEnv\": {{\"SIGNET_AGENT_SOCK\": \"/run/signet.sock\"}}",
         done.socket.display()
     );
     Ok(())
