@@ -155,21 +155,6 @@ impl<R: Runtime> Forwarder<R> {
         interactive: bool,
     ) -> Result<serde_json::Value, AgentFailure> {
         let agent = Agent::new(&self.app);
-        let answer = match agent.token(cluster) {
-            Err(failure) if failure.code == SIGN_IN_REQUIRED => {
-                let provider = self
-                    .app
-                    .state::<AppState>()
-                    .signet()
-                    .config()
-                    .cluster(cluster)
-                    .map(|c| c.provider.clone())
-                    .ok_or(failure)?;
-                agent.login(&provider, interactive)?;
-                agent.token(cluster)
-            }
-            answer => answer,
-        }?;
         let provider = self
             .app
             .state::<AppState>()
@@ -177,6 +162,13 @@ impl<R: Runtime> Forwarder<R> {
             .config()
             .cluster(cluster)
             .map(|c| c.provider.clone());
+        let answer = match (agent.token(cluster), &provider) {
+            (Err(failure), Some(provider)) if failure.code == SIGN_IN_REQUIRED => {
+                agent.login(provider, interactive)?;
+                agent.token(cluster)
+            }
+            (answer, _) => answer,
+        }?;
         let message = format!(
             "token for {cluster} forwarded to kubectl on {host} (through {})",
             forward::describe_peer(peer)

@@ -21,7 +21,7 @@
 
 mod common;
 use common::Received;
-use common::session::{Session, kubectl_signet, require_tools, workspace_bin};
+use common::session::{Session, kubectl_signet, require_tools};
 
 use std::io::Write;
 use std::process::{Child, Stdio};
@@ -114,11 +114,6 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
         id_token_ttl: Some(TTL),
         ..IdpOptions::default()
     });
-    let probe = workspace_bin(
-        "signet-probe",
-        "signet-tests",
-        &["tests/src", "src-tauri/crates/core/src"],
-    );
     let plugin = kubectl_signet();
     require_tools(&["python3"]);
     let root = tempfile::tempdir().expect("create the test root");
@@ -139,17 +134,7 @@ fn the_agent_keeps_sessions_fresh_reports_a_revoked_one_once_and_opens_one_login
     let cache = TokenCache::new(&session.paths());
 
     // A session in the real keyring and cache, made without the app.
-    let out = session
-        .command(&probe)
-        .args(["login", "corp", "alice", signet_tests::idp::PASSWORD])
-        .output()
-        .expect("run signet-probe login");
-    assert!(
-        out.status.success(),
-        "signet-probe login: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::session::probe_login(&session, "corp", "alice");
     let first = cache
         .read("corp", "kubernetes")
         .expect("the sign-in cached a token");

@@ -55,21 +55,7 @@ fn desktop(root: &Path, allow_forwarding: bool) -> Desktop {
     };
     config.settings.allow_forwarding = allow_forwarding;
     let session = Session::start(root, Some(&config));
-    let probe = common::session::workspace_bin(
-        "signet-probe",
-        "signet-tests",
-        &["tests/src", "src-tauri/crates/core/src"],
-    );
-    let out = session
-        .command(&probe)
-        .args(["login", "corp", "alice", signet_tests::idp::PASSWORD])
-        .output()
-        .expect("run signet-probe login");
-    assert!(
-        out.status.success(),
-        "signet-probe login: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::session::probe_login(&session, "corp", "alice");
     let app = spawn_app(&session);
     let forward_sock = root.join("runtime/signet/forward.sock");
     session.wait("the forwarding socket", 30, || {

@@ -74,3 +74,28 @@ pub fn kubectl_signet() -> PathBuf {
         ],
     )
 }
+
+/// `signet-probe` from this target directory.
+pub fn signet_probe() -> PathBuf {
+    workspace_bin(
+        "signet-probe",
+        "signet-tests",
+        &["tests/src", "src-tauri/crates/core/src"],
+    )
+}
+
+/// Signs `user` in to `provider` without the app (`signet-probe login`): a session in the session's real
+/// keyring and token cache.
+pub fn probe_login(session: &Session, provider: &str, user: &str) {
+    let out = session
+        .command(signet_probe())
+        .args(["login", provider, user, signet_tests::idp::PASSWORD])
+        .output()
+        .expect("run signet-probe login");
+    assert!(
+        out.status.success(),
+        "signet-probe login: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -22,8 +22,8 @@ use signet_core::exec_credential::ExecInfo;
 use signet_core::file_stamp::FileStamp;
 use signet_core::forward::{self, SOCKET_ENV};
 use signet_core::paths::Paths;
+use signet_core::secret::Secret;
 use signet_core::session::SessionError;
-use signet_core::token_store::CachedToken;
 use signet_core::{Error, Signet, usecase};
 
 use super::engine_at;
@@ -44,7 +44,7 @@ pub fn run_from_index(cluster: &str) -> bool {
         cluster,
         "served a fresh cached token through the cluster index"
     );
-    print_credential(&exec_info(), &token, now);
+    print_credential(&exec_info(), &token.id_token, token.expires_at, now);
     true
 }
 
@@ -98,7 +98,7 @@ pub fn run(cluster: &str) -> Result<(), Failure> {
             tracing::debug!(error = %e, "could not record the cluster's route; the next call loads the config again");
         }
     }
-    print_credential(&exec_info, &token, Utc::now());
+    print_credential(&exec_info, &token.id_token, token.expires_at, Utc::now());
     Ok(())
 }
 
@@ -113,14 +113,7 @@ fn run_forwarded(socket: &Path, cluster: &str, exec_info: &ExecInfo) -> Result<(
         .interactive
         .unwrap_or_else(|| std::io::stdin().is_terminal());
     let token = forward::ask_token(socket, cluster, interactive).map_err(Error::from)?;
-    let now = Utc::now();
-    let json = signet_core::exec_credential::render(
-        exec_info.api_version,
-        &token.id_token,
-        token.expires_at,
-        now,
-    );
-    println!("{json}");
+    print_credential(exec_info, &token.id_token, token.expires_at, Utc::now());
     Ok(())
 }
 
@@ -128,13 +121,14 @@ fn exec_info() -> ExecInfo {
     ExecInfo::from_env_value(std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref())
 }
 
-fn print_credential(exec_info: &ExecInfo, token: &CachedToken, now: DateTime<Utc>) {
-    let json = signet_core::exec_credential::render(
-        exec_info.api_version,
-        &token.id_token,
-        token.expires_at,
-        now,
-    );
+fn print_credential(
+    exec_info: &ExecInfo,
+    id_token: &Secret,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
+    let json =
+        signet_core::exec_credential::render(exec_info.api_version, id_token, expires_at, now);
     println!("{json}");
 }
 
