@@ -260,3 +260,77 @@ fn doctor_fails_the_keyring_check_with_what_to_do_when_no_secret_service_answers
     }
     assert!(keyring.contains("— fix: "), "a fix is given: {keyring}");
 }
+
+/// On a remote host served through a forwarded socket (no config, no keyring here), doctor checks the
+/// socket without sending anything through it (a request would ask the person at the desktop), and says
+/// what to run when it is missing. On the desktop it says whether forwarding is on.
+#[test]
+fn doctor_checks_a_forwarded_socket_without_asking_the_desktop_and_reports_forwarding() {
+    let world = World::new(Idp::start(IdpOptions::default()));
+    let remote = CliWorld::new(PLUGIN, world);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("signet.sock");
+    let listener =
+        std::os::unix::net::UnixListener::bind(&socket).expect("bind the forwarded socket");
+    listener.set_nonblocking(true).expect("nonblocking");
+
+    let out = remote
+        .command(PLUGIN)
+        .arg("doctor")
+        .env("SIGNET_AGENT_SOCK", &socket)
+        .output()
+        .expect("run doctor");
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "a served remote host is healthy: {stdout}{}",
+        text(&out.stderr)
+    );
+    assert!(
+        line(&stdout, "ok    config:").contains("come from your desktop"),
+        "{stdout}"
+    );
+    assert!(
+        line(&stdout, "ok    forwarded agent:").contains("is your socket"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("keyring:"),
+        "no keyring is needed here: {stdout}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "nothing was sent through the socket"
+    );
+
+    let missing = dir.path().join("gone.sock");
+    let out = remote
+        .command(PLUGIN)
+        .arg("doctor")
+        .env("SIGNET_AGENT_SOCK", &missing)
+        .output()
+        .expect("run doctor");
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success());
+    let fail = line(&stdout, "fail  forwarded agent:");
+    assert!(
+        fail.contains("ssh -R") && fail.contains("gone.sock"),
+        "{fail}"
+    );
+
+    let desktop = Env::new(SecretStoreChoice::Auto);
+    let stdout = text(&desktop.doctor().stdout);
+    assert!(
+        line(&stdout, "ok    forwarding:").contains("off"),
+        "{stdout}"
+    );
+    let mut config = desktop.world.config();
+    config.settings.allow_forwarding = true;
+    config.settings.forward_without_asking = true;
+    desktop.world.write_config(&config);
+    let stdout = text(&desktop.doctor().stdout);
+    assert!(
+        line(&stdout, "warn  forwarding:").contains("without asking"),
+        "{stdout}"
+    );
+}

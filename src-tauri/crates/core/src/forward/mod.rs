@@ -435,13 +435,19 @@ fn ask(socket: &Path, request: &Request) -> Result<serde_json::Value, ForwardErr
     }
 }
 
-/// Refuses a socket another user owns.
+/// Checks that `socket` is a socket of this user's, without connecting (`doctor` uses it: a request would
+/// ask the person at the desktop).
 #[cfg(target_os = "linux")]
-fn check_owner(socket: &Path) -> Result<(), ForwardError> {
-    use std::os::unix::fs::MetadataExt;
+pub fn check_owner(socket: &Path) -> Result<(), ForwardError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let meta = std::fs::metadata(socket).map_err(|_| ForwardError::NoSocket {
         path: socket.to_path_buf(),
     })?;
+    if !meta.file_type().is_socket() {
+        return Err(ForwardError::NoSocket {
+            path: socket.to_path_buf(),
+        });
+    }
     if meta.uid() != rustix::process::getuid().as_raw() {
         return Err(ForwardError::NotYours {
             path: socket.to_path_buf(),
@@ -451,7 +457,7 @@ fn check_owner(socket: &Path) -> Result<(), ForwardError> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn check_owner(_socket: &Path) -> Result<(), ForwardError> {
+pub fn check_owner(_socket: &Path) -> Result<(), ForwardError> {
     Ok(())
 }
 

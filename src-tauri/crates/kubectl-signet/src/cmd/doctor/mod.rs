@@ -3,9 +3,11 @@
 //! file, and never shows a token); network checks use short timeouts.
 //!
 //! The checks: `provider` (the config, each identity provider and the clock against it), `host` (the
-//! keyring, kubectl and the exec plugin on PATH), `files` (file modes, locks and kubeconfig entries).
+//! keyring, kubectl and the exec plugin on PATH), `forwarding` (agent forwarding, on either end), `files`
+//! (file modes, locks and kubeconfig entries).
 
 mod files;
+mod forwarding;
 mod host;
 mod provider;
 
@@ -82,7 +84,12 @@ pub fn run() -> Result<(), Failure> {
         }
         check_shared_clients(&mut report, config);
     }
-    check_keyring(&mut report, config.as_ref());
+    // A remote host served through a forwarded socket needs neither a config nor a keyring.
+    let remote = config.is_none() && forwarding::forwarded_socket().is_some();
+    if !remote {
+        check_keyring(&mut report, config.as_ref());
+    }
+    forwarding::check_forwarding(&mut report, config.as_ref());
     check_kubectl(&mut report);
     let targets = targets(&paths, config.as_ref());
     check_plugin(&mut report, &paths, config.as_ref(), &targets);

@@ -31,6 +31,19 @@ pub(super) fn check_config(report: &mut Report, paths: &Paths) -> Option<Config>
             );
             Some(config)
         }
+        Err(ConfigError::Missing { .. })
+            if std::env::var_os(signet_core::forward::SOCKET_ENV)
+                .is_some_and(|s| !s.is_empty()) =>
+        {
+            report.ok(
+                "config",
+                format!(
+                    "no config at {file}: this host's clusters come from your desktop's Signet ({})",
+                    signet_core::forward::SOCKET_ENV
+                ),
+            );
+            None
+        }
         Err(ConfigError::Missing { .. }) => {
             report.fail(
                 "config",
