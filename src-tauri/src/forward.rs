@@ -7,7 +7,8 @@
 //! - Serves `token` and `clusters` only; `status` and `login` are the local agent's.
 //! - The first request of a new session asks the person in a notification ("kubectl on devbox wants a
 //!   token for prod": Allow once / Allow for this session / Deny), unless `forward_without_asking` is on.
-//!   Closing the notification denies. A session is the process holding the forward open (the `ssh`), so
+//!   Closing the notification denies; with no notification server the request is refused at once, saying
+//!   so. A session is the process holding the forward open (the `ssh`), so
 //!   "this session" ends with that ssh connection, or when the app quits.
 //! - A token is served as for a local caller ([`crate::agent::Agent::token`]): fresh from the cache,
 //!   refreshed under the provider lock, or — when the session has ended — a sign-in at the desktop for an
@@ -24,7 +25,7 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use crate::agent::Agent;
 use crate::dto::ActivityKind;
-use crate::notify::{CLOSED, Note};
+use crate::notify::{CLOSED, Note, UNSHOWN};
 use crate::state::AppState;
 
 /// Who may be served through the forwarding socket (managed state, so turning forwarding off can forget).
@@ -135,6 +136,7 @@ impl<R: Runtime> Forwarder<R> {
             Box::new(move |key: &str| {
                 let decision = match key {
                     CLOSED => Some(Decision::Deny),
+                    UNSHOWN => Some(Decision::CannotAsk),
                     key => Decision::from_key(key),
                 };
                 if let Some(decision) = decision {

@@ -44,7 +44,11 @@ impl Note {
 /// What `on_action` is called with when the note was closed without a button being pressed.
 pub const CLOSED: &str = "__closed";
 
-/// Called with the action key the person pressed (`default` for a click on the note itself), or [`CLOSED`].
+/// What `on_action` is called with when the note could not be shown (no notification server).
+pub const UNSHOWN: &str = "__unshown";
+
+/// Called with the action key the person pressed (`default` for a click on the note itself), [`CLOSED`],
+/// or [`UNSHOWN`].
 pub type OnAction = Box<dyn FnOnce(&str) + Send + 'static>;
 
 /// Shows notifications. Implementations must not block the caller for long and must not fail it.
@@ -124,7 +128,7 @@ fn show_desktop(note: Note, on_action: Option<OnAction>) {
                 "no notification server; the message is only logged"
             );
             if let Some(on_action) = on_action {
-                on_action(CLOSED);
+                on_action(UNSHOWN);
             }
         }
     }

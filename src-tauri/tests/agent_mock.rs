@@ -13,7 +13,7 @@ use chrono::{DateTime, Local, TimeDelta, Utc};
 use serde_json::Value;
 use signet_app::actions::{self, Action};
 use signet_app::login::{self, Logins};
-use signet_app::notify::RecordingNotifier;
+use signet_app::notify::{Note, Notifier, OnAction, RecordingNotifier, UNSHOWN};
 use signet_app::refresher::{self, Refresher};
 use signet_app::{AppState, Services, build_app};
 use signet_core::Secret;
@@ -52,6 +52,15 @@ fn start(issuer: &str) -> TestApp {
 
 /// The app with `config`; `seed` may put sessions in the cache and the secret store before it starts.
 fn start_with(config: Config, seed: impl FnOnce(&Seed<'_>)) -> TestApp {
+    start_noting(config, None, seed)
+}
+
+/// [`start_with`], showing notifications through `notifier` instead of the recording one.
+fn start_noting(
+    config: Config,
+    notifier: Option<Arc<dyn Notifier>>,
+    seed: impl FnOnce(&Seed<'_>),
+) -> TestApp {
     let root = tempfile::tempdir().expect("create the test root");
     let paths = Paths::under(root.path());
     std::fs::create_dir_all(&paths.home).expect("create HOME");
@@ -69,7 +78,7 @@ fn start_with(config: Config, seed: impl FnOnce(&Seed<'_>)) -> TestApp {
         paths: paths.clone(),
         secrets,
         clock: clock.clone(),
-        notifier: notes.clone(),
+        notifier: notifier.unwrap_or_else(|| notes.clone()),
         opener: Arc::new(FormOpener::new(None, "nobody", "wrong")),
         kubectl_plugin: "kubectl-signet".into(),
         desktop: false,
@@ -719,4 +728,92 @@ fn a_device_sign_in_cancelled_from_the_tray_ends_at_once_and_stops_polling() {
         TokenCache::new(&t.paths).read_session("corp").is_none(),
         "still nothing cached"
     );
+}
+
+/// A desktop with no notification server: every note is reported unshown, as the desktop notifier does.
+struct NoNotificationServer;
+
+impl Notifier for NoNotificationServer {
+    fn notify(&self, _note: Note, on_action: Option<OnAction>) {
+        if let Some(on_action) = on_action {
+            on_action(UNSHOWN);
+        }
+    }
+}
+
+/// The forwarding socket in-process: off → refused; on → `status` is not served, a token waits for the
+/// person's "Allow for this session" and is then served (and listed in the Activity log) without a second
+/// question; with no notification server to ask through, a request is refused at once, saying so.
+#[test]
+fn the_forwarding_socket_serves_tokens_only_with_the_persons_consent() {
+    let now = Utc::now();
+    let session = |seed: &Seed<'_>| {
+        seed.session(
+            "corp",
+            "kubernetes",
+            now,
+            now + TimeDelta::hours(1),
+            Some("rt"),
+        );
+    };
+    let idp_down = ClosedPort::new();
+    let mut config = Config {
+        providers: vec![provider("corp", &idp_down.url("/dex"), None)],
+        clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+        ..Config::default()
+    };
+    let t = start_with(config.clone(), session);
+    let socket = signet_app::forward::start(t.app.handle()).expect("the forwarding socket");
+    let failure = ask(&socket, &Request::token("prod")).expect_err("forwarding is off");
+    assert_eq!(failure.code, "forward.off", "{failure:?}");
+
+    config.settings.allow_forwarding = true;
+    config
+        .save(&t.paths.config_file)
+        .expect("turn forwarding on");
+    t.state().reload();
+    let failure = ask(&socket, &Request::Status).expect_err("not served to other hosts");
+    assert_eq!(failure.code, "forward.not_served");
+    let asking = {
+        let socket = socket.clone();
+        std::thread::spawn(move || ask(&socket, &Request::token("prod")))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.notes.shown().is_empty() {
+        assert!(Instant::now() < deadline, "the person is asked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        t.notes.shown()[0].summary,
+        "kubectl on another host wants a token for prod"
+    );
+    assert!(t.notes.press(0, "allow-session"));
+    let answer = asking
+        .join()
+        .expect("the request thread")
+        .expect("served once allowed");
+    let cached = TokenCache::new(&t.paths)
+        .read("corp", "kubernetes")
+        .expect("cached");
+    assert_eq!(answer["token"], cached.id_token.expose());
+    ask(&socket, &Request::token("prod")).expect("the session is allowed");
+    assert_eq!(t.notes.shown().len(), 1, "asked once for the session");
+    let forwarded = t
+        .state()
+        .activity()
+        .into_iter()
+        .filter(|e| e.kind == signet_app::dto::ActivityKind::Forwarded)
+        .count();
+    assert_eq!(forwarded, 2, "every forwarded token is in the Activity log");
+
+    let quiet = start_noting(config, Some(Arc::new(NoNotificationServer)), session);
+    let socket = signet_app::forward::start(quiet.app.handle()).expect("the forwarding socket");
+    let asked = Instant::now();
+    let failure = ask(&socket, &Request::token("prod")).expect_err("nobody could be asked");
+    assert_eq!(failure.code, "forward.cannot_ask", "{failure:?}");
+    assert!(
+        failure.message.contains("no notification server"),
+        "{failure:?}"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(5), "refused at once");
 }

@@ -90,6 +90,8 @@ pub enum Decision {
     /// Serve them and every later request of the same session, until the app quits.
     AllowSession,
     Deny,
+    /// The question could not be shown (no notification server): refused, saying so.
+    CannotAsk,
 }
 
 impl Decision {
@@ -116,6 +118,10 @@ pub enum ConsentError {
     #[error("the person at the desktop denied this request")]
     Denied,
     #[error(
+        "the desktop could not ask you (no notification server there): turn on \"Don't ask for each new session\" in Signet's Settings, or start a notification daemon"
+    )]
+    CannotAsk,
+    #[error(
         "no answer at the desktop within {} s (Signet asks in a notification; without a notification server, turn on \"Don't ask\" in its Settings)",
         .0.as_secs()
     )]
@@ -126,6 +132,7 @@ impl ConsentError {
     pub fn code(&self) -> &'static str {
         match self {
             ConsentError::Denied => "forward.denied",
+            ConsentError::CannotAsk => "forward.cannot_ask",
             ConsentError::NoAnswer(_) => "forward.no_answer",
         }
     }
@@ -174,28 +181,33 @@ impl ConsentBook {
         if book.allowed.contains(session) {
             return Ok(());
         }
-        let prompt = match book.open.get(session) {
-            Some(&prompt) => prompt,
+        let (prompt, new) = match book.open.get(session) {
+            Some(&prompt) => (prompt, false),
             None => {
                 book.last_prompt += 1;
                 let prompt = book.last_prompt;
                 book.open.insert(session.to_string(), prompt);
-                drop(book);
-                ask(prompt);
-                book = match self.inner.lock() {
-                    Ok(book) => book,
-                    Err(_) => return Err(ConsentError::Denied),
-                };
-                prompt
+                (prompt, true)
             }
         };
+        // Counted before asking: an answer given at once (a notifier that cannot show the question
+        // answers from inside `ask`) must find this request waiting.
         *book.waiting.entry(prompt).or_default() += 1;
+        if new {
+            drop(book);
+            ask(prompt);
+            book = match self.inner.lock() {
+                Ok(book) => book,
+                Err(_) => return Err(ConsentError::Denied),
+            };
+        }
         let deadline = Instant::now() + wait;
         loop {
             if let Some(decision) = take_answer(&mut book, prompt) {
                 return match decision {
                     Decision::AllowOnce | Decision::AllowSession => Ok(()),
                     Decision::Deny => Err(ConsentError::Denied),
+                    Decision::CannotAsk => Err(ConsentError::CannotAsk),
                 };
             }
             let left = deadline.saturating_duration_since(Instant::now());

@@ -102,6 +102,20 @@ fn deny_refuses_every_waiting_request_and_the_next_request_asks_again() {
 }
 
 #[test]
+fn an_answer_given_while_asking_is_not_lost() {
+    let book = Arc::new(ConsentBook::new());
+    let answering = book.clone();
+    let result = book.admit("ssh 1", Duration::from_secs(10), |prompt| {
+        answering.decide(prompt, Decision::CannotAsk);
+    });
+    assert_eq!(
+        result,
+        Err(ConsentError::CannotAsk),
+        "refused at once, not after the wait"
+    );
+}
+
+#[test]
 fn an_unanswered_question_refuses_after_the_wait_and_a_late_answer_changes_nothing() {
     let book = ConsentBook::new();
     let mut prompt = None;
