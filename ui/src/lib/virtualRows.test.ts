@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cluster, provider } from "../test/fixtures";
 import { groupClusters } from "./clusters";
-import { DEFAULT_HEIGHTS, displayRows, rowOffsets, scrollToShow, segments, visibleWindow, WINDOW_ABOVE } from "./virtualRows";
+import { DEFAULT_HEIGHTS, FIRST_SCREEN, displayRows, rowOffsets, scrollToShow, segments, visibleWindow, WINDOW_ABOVE } from "./virtualRows";
 
 /** `count` providers with `per` clusters each. */
 function many(count: number, per: number) {
@@ -25,12 +25,16 @@ describe("virtualRows", () => {
     expect(rowOffsets(rows, heights)).toEqual([0, 40, 90, 140, 180, 210]);
   });
 
-  it("renders every row of a short list, and of any list before there is a layout", () => {
+  it("renders every row of a short list, and a first screenful of a long one before there is a layout", () => {
     const short = rowOffsets(displayRows(groupClusters(many(2, 10), "")), heights);
     expect(visibleWindow(short, 0, 500)).toEqual({ start: 0, end: short.length - 1, top: 0, bottom: 0 });
+    expect(visibleWindow(short, 0, 0)).toEqual({ start: 0, end: short.length - 1, top: 0, bottom: 0 });
     const long = rowOffsets(displayRows(groupClusters(many(50, 20), "")), heights);
     expect(long.length - 1).toBeGreaterThan(WINDOW_ABOVE);
-    expect(visibleWindow(long, 0, 0)).toEqual({ start: 0, end: long.length - 1, top: 0, bottom: 0 });
+    const first = visibleWindow(long, 0, 0);
+    expect(first.start).toBe(0);
+    expect(long[first.end]).toBeGreaterThanOrEqual(FIRST_SCREEN);
+    expect(first.end).toBeLessThan(40);
   });
 
   it("renders the visible rows of a long list with some overscan, and spacers for the rest", () => {

@@ -19,6 +19,9 @@ export const WINDOW_ABOVE = 100;
 /** Rows rendered above and below the visible part, so a fast scroll or ↑/↓ rarely shows a gap. */
 export const OVERSCAN = 12;
 
+/** The viewport height assumed before the first layout: a long list's first render is one screenful. */
+export const FIRST_SCREEN = 1000;
+
 /** Row heights in pixels (measured from the rendered rows; these are the first guesses). */
 export type Heights = { provider: number; cluster: number; empty: number };
 export const DEFAULT_HEIGHTS: Heights = { provider: 41, cluster: 49, empty: 41 };
@@ -61,12 +64,14 @@ export type Window = { start: number; end: number; top: number; bottom: number }
 
 /**
  * The rows to render, `[start, end)`, for a viewport of `height` pixels whose top is `top` pixels below
- * the first row, and the spacer heights above and below them. Short lists, and a viewport of unknown
- * height (no layout yet), render everything.
+ * the first row, and the spacer heights above and below them. Short lists render everything. Before
+ * the first layout (height unknown) a long list renders its first [FIRST_SCREEN] pixels: rendering all
+ * of a thousand rows once took WebKit most of a second (DESIGN.md §8: open → first paint ≤ 300 ms).
  */
 export function visibleWindow(offsets: number[], top: number, height: number, overscan = OVERSCAN): Window {
   const count = offsets.length - 1;
-  if (count <= WINDOW_ABOVE || height <= 0) return { start: 0, end: count, top: 0, bottom: 0 };
+  if (count <= WINDOW_ABOVE) return { start: 0, end: count, top: 0, bottom: 0 };
+  if (height <= 0) return visibleWindow(offsets, 0, FIRST_SCREEN, overscan);
   const first = rowAt(offsets, Math.max(0, top));
   const last = rowAt(offsets, Math.max(0, top + height));
   const start = Math.max(0, first - overscan);
