@@ -604,6 +604,7 @@ const TIMELINE: &str = r#"
 const nav = performance.getEntriesByType('navigation')[0];
 const parts = [];
 if (nav) parts.push('document ' + Math.round(nav.responseEnd) + ', DOMContentLoaded ' + Math.round(nav.domContentLoadedEventEnd));
+for (const m of performance.getEntriesByType('mark')) parts.push(m.name.replace('signet:', '') + ' ' + Math.round(m.startTime));
 for (const r of performance.getEntriesByType('resource')) {
   const name = r.name.replace(/^.*\/\/[^/]*\//, '').replace(/\?.*$/, '');
   parts.push(name + ' ' + Math.round(r.startTime) + '→' + Math.round(r.responseEnd));
