@@ -43,7 +43,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signet_core::config::Config;
 use signet_tests::bench::{Stats, count, ms, parse_flags};
-use signet_tests::desktop::{Session, Tray, descendant};
+use signet_tests::desktop::{Session, Tray, descendant, descendants};
 use signet_tests::webdriver::{Driver, WebDriver, wait_until};
 use signet_tests::world::{cluster, provider};
 
@@ -493,65 +493,11 @@ fn one_key(
     }
 }
 
-/// Closes the switcher as a person does with the window's close button: the window manager sends it
-/// `WM_DELETE_WINDOW` (ICCCM §4.2.8.1). There is no window manager on the benchmark's Xvfb, so a small
-/// script does what it would (Python's ctypes over libX11). WebDriver's "Close Window" cannot be used:
-/// closing the last window ends the WebDriver session, and WebKitWebDriver then stops the app.
-const CLOSE_BY_TITLE: &str = r#"
-import ctypes, sys
-x = ctypes.cdll.LoadLibrary("libX11.so.6")
-x.XOpenDisplay.restype = ctypes.c_void_p
-x.XOpenDisplay.argtypes = [ctypes.c_char_p]
-d = x.XOpenDisplay(None)
-if not d: sys.exit("cannot open the display")
-x.XDefaultRootWindow.restype = ctypes.c_ulong
-x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-x.XInternAtom.restype = ctypes.c_ulong
-x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-x.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)), ctypes.POINTER(ctypes.c_uint)]
-x.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
-x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
-x.XFlush.argtypes = [ctypes.c_void_p]
-class Msg(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
-                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
-                ("format", ctypes.c_int), ("l", ctypes.c_long * 5)]
-class Event(ctypes.Union):
-    _fields_ = [("xclient", Msg), ("pad", ctypes.c_long * 24)]
-protocols = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
-delete = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
-root, parent = ctypes.c_ulong(), ctypes.c_ulong()
-children, n = ctypes.POINTER(ctypes.c_ulong)(), ctypes.c_uint()
-x.XQueryTree(d, x.XDefaultRootWindow(d), ctypes.byref(root), ctypes.byref(parent), ctypes.byref(children), ctypes.byref(n))
-sent = 0
-for i in range(n.value):
-    name = ctypes.c_char_p()
-    if x.XFetchName(d, children[i], ctypes.byref(name)) and name.value == sys.argv[1].encode():
-        e = Event()
-        e.xclient.type, e.xclient.window, e.xclient.message_type, e.xclient.format = 33, children[i], protocols, 32
-        e.xclient.l[0], e.xclient.l[1] = delete, 0
-        x.XSendEvent(d, children[i], 0, 0, ctypes.byref(e))
-        sent += 1
-x.XFlush(d)
-print(sent)
-"#;
-
-/// Sends `WM_DELETE_WINDOW` to the switcher (title "Signet"); fails unless exactly one window got it.
+/// Closes the switcher (title "Signet") as a person does with its close button; WebDriver's "Close
+/// Window" cannot be used: closing the last window ends the WebDriver session, and WebKitWebDriver
+/// then stops the app.
 fn close_window(session: &Session) -> Result<(), String> {
-    let out = session
-        .command("/usr/bin/python3")
-        .args(["-c", CLOSE_BY_TITLE, "Signet"])
-        .output()
-        .map_err(|e| format!("run python3 (Debian's python3 package): {e}"))?;
-    let sent = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if out.status.success() && sent == "1" {
-        Ok(())
-    } else {
-        Err(format!(
-            "expected one window titled Signet, sent to {sent:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    session.close_window("Signet")
 }
 
 /// Waits until the app has no switcher window any more (WebDriver lists no window).
@@ -730,34 +676,6 @@ fn rss_anon(pid: u32) -> u64 {
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         })
         .map_or(0, |kib| kib * 1024)
-}
-
-/// `(pid, comm)` of every process below `ancestor`.
-fn descendants(ancestor: u32) -> Vec<(u32, String)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let procs: Vec<(u32, u32, String)> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (head, rest) = stat.rsplit_once(')')?;
-            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
-            let name = head.split_once('(').map_or("?", |(_, n)| n).to_string();
-            Some((pid, ppid, name))
-        })
-        .collect();
-    let mut found = Vec::new();
-    let mut frontier = vec![ancestor];
-    while let Some(parent) = frontier.pop() {
-        for (pid, ppid, name) in &procs {
-            if *ppid == parent {
-                found.push((*pid, name.clone()));
-                frontier.push(*pid);
-            }
-        }
-    }
-    found
 }
 
 fn load_average() -> String {
