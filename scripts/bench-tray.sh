@@ -24,3 +24,11 @@ target/release/signet-tray-bench \
   "$@"
 echo
 echo "CPUs: $(nproc); at the end: $(uptime)"
+
+# --- The switcher window and the tray menu with 1,000 clusters (signet-switcher-bench; README
+# "Benchmarks" → "Switcher"): open → first paint, keystroke → list, memory back after close, menu build.
+echo
+echo "bench-tray: switcher; $(nproc) CPUs; $(uptime)" >&2
+target/release/signet-switcher-bench --app target/release/signet
+echo
+echo "CPUs: $(nproc); at the end: $(uptime)"

@@ -5,17 +5,20 @@
 //! a Tauri menu on the main thread. A view equal to the one shown is not applied again, so the periodic
 //! check costs nothing while nothing changes.
 //!
+//! With many clusters the flat menu would not fit on a screen, so past [`FLAT_MENU_ROWS`] rows each
+//! provider becomes a submenu (its account line is the submenu's label).
+//!
 //! Linux notes: the tray is a StatusNotifierItem exported by libayatana-appindicator, its menu a
 //! `com.canonical.dbusmenu` object; a click on the icon opens the menu (there is no click event), and
 //! tooltips are not shown.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, Utc};
 use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
-use tauri::tray::TrayIconBuilder;
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::actions::{Action, ID_AUTOSTART};
@@ -28,6 +31,12 @@ pub const TRAY_ID: &str = "signet";
 pub const STATUS_EVENT: &str = "signet:status-changed";
 /// How often the tray re-reads the config and the token cache (the CLI changes them too).
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(15);
+/// The most provider rows (accounts, expiry, clusters, sign-in/out) a flat menu has. A panel's menu row
+/// is about 30 px high, so 25 rows plus the footer still fit on a 768-pixel-high laptop screen without
+/// scrolling; past that, each provider becomes a submenu, and a thousand clusters stay reachable
+/// (50 provider rows at the top, each cluster one level down). The small configs most people have keep
+/// today's flat menu.
+pub const FLAT_MENU_ROWS: usize = 25;
 
 /// One menu row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +52,12 @@ pub enum Entry {
         checked: bool,
     },
     Separator,
+    /// A provider's section as a submenu (many clusters, see [`FLAT_MENU_ROWS`]).
+    Submenu {
+        id: String,
+        label: String,
+        entries: Vec<Entry>,
+    },
 }
 
 fn info(id: String, label: String) -> Entry {
@@ -93,12 +108,7 @@ pub fn view(
             "Set one up with “Open Signet…” or `kubectl signet add provider`".into(),
         ));
     }
-    for (i, p) in providers.iter().enumerate() {
-        if i > 0 {
-            entries.push(Entry::Separator);
-        }
-        provider_section(&mut entries, p, now);
-    }
+    provider_sections(&mut entries, providers, now);
     entries.push(Entry::Separator);
     entries.push(action(Action::OpenSwitcher, "Open Signet…".into()));
     if let Some(checked) = autostart {
@@ -115,6 +125,54 @@ pub fn view(
     }
 }
 
+/// Each provider's section: flat, separated, while they fit in [`FLAT_MENU_ROWS`] rows; else one
+/// submenu per provider.
+fn provider_sections(entries: &mut Vec<Entry>, providers: &[ProviderDto], now: DateTime<Utc>) {
+    let sections: Vec<Vec<Entry>> = providers
+        .iter()
+        .map(|p| {
+            let mut section = Vec::new();
+            provider_section(&mut section, p, now);
+            section
+        })
+        .collect();
+    let rows: usize = sections.iter().map(Vec::len).sum();
+    if rows <= FLAT_MENU_ROWS {
+        for (i, section) in sections.into_iter().enumerate() {
+            if i > 0 {
+                entries.push(Entry::Separator);
+            }
+            entries.extend(section);
+        }
+        return;
+    }
+    for (p, section) in providers.iter().zip(sections) {
+        entries.push(provider_submenu(p, section));
+    }
+}
+
+/// A provider's section as a submenu: the account line ("corp — alice@example.com") becomes its label,
+/// with the current context when it is one of this provider's clusters.
+fn provider_submenu(p: &ProviderDto, mut section: Vec<Entry>) -> Entry {
+    let account = match section.first() {
+        Some(Entry::Item { label, .. }) => label.clone(),
+        _ => p.name.clone(),
+    };
+    if !section.is_empty() {
+        section.remove(0);
+    }
+    let label = match p.clusters.iter().find(|c| c.current) {
+        Some(current) => format!("{account} · current: {}", current.name),
+        None => account,
+    };
+    Entry::Submenu {
+        id: format!("provider:{}:menu", p.name),
+        label,
+        entries: section,
+    }
+}
+
+/// The rows of one provider: its account line first (always an [`Entry::Item`]).
 fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc>) {
     let name = &p.name;
     let who = match &p.account {
@@ -228,7 +286,25 @@ fn tooltip(state: ProviderState) -> &'static str {
     }
 }
 
+/// The Tauri menu of `entries`; logs how long it took (debug level, `tray menu built`, read by
+/// `signet-switcher-bench`).
 fn build_menu<R: Runtime>(app: &AppHandle<R>, entries: &[Entry]) -> tauri::Result<Menu<R>> {
+    let started = Instant::now();
+    let items = menu_items(app, entries)?;
+    let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|i| i.as_ref()).collect();
+    let menu = Menu::with_items(app, &refs)?;
+    tracing::debug!(
+        rows = count_rows(entries),
+        build_us = micros(started),
+        "tray menu built"
+    );
+    Ok(menu)
+}
+
+fn menu_items<R: Runtime>(
+    app: &AppHandle<R>,
+    entries: &[Entry],
+) -> tauri::Result<Vec<Box<dyn IsMenuItem<R>>>> {
     let mut items: Vec<Box<dyn IsMenuItem<R>>> = Vec::with_capacity(entries.len());
     for entry in entries {
         match entry {
@@ -248,10 +324,43 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, entries: &[Entry]) -> tauri::Resul
                 None::<&str>,
             )?)),
             Entry::Separator => items.push(Box::new(PredefinedMenuItem::separator(app)?)),
+            Entry::Submenu { id, label, entries } => {
+                let children = menu_items(app, entries)?;
+                let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(|i| i.as_ref()).collect();
+                items.push(Box::new(Submenu::with_id_and_items(
+                    app,
+                    id.as_str(),
+                    escape(label),
+                    true,
+                    &refs,
+                )?));
+            }
         }
     }
-    let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|i| i.as_ref()).collect();
-    Menu::with_items(app, &refs)
+    Ok(items)
+}
+
+fn count_rows(entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .map(|e| match e {
+            Entry::Submenu { entries, .. } => 1 + count_rows(entries),
+            _ => 1,
+        })
+        .sum()
+}
+
+fn micros(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Hands `menu` to the tray icon (libayatana-appindicator builds its GTK menu and exports it over
+/// dbusmenu); logs how long that took (debug level, `tray menu set`).
+fn set_menu<R: Runtime>(tray: &TrayIcon<R>, menu: Menu<R>) -> tauri::Result<()> {
+    let started = Instant::now();
+    tray.set_menu(Some(menu))?;
+    tracing::debug!(set_us = micros(started), "tray menu set");
+    Ok(())
 }
 
 /// The last status sent to the windows as [`STATUS_EVENT`] (sent again only when it changed).
@@ -341,7 +450,7 @@ fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView) {
         return;
     }
     let result = build_menu(app, &view.entries).and_then(|menu| {
-        tray.set_menu(Some(menu))?;
+        set_menu(&tray, menu)?;
         tray.set_icon(Some(icon(view.state)))?;
         tray.set_tooltip(Some(tooltip(view.state)))
     });

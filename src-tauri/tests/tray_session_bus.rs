@@ -254,3 +254,91 @@ fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
         socket.display()
     );
 }
+
+/// The children of the dbusmenu layout's top level: `(label, labels of its submenu rows)`.
+fn top_level(layout: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    let children = layout["data"][1][2].as_array().cloned().unwrap_or_default();
+    children
+        .iter()
+        .map(|child| {
+            let node = &child["data"];
+            let label = node[1]["label"]["data"]
+                .as_str()
+                .unwrap_or("")
+                .replace("__", "_");
+            let rows = node[2]
+                .as_array()
+                .map(|rows| {
+                    rows.iter()
+                        .filter_map(|r| r["data"][1]["label"]["data"].as_str())
+                        .map(|l| l.replace("__", "_"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (label, rows)
+        })
+        .collect()
+}
+
+#[test]
+fn many_clusters_are_grouped_by_provider_into_submenus_whose_rows_still_act() {
+    // 3 providers × 12 clusters: 42 provider rows, more than fit on a screen.
+    let root = tempfile::tempdir().expect("create the test root");
+    let mut config = Config::default();
+    for p in 0..3 {
+        let name = format!("team-{p}");
+        config.providers.push(provider(
+            &name,
+            &format!("https://dex-{p}.example.com"),
+            None,
+        ));
+        for c in 0..12 {
+            config
+                .clusters
+                .push(cluster(&format!("{name}-c{c:02}"), &name, None));
+        }
+    }
+    let session = Session::start(root.path(), Some(&config));
+    let app = session::spawn_app(&session);
+    let tray = session.tray(app.pid());
+    let top = session.wait("the providers' submenus in the tray menu", 30, || {
+        let top = top_level(&session.layout(&tray));
+        top.iter()
+            .any(|(label, _)| label == "team-2 — Sign-in needed")
+            .then_some(top)
+    });
+    let labels: Vec<&str> = top.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels[..3],
+        [
+            "team-0 — Sign-in needed",
+            "team-1 — Sign-in needed",
+            "team-2 — Sign-in needed"
+        ],
+        "one top-level row per provider: {top:?}"
+    );
+    assert!(
+        labels.contains(&"Open Signet…") && labels.contains(&"Quit Signet"),
+        "the footer stays at the top level: {labels:?}"
+    );
+    let (_, team1) = &top[1];
+    assert_eq!(
+        team1.len(),
+        13,
+        "team-1's submenu holds its 12 clusters and its sign-in: {team1:?}"
+    );
+    assert!(
+        team1.contains(&"Cluster team-1-c05".to_string())
+            && team1.contains(&"Sign in to team-1…".to_string()),
+        "team-1's rows are in its submenu: {team1:?}"
+    );
+
+    // A row inside a submenu acts as a top-level one did.
+    session.click(&tray, "Cluster team-1-c05");
+    session.wait("the app to act on the submenu row", 30, || {
+        session
+            .app_log()
+            .contains("id=\"cluster:team-1-c05:use\"")
+            .then_some(())
+    });
+}

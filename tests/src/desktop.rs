@@ -408,6 +408,27 @@ impl Session {
         .unwrap_or_else(|e| panic!("clicking {label:?} through dbusmenu failed: {e}"));
     }
 
+    /// Closes the top-level window titled `title` as a window manager does when its close button is
+    /// clicked: it sends the window `WM_DELETE_WINDOW` (ICCCM §4.2.8.1). There is no window manager on
+    /// the session's Xvfb, so a small script does it (Debian's python3, ctypes over libX11). Fails
+    /// unless exactly one window has that title.
+    pub fn close_window(&self, title: &str) -> Result<(), String> {
+        let out = self
+            .command("/usr/bin/python3")
+            .args(["-c", CLOSE_BY_TITLE, title])
+            .output()
+            .map_err(|e| format!("run /usr/bin/python3 (Debian's python3 package): {e}"))?;
+        let sent = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if out.status.success() && sent == "1" {
+            Ok(())
+        } else {
+            Err(format!(
+                "expected one window titled {title:?}, sent WM_DELETE_WINDOW to {sent:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
     /// The StatusNotifierItem's properties (`busctl introspect` of the item: status, icon name and
     /// theme path, title…), as busctl prints them.
     pub fn item_properties(&self, tray: &Tray) -> String {
@@ -420,6 +441,46 @@ impl Session {
         .unwrap_or_else(|e| panic!("introspecting the tray item failed: {e}"))
     }
 }
+
+/// Sends `WM_DELETE_WINDOW` to every top-level window named `argv[1]`; prints how many got it.
+const CLOSE_BY_TITLE: &str = r#"
+import ctypes, sys
+x = ctypes.cdll.LoadLibrary("libX11.so.6")
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+d = x.XOpenDisplay(None)
+if not d: sys.exit("cannot open the display")
+x.XDefaultRootWindow.restype = ctypes.c_ulong
+x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+x.XInternAtom.restype = ctypes.c_ulong
+x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+x.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)), ctypes.POINTER(ctypes.c_uint)]
+x.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
+x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+x.XFlush.argtypes = [ctypes.c_void_p]
+class Msg(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("l", ctypes.c_long * 5)]
+class Event(ctypes.Union):
+    _fields_ = [("xclient", Msg), ("pad", ctypes.c_long * 24)]
+protocols = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
+delete = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+root, parent = ctypes.c_ulong(), ctypes.c_ulong()
+children, n = ctypes.POINTER(ctypes.c_ulong)(), ctypes.c_uint()
+x.XQueryTree(d, x.XDefaultRootWindow(d), ctypes.byref(root), ctypes.byref(parent), ctypes.byref(children), ctypes.byref(n))
+sent = 0
+for i in range(n.value):
+    name = ctypes.c_char_p()
+    if x.XFetchName(d, children[i], ctypes.byref(name)) and name.value == sys.argv[1].encode():
+        e = Event()
+        e.xclient.type, e.xclient.window, e.xclient.message_type, e.xclient.format = 33, children[i], protocols, 32
+        e.xclient.l[0], e.xclient.l[1] = delete, 0
+        x.XSendEvent(d, children[i], 0, 0, ctypes.byref(e))
+        sent += 1
+x.XFlush(d)
+print(sent)
+"#;
 
 fn next_line(
     lines: &mut std::io::Lines<BufReader<ChildStdout>>,
@@ -559,4 +620,32 @@ impl Recorder {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().expect("recorder lock").clone()
     }
+}
+
+/// `(pid, comm)` of every process below `ancestor`.
+pub fn descendants(ancestor: u32) -> Vec<(u32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let procs: Vec<(u32, u32, String)> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(')')?;
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            let name = head.split_once('(').map_or("?", |(_, n)| n).to_string();
+            Some((pid, ppid, name))
+        })
+        .collect();
+    let mut found = Vec::new();
+    let mut frontier = vec![ancestor];
+    while let Some(parent) = frontier.pop() {
+        for (pid, ppid, name) in &procs {
+            if *ppid == parent {
+                found.push((*pid, name.clone()));
+                frontier.push(*pid);
+            }
+        }
+    }
+    found
 }

@@ -45,15 +45,23 @@ fn provider(name: &str, signed_in: bool) -> ProviderDto {
 }
 
 fn labels(view: &TrayView) -> Vec<(String, String)> {
-    view.entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Item { id, label, .. } | Entry::Check { id, label, .. } => {
-                Some((id.clone(), label.clone()))
+    fn walk(entries: &[Entry], out: &mut Vec<(String, String)>) {
+        for e in entries {
+            match e {
+                Entry::Item { id, label, .. } | Entry::Check { id, label, .. } => {
+                    out.push((id.clone(), label.clone()));
+                }
+                Entry::Submenu { id, label, entries } => {
+                    out.push((id.clone(), label.clone()));
+                    walk(entries, out);
+                }
+                Entry::Separator => {}
             }
-            Entry::Separator => None,
-        })
-        .collect()
+        }
+    }
+    let mut out = Vec::new();
+    walk(&view.entries, &mut out);
+    out
 }
 
 #[test]
@@ -217,4 +225,95 @@ fn long_messages_are_shortened_and_ampersands_kept_literal() {
     let long = "x".repeat(200);
     assert_eq!(shorten(&long).chars().count(), 70);
     assert_eq!(escape("R&D"), "R&&D");
+}
+
+/// `count` providers with `per` clusters each, signed out; `team-01-cluster-02` is the current context.
+fn many(count: usize, per: usize) -> Vec<ProviderDto> {
+    (0..count)
+        .map(|p| {
+            let mut provider = provider(&format!("team-{p:02}"), false);
+            let template = provider.clusters[0].clone();
+            provider.clusters = (0..per)
+                .map(|c| ClusterDto {
+                    name: format!("team-{p:02}-cluster-{c:02}"),
+                    context: format!("team-{p:02}-cluster-{c:02}"),
+                    current: p == 1 && c == 2,
+                    ..template.clone()
+                })
+                .collect();
+            provider
+        })
+        .collect()
+}
+
+#[test]
+fn a_config_that_fits_on_a_screen_keeps_the_flat_menu() {
+    // 3 providers × 6 clusters: 3 × (account + 6 clusters + sign in) = 24 rows.
+    let view = view(&many(3, 6), None, Some(false), now());
+    assert!(
+        !view
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Submenu { .. })),
+        "24 provider rows stay flat: {:?}",
+        labels(&view)
+    );
+    assert!(
+        labels(&view).contains(&(
+            Action::UseContext("team-02-cluster-05".into()).id(),
+            "Cluster team-02-cluster-05".into()
+        )),
+        "every cluster is a top-level row: {:?}",
+        labels(&view)
+    );
+}
+
+#[test]
+fn many_clusters_are_grouped_by_provider_into_submenus() {
+    let view = view(&many(50, 20), None, Some(false), now());
+    let submenus: Vec<&Entry> = view
+        .entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Submenu { .. }))
+        .collect();
+    assert_eq!(submenus.len(), 50, "one submenu per provider");
+    assert_eq!(
+        view.entries.len(),
+        50 + 4,
+        "the top level holds the 50 submenus, a separator, Open, Start at login and Quit: {:?}",
+        view.entries.iter().skip(50).collect::<Vec<_>>()
+    );
+    let Some(Entry::Submenu { id, label, entries }) = submenus.get(1).copied() else {
+        panic!("the second entry is team-01's submenu");
+    };
+    assert_eq!(id, "provider:team-01:menu");
+    assert_eq!(
+        label, "team-01 — Sign-in needed · current: team-01-cluster-02",
+        "the submenu's label is the account line, with the current context"
+    );
+    let checks: Vec<(&str, bool)> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Check { label, checked, .. } => Some((label.as_str(), *checked)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(checks.len(), 20, "all 20 clusters are in the submenu");
+    assert!(
+        checks.contains(&("Cluster team-01-cluster-02", true)),
+        "the current context is checked in its submenu: {checks:?}"
+    );
+    assert!(
+        entries.iter().any(
+            |e| matches!(e, Entry::Item { id, .. } if *id == Action::SignIn("team-01".into()).id())
+        ),
+        "the provider's sign-in is in its submenu"
+    );
+    let Some(Entry::Submenu { label, .. }) = submenus.first().copied() else {
+        panic!("the first entry is team-00's submenu");
+    };
+    assert_eq!(
+        label, "team-00 — Sign-in needed",
+        "no current context there"
+    );
 }

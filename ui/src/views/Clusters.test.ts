@@ -2,7 +2,7 @@ import { fireEvent, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import { api } from "../test/apiMock";
 import { expectNoAxeViolations } from "../test/axe";
-import { configFor, storeWith, twoProviders } from "../test/fixtures";
+import { cluster, configFor, provider, storeWith, twoProviders } from "../test/fixtures";
 import { renderInMain } from "../test/render";
 import Clusters from "./Clusters.svelte";
 
@@ -257,5 +257,87 @@ describe("Clusters", () => {
     await waitFor(() => expect(store.feedback).toBe("Removed cluster staging and its kubeconfig entries."));
     await waitFor(() => expect(document.querySelector('[data-cluster="staging"]')).toBeNull());
     expect(store.config).toEqual(after);
+  });
+
+  describe("with a thousand clusters", () => {
+    /** 50 providers × 20 clusters, signed out; `cluster-07-03` is current. */
+    function thousand() {
+      const status = twoProviders();
+      status.providers = Array.from({ length: 50 }, (_, p) =>
+        provider(`team-${String(p).padStart(2, "0")}`, {
+          state: "sign_in_needed",
+          account: null,
+          expiresAt: null,
+          clusters: Array.from({ length: 20 }, (_, c) => {
+            const name = `cluster-${String(p).padStart(2, "0")}-${String(c).padStart(2, "0")}`;
+            return cluster(name, { current: name === "cluster-07-03", expiresAt: null });
+          }),
+        }),
+      );
+      status.currentContext = "cluster-07-03";
+      return status;
+    }
+
+    /** The scroll area has a layout: a 600-pixel-high viewport (jsdom has none). */
+    function withViewport() {
+      const original = Object.getOwnPropertyDescriptor(HTMLElement.prototype, "clientHeight");
+      Object.defineProperty(HTMLElement.prototype, "clientHeight", { configurable: true, get: () => 600 });
+      return () => {
+        if (original) Object.defineProperty(HTMLElement.prototype, "clientHeight", original);
+      };
+    }
+
+    const rendered = () => [...document.querySelectorAll("[data-cluster]")].map((r) => r.getAttribute("data-cluster"));
+
+    it("renders only the rows near the viewport and says how many there are", async () => {
+      const restore = withViewport();
+      try {
+        renderInMain(Clusters, { store: storeWith(thousand()) });
+        const grid = document.getElementById("cluster-grid")!;
+        await waitFor(() => expect(rendered().length).toBeLessThan(60));
+        expect(rendered()[0]).toBe("cluster-00-00");
+        expect(grid.getAttribute("data-cluster-count")).toBe("1000");
+        // 1,000 clusters, 50 provider headers and the column headers.
+        expect(grid.getAttribute("aria-rowcount")).toBe("1051");
+        expect(row("cluster-00-01").getAttribute("aria-rowindex")).toBe("4");
+        await expectNoAxeViolations();
+      } finally {
+        restore();
+      }
+    });
+
+    it("keeps ↑/↓ and Enter working: the selected row is always rendered and is the active descendant", async () => {
+      const restore = withViewport();
+      try {
+        api.useContext.mockResolvedValue({ context: "cluster-01-09", namespace: null, kubeconfig: "/k" });
+        renderInMain(Clusters, { store: storeWith(thousand()) });
+        const filter = document.getElementById("filter")!;
+        await waitFor(() => expect(rendered().length).toBeLessThan(60));
+        // 29 rows down: past the rendered rows of the first screen.
+        for (let i = 0; i < 2; i++) await fireEvent.keyDown(filter, { key: "PageDown" });
+        for (let i = 0; i < 9; i++) await fireEvent.keyDown(filter, { key: "ArrowDown" });
+        await waitFor(() => expect(row("cluster-01-09").getAttribute("aria-selected")).toBe("true"));
+        expect(filter.getAttribute("aria-activedescendant")).toBe(row("cluster-01-09").id);
+        await fireEvent.keyDown(filter, { key: "Enter" });
+        expect(api.useContext).toHaveBeenCalledWith("cluster-01-09", null);
+      } finally {
+        restore();
+      }
+    });
+
+    it("filters the whole list, not only the rendered rows", async () => {
+      const restore = withViewport();
+      try {
+        renderInMain(Clusters, { store: storeWith(thousand()) });
+        const filter = document.getElementById("filter") as HTMLInputElement;
+        await fireEvent.input(filter, { target: { value: "cluster-49-1" } });
+        expect(rendered()).toEqual(Array.from({ length: 10 }, (_, c) => `cluster-49-1${c}`));
+        expect(document.getElementById("cluster-grid")!.getAttribute("data-cluster-count")).toBe("10");
+        await fireEvent.input(filter, { target: { value: "" } });
+        expect(document.getElementById("cluster-grid")!.getAttribute("data-cluster-count")).toBe("1000");
+      } finally {
+        restore();
+      }
+    });
   });
 });
