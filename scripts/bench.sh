@@ -15,7 +15,7 @@
 # and asks the server for its version before every command (even `kubectl config view`), which would count
 # the plugin twice. The benchmark uses the real binary next to it (kubectl.1.32) unless KUBECTL is set.
 #
-# Usage: scripts/bench.sh [--runs 200] [--kubectl-runs 100] [--use-runs 20] [--also-plugin PATH]…
+# Usage: scripts/bench.sh [--runs 200] [--kubectl-runs 200] [--use-runs 20] [--also-plugin PATH]…
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
