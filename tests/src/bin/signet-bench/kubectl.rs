@@ -45,14 +45,12 @@ pub fn kubectl_rows(env: &Env, api: &ApiServer, token_file: &Path, opts: &Option
     };
     api.reset_stats();
     let warmup = 5;
+    let (mut signet, mut floor, mut static_token) =
+        (|| run("prod"), || run("prod-floor"), || run("prod-static"));
     let mut stats = rotate(
         opts.kubectl_runs,
         warmup,
-        &mut [
-            &mut || run("prod"),
-            &mut || run("prod-floor"),
-            &mut || run("prod-static"),
-        ],
+        &mut [&mut signet, &mut floor, &mut static_token],
     );
     // Every kubectl run must be exactly one request with the token: a dispatcher that asks the server
     // for its version first would run the plugin twice and skew the comparison.
@@ -79,7 +77,8 @@ pub fn kubectl_rows(env: &Env, api: &ApiServer, token_file: &Path, opts: &Option
             result: None,
         },
         Row {
-            what: "same through an exec entry running the floor (what any exec plugin costs)".into(),
+            what: "same through an exec entry running the floor (what any exec plugin costs)"
+                .into(),
             signet: floor_exec,
             baseline_name: "same with a static token".into(),
             baseline: static_token,
