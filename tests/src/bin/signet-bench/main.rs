@@ -13,7 +13,8 @@
 //! It builds its own world in a temporary directory (nothing touches your `HOME`, kubeconfig or keyring):
 //! the Dex stand-in, the API-server stand-in (in this process), a private keyring on its own D-Bus
 //! session, and a sign-in through `kubectl-signet login --browser-command "signet-probe browse alice"`.
-//! The two programs of each pair run alternately, so drift on the machine hits both alike.
+//! The programs of a row take turns, in a new shuffled order each round, so drift on the machine hits
+//! all alike.
 //!
 //! 1. `kubectl-signet token --cluster prod` with a fresh cached token, beside the floor (`signet-floor`:
 //!    reads the same cached-token file and prints the same ExecCredential, nothing else), the same
@@ -238,8 +239,9 @@ fn alternate(
     (first, second)
 }
 
-/// Runs every program once per round, `runs` rounds (after `warmup` unmeasured ones), starting each
-/// round with the next program so none always runs right after the same other one.
+/// Runs every program once per round, `runs` rounds (after `warmup` unmeasured ones), in a new shuffled
+/// order each round. A fixed order would give each program the same predecessor every time, and the one
+/// right after a heavy process (the Go plugin's exit leaves the kernel work to do) would always pay for it.
 fn rotate(runs: usize, warmup: usize, programs: &mut [&mut dyn FnMut() -> Duration]) -> Vec<Stats> {
     let n = programs.len();
     for _ in 0..warmup {
@@ -248,13 +250,26 @@ fn rotate(runs: usize, warmup: usize, programs: &mut [&mut dyn FnMut() -> Durati
         }
     }
     let mut samples = vec![Vec::with_capacity(runs); n];
-    for round in 0..runs {
-        for k in 0..n {
-            let i = (round + k) % n;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..runs {
+        shuffle(&mut order, &mut rng);
+        for &i in &order {
             samples[i].push(programs[i]());
         }
     }
     samples.into_iter().map(Stats::of).collect()
+}
+
+/// Fisher–Yates with xorshift64 (deterministic; statistical quality is not needed here).
+fn shuffle(order: &mut [usize], rng: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        let j = (*rng % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
 }
 
 /// The cost of starting any process here (`/bin/true`), for scale.
@@ -560,7 +575,7 @@ fn overhead(a: Duration, b: Duration) -> f64 {
 fn print_table(rows: &[Row], opts: &Options) {
     println!();
     println!(
-        "Medians (p10–p90) of whole-process wall time; the programs of a row ran alternately in one run."
+        "Medians (p10–p90) of whole-process wall time; the programs of a row took turns (shuffled each round)."
     );
     println!(
         "kubectl overhead: median of the per-round differences over the static-token median (medians: the"
