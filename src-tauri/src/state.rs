@@ -127,19 +127,23 @@ impl AppState {
         self.changes.1.notify_all();
     }
 
-    /// Waits up to `timeout` for the change counter to move past `seen`; returns its value.
-    pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> u64 {
+    /// Waits for the change counter to move past `seen`, up to `timeout` (`None`: no limit); returns its
+    /// value.
+    pub fn wait_for_change(&self, seen: u64, timeout: Option<Duration>) -> u64 {
         let Ok(guard) = self.changes.0.lock() else {
-            std::thread::sleep(timeout);
+            std::thread::sleep(timeout.unwrap_or(Duration::from_secs(1)));
             return seen;
         };
-        match self
-            .changes
-            .1
-            .wait_timeout_while(guard, timeout, |n| *n == seen)
-        {
-            Ok((n, _)) => *n,
-            Err(poisoned) => *poisoned.into_inner().0,
+        let unchanged = |n: &mut u64| *n == seen;
+        match timeout {
+            Some(timeout) => match self.changes.1.wait_timeout_while(guard, timeout, unchanged) {
+                Ok((n, _)) => *n,
+                Err(poisoned) => *poisoned.into_inner().0,
+            },
+            None => match self.changes.1.wait_while(guard, unchanged) {
+                Ok(n) => *n,
+                Err(poisoned) => *poisoned.into_inner(),
+            },
         }
     }
 
@@ -246,6 +250,25 @@ impl AppState {
         let target =
             KubeconfigTarget::resolve(self.paths.kubeconfig_env.as_deref(), &self.paths.home, None);
         self.kubeconfigs.view(&target).ok()?.current_context.clone()
+    }
+
+    /// Every kubeconfig file the status reads: the default chain's and each cluster's.
+    pub(crate) fn kubeconfig_files(&self) -> Vec<std::path::PathBuf> {
+        let signet = self.signet();
+        let default =
+            KubeconfigTarget::resolve(self.paths.kubeconfig_env.as_deref(), &self.paths.home, None);
+        let targets = std::iter::once(default).chain(
+            signet
+                .config()
+                .clusters
+                .iter()
+                .map(|c| signet.kubeconfig_target(c)),
+        );
+        let mut files = std::collections::BTreeSet::new();
+        for target in targets {
+            files.extend(target.precedence().iter().cloned());
+        }
+        files.into_iter().collect()
     }
 
     /// Where each configured cluster's context stands in kubeconfig (chains read only when changed).
