@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of the tray app's budgets in DESIGN.md §8 (not a test; nothing fails on a missed budget):
-#   - launch → StatusNotifierItem exported on the session bus (p90 ≤ 350 ms; also with GDK_GL=disable,
-#     as the packaged launcher starts it), and → agent socket;
+#   - launch → StatusNotifierItem exported on the session bus (p90 ≤ 350 ms; also with GDK's GL probe
+#     forced on, its cost), and → agent socket;
 #   - idle with no window open: RssAnon after 60 s (≤ 28 MB) and VmRSS, then wake-ups per thread over
 #     5 minutes (none beyond planned refresh/expiry times; nothing is planned there) — beside the
 #     baseline build when BASELINE_APP (or --baseline-app) names one;
