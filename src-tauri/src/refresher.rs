@@ -135,10 +135,17 @@ impl Refresher {
             let sessions = sessions(&state.signet());
             self.planner.retain(&sessions);
             let plan = self.planner.plan(&sessions, now);
-            if plan.due.is_empty() {
+            // A sign-in running in the app brings fresh tokens itself (and may be half-written): its end
+            // signals a change, and the loop plans again then.
+            let due: Vec<Task> = plan
+                .due
+                .into_iter()
+                .filter(|t| !matches!(t, Task::Refresh { provider } if state.signing_in(provider)))
+                .collect();
+            if due.is_empty() {
                 return plan.next;
             }
-            for task in plan.due {
+            for task in due {
                 match task {
                     Task::Refresh { provider } => {
                         let view = sessions.iter().find(|s| s.provider == provider);

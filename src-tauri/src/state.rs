@@ -302,6 +302,14 @@ impl AppState {
             .unwrap_or_default()
     }
 
+    /// Whether a sign-in to `provider` is running in the app.
+    pub fn signing_in(&self, provider: &str) -> bool {
+        self.activity
+            .lock()
+            .map(|a| a.get(provider).is_some_and(|a| a.signing_in))
+            .unwrap_or(false)
+    }
+
     /// Changes what the app records about a provider.
     pub fn update_activity(&self, provider: &str, change: impl FnOnce(&mut ProviderActivity)) {
         if let Ok(mut activity) = self.activity.lock() {

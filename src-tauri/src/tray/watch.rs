@@ -9,7 +9,8 @@
 //!   is replaced by its nearest existing ancestor until it appears. Events about other names in those
 //!   directories (temporary files, `.lock` files, kubectl's `cache/`) are dropped. The set of watches
 //!   is worked out again after every relevant event, since the config names the providers and the
-//!   kubeconfig files.
+//!   kubeconfig files. A burst of events is signalled once, when the files have been quiet for a moment
+//!   ([`settle`]), so the app never plans from a half-written sign-in.
 //! - **The clock** (thread `watch-clock`, a `CLOCK_REALTIME` timerfd with `TFD_TIMER_CANCEL_ON_SET`):
 //!   the kernel cancels such a timer when the wall clock is set and when the machine resumes from
 //!   suspend. Sleeps on the monotonic clock stand still while suspended, so without this a refresh
@@ -23,6 +24,7 @@ use std::ffi::OsString;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rustix::fs::inotify;
 use tauri::{AppHandle, Manager, Runtime};
@@ -252,6 +254,7 @@ fn watch_files<R: Runtime>(app: &AppHandle<R>) {
         if relevant.is_empty() {
             continue;
         }
+        let relevant = settle(&watches, &mut buf, relevant);
         tracing::debug!(?relevant, "files changed outside the app");
         if relevant
             .iter()
@@ -263,6 +266,41 @@ fn watch_files<R: Runtime>(app: &AppHandle<R>) {
         watches.apply(plan(&files, &dirs));
         state.changed();
     }
+}
+
+/// How long the files must stay quiet before the app looks (see [`settle`]).
+const SETTLE: Duration = Duration::from_millis(200);
+/// The longest [`settle`] waits for quiet, against a writer that never stops.
+const SETTLE_AT_MOST: Duration = Duration::from_secs(2);
+
+/// Keeps collecting events until none has come for [`SETTLE`]. A writer changes several files in a row
+/// (a sign-in writes the session record, then the tokens, then kubeconfig), and the app must look once
+/// they are written, not in between: a session record without its tokens looks like a session whose
+/// tokens must be fetched at once.
+fn settle(
+    watches: &Watches,
+    buf: &mut [MaybeUninit<u8>],
+    mut relevant: Vec<PathBuf>,
+) -> Vec<PathBuf> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let quiet = Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::try_from(SETTLE.as_nanos()).unwrap_or(200_000_000),
+    };
+    let started = Instant::now();
+    while started.elapsed() < SETTLE_AT_MOST {
+        let mut fds = [PollFd::new(&watches.fd, PollFlags::IN)];
+        match poll(&mut fds, Some(&quiet)) {
+            Ok(0) => break,
+            Ok(_) => match watches.wait(buf) {
+                Ok(more) => relevant.extend(more),
+                Err(_) => break,
+            },
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    relevant
 }
 
 /// A year from now: the timer only exists to be cancelled, but must not expire first.
