@@ -26,6 +26,7 @@ Options:
 ";
 
 fn main() -> anyhow::Result<()> {
+    skip_gl_probe();
     let mut open_switcher = false;
     for arg in std::env::args_os().skip(1) {
         match arg.to_str() {
@@ -70,6 +71,26 @@ fn main() -> anyhow::Result<()> {
     signet_app::run_app(tauri::Builder::default(), services, signet_app::context())
         .context("the tray app failed")
 }
+
+/// GDK probes GL when it opens the display (GLX through libepoxy, which loads Mesa and, under Xvfb,
+/// LLVM): about 100 ms of a ~200 ms launch on the benchmark machine, for a process that never draws with
+/// GL — the tray is a D-Bus item, and a webview renders in WebKit's own processes. `GDK_GL=disable`
+/// skips the probe; GDK reads it once, when GTK starts. A `GDK_GL` the person set is left as it is.
+///
+/// Changing the environment is sound only while no other thread may read it, which is why
+/// `std::env::set_var` is `unsafe` (forbidden here). This runs first in `main`, before anything starts a
+/// thread, through GLib's `g_setenv` (the function GDK's own `g_getenv` pairs with).
+#[cfg(target_os = "linux")]
+fn skip_gl_probe() {
+    if std::env::var_os("GDK_GL").is_none()
+        && let Err(e) = glib::setenv("GDK_GL", "disable", false)
+    {
+        eprintln!("signet: could not set GDK_GL=disable ({e}); GTK probes GL at start");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn skip_gl_probe() {}
 
 /// The exec command for kubeconfig entries: the `kubectl-signet` installed next to this program (as
 /// `kubectl-signet` when that is also the one on `PATH`), else `kubectl-signet` from `PATH`.

@@ -13,9 +13,10 @@
 //!   person is told once;
 //! - a session the IdP ended (`session.sign_in_required`) is not tried again; the tray is rebuilt and one
 //!   "Sign-in needed" notification with a "Sign in" button appears;
-//! - the loop wakes at least every [`REPLAN_INTERVAL`] and re-plans from the wall clock, so time spent
-//!   suspended (when monotonic sleeps stand still) or a clock jump is noticed within that interval; it
-//!   also re-plans at once when the config or a provider's state changes.
+//! - the loop sleeps until the next task is due, and re-plans from the wall clock at once when the config
+//!   or a provider's state changes — also when another process changed a file, or the wall clock was set
+//!   or the machine resumed from suspend (when monotonic sleeps stand still): the tray's watchers signal
+//!   those (`tray::watch`). It never wakes on a timer of its own.
 //!
 //! Every notification goes through one [`RateLimiter`] keyed by kind and provider ([`Alerts`]); a missing
 //! notification daemon is the notifier's business (logged, never fatal).
@@ -35,8 +36,6 @@ use crate::dto::{ActivityKind, ErrorDto};
 use crate::notify::{Note, RateLimiter};
 use crate::state::AppState;
 
-/// The loop looks at the wall clock at least this often.
-pub const REPLAN_INTERVAL: Duration = Duration::from_secs(30);
 /// At most one notification of a kind per provider this often.
 pub const NOTICE_WINDOW: TimeDelta = TimeDelta::minutes(5);
 /// The key of the "Sign in" button on notifications.
@@ -136,10 +135,17 @@ impl Refresher {
             let sessions = sessions(&state.signet());
             self.planner.retain(&sessions);
             let plan = self.planner.plan(&sessions, now);
-            if plan.due.is_empty() {
+            // A sign-in running in the app brings fresh tokens itself (and may be half-written): its end
+            // signals a change, and the loop plans again then.
+            let due: Vec<Task> = plan
+                .due
+                .into_iter()
+                .filter(|t| !matches!(t, Task::Refresh { provider } if state.signing_in(provider)))
+                .collect();
+            if due.is_empty() {
                 return plan.next;
             }
-            for task in plan.due {
+            for task in due {
                 match task {
                     Task::Refresh { provider } => {
                         let view = sessions.iter().find(|s| s.provider == provider);
@@ -331,17 +337,20 @@ fn run<R: Runtime>(app: &AppHandle<R>, mut refresher: Refresher) {
     loop {
         let next = refresher.round(app);
         let now = state.now();
-        let wait = next
-            .map(|n| (n - now).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(REPLAN_INTERVAL)
-            .min(REPLAN_INTERVAL)
-            // Never spin: a task due "now" that the round did not run waits a moment.
-            .max(Duration::from_millis(200));
-        let planned = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::zero());
-        tracing::trace!(?next, wait_s = wait.as_secs(), "refresh planned");
+        let wait = next.map(|n| {
+            (n - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                // Never spin: a task due "now" that the round did not run waits a moment.
+                .max(Duration::from_millis(200))
+        });
+        tracing::trace!(?next, wait_s = wait.map(|w| w.as_secs()), "refresh planned");
         seen = state.wait_for_change(seen, wait);
         let woke = state.now();
-        if woke - planned > LATE {
+        let planned = wait.map(|w| now + TimeDelta::from_std(w).unwrap_or(TimeDelta::zero()));
+        if let Some(planned) = planned
+            && woke - planned > LATE
+        {
             tracing::info!(
                 late_s = (woke - planned).num_seconds(),
                 "woke later than planned (suspend or clock change); re-planning"

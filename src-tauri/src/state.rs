@@ -127,19 +127,23 @@ impl AppState {
         self.changes.1.notify_all();
     }
 
-    /// Waits up to `timeout` for the change counter to move past `seen`; returns its value.
-    pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> u64 {
+    /// Waits for the change counter to move past `seen`, up to `timeout` (`None`: no limit); returns its
+    /// value.
+    pub fn wait_for_change(&self, seen: u64, timeout: Option<Duration>) -> u64 {
         let Ok(guard) = self.changes.0.lock() else {
-            std::thread::sleep(timeout);
+            std::thread::sleep(timeout.unwrap_or(Duration::from_secs(1)));
             return seen;
         };
-        match self
-            .changes
-            .1
-            .wait_timeout_while(guard, timeout, |n| *n == seen)
-        {
-            Ok((n, _)) => *n,
-            Err(poisoned) => *poisoned.into_inner().0,
+        let unchanged = |n: &mut u64| *n == seen;
+        match timeout {
+            Some(timeout) => match self.changes.1.wait_timeout_while(guard, timeout, unchanged) {
+                Ok((n, _)) => *n,
+                Err(poisoned) => *poisoned.into_inner().0,
+            },
+            None => match self.changes.1.wait_while(guard, unchanged) {
+                Ok(n) => *n,
+                Err(poisoned) => *poisoned.into_inner(),
+            },
         }
     }
 
@@ -248,6 +252,25 @@ impl AppState {
         self.kubeconfigs.view(&target).ok()?.current_context.clone()
     }
 
+    /// Every kubeconfig file the status reads: the default chain's and each cluster's.
+    pub(crate) fn kubeconfig_files(&self) -> Vec<std::path::PathBuf> {
+        let signet = self.signet();
+        let default =
+            KubeconfigTarget::resolve(self.paths.kubeconfig_env.as_deref(), &self.paths.home, None);
+        let targets = std::iter::once(default).chain(
+            signet
+                .config()
+                .clusters
+                .iter()
+                .map(|c| signet.kubeconfig_target(c)),
+        );
+        let mut files = std::collections::BTreeSet::new();
+        for target in targets {
+            files.extend(target.precedence().iter().cloned());
+        }
+        files.into_iter().collect()
+    }
+
     /// Where each configured cluster's context stands in kubeconfig (chains read only when changed).
     pub(crate) fn contexts(&self) -> HashMap<String, ContextView> {
         contexts(&self.signet(), &self.kubeconfigs)
@@ -283,6 +306,14 @@ impl AppState {
             .lock()
             .map(|log| log.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Whether a sign-in to `provider` is running in the app.
+    pub fn signing_in(&self, provider: &str) -> bool {
+        self.activity
+            .lock()
+            .map(|a| a.get(provider).is_some_and(|a| a.signing_in))
+            .unwrap_or(false)
     }
 
     /// Changes what the app records about a provider.

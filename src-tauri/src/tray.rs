@@ -2,8 +2,11 @@
 //!
 //! The menu is first computed as plain data ([`TrayView`]: the icon state and a list of [`Entry`]s with
 //! namespaced ids, see [`Action`]), which unit tests check without a display; then it is turned into
-//! a Tauri menu on the main thread. A view equal to the one shown is not applied again, so the periodic
-//! check costs nothing while nothing changes.
+//! a Tauri menu on the main thread. A view equal to the one shown is not applied again.
+//!
+//! The publisher ([`spawn_publisher`]) sleeps until something changes — in the app, in a file another
+//! process wrote ([`watch`]), or the wall clock — or until the next time the view changes by itself (a
+//! token expiring, a session entering its warning window, see [`next_change`]); it never polls.
 //!
 //! With many clusters the flat menu would not fit on a screen, so past [`FLAT_MENU_ROWS`] rows each
 //! provider becomes a submenu (its account line is the submenu's label).
@@ -12,10 +15,12 @@
 //! `com.canonical.dbusmenu` object; a click on the icon opens the menu (there is no click event), and
 //! tooltips are not shown.
 
+pub mod watch;
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Local, TimeDelta, Utc};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -29,14 +34,16 @@ use crate::state::AppState;
 pub const TRAY_ID: &str = "signet";
 /// Emitted with a [`StatusDto`] whenever what the switcher shows changed.
 pub const STATUS_EVENT: &str = "signet:status-changed";
-/// How often the tray re-reads the config and the token cache (the CLI changes them too).
-pub const CHECK_INTERVAL: Duration = Duration::from_secs(15);
 /// The most provider rows (accounts, expiry, clusters, sign-in/out) a flat menu has. A panel's menu row
 /// is about 30 px high, so 25 rows plus the footer still fit on a 768-pixel-high laptop screen without
 /// scrolling; past that, each provider becomes a submenu, and a thousand clusters stay reachable
 /// (50 provider rows at the top, each cluster one level down). The small configs most people have keep
 /// today's flat menu.
 pub const FLAT_MENU_ROWS: usize = 25;
+/// How long after a planned change the publisher wakes, so that the change has happened by then.
+const PLANNED_MARGIN: Duration = Duration::from_millis(100);
+/// Expiry times further away than this are shown with the weekday (see [`clock_time`]).
+const SHOW_WEEKDAY_AFTER: TimeDelta = TimeDelta::hours(20);
 
 /// One menu row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,7 +251,7 @@ fn provider_section(entries: &mut Vec<Entry>, p: &ProviderDto, now: DateTime<Utc
 /// `14:32`, or `Tue 14:32` when more than a day away, in local time.
 fn clock_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let local = at.with_timezone(&Local);
-    if at - now > chrono::TimeDelta::hours(20) {
+    if at - now > SHOW_WEEKDAY_AFTER {
         local.format("%a %H:%M").to_string()
     } else {
         local.format("%H:%M").to_string()
@@ -407,9 +414,30 @@ pub fn redraw_forced<R: Runtime>(app: &AppHandle<R>) {
     redraw(app);
 }
 
+/// The next time, after `now`, at which the providers' view changes with no other change: a token
+/// expiring, a session that cannot refresh entering its warning window (`warning`), an expiry coming
+/// close enough to be shown without its weekday. `None`: nothing changes by itself.
+pub fn next_change(
+    providers: &[ProviderDto],
+    warning: TimeDelta,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    providers
+        .iter()
+        .filter_map(|p| Some((p.expires_at?, p)))
+        .flat_map(|(end, p)| {
+            let refreshable = p.account.as_ref().is_some_and(|a| a.refreshable);
+            let warn = (!refreshable).then(|| end - warning);
+            [Some(end), warn, Some(end - SHOW_WEEKDAY_AFTER)]
+        })
+        .flatten()
+        .filter(|&at| at > now)
+        .min()
+}
+
 /// Recomputes the view and applies it if it changed; tells the app's windows. Any thread; called by
-/// the publisher (see [`spawn_publisher`]).
-fn redraw<R: Runtime>(app: &AppHandle<R>) {
+/// the publisher (see [`spawn_publisher`]). Returns the status it published.
+fn redraw<R: Runtime>(app: &AppHandle<R>) -> StatusDto {
     let state = app.state::<AppState>();
     let status = state.status();
     let changed = app
@@ -428,7 +456,7 @@ fn redraw<R: Runtime>(app: &AppHandle<R>) {
         tracing::debug!(error = %e, "could not emit the status event");
     }
     if app.tray_by_id(TRAY_ID).is_none() {
-        return;
+        return status;
     }
     let view = view_of(app, &status);
     let handle = app.clone();
@@ -436,6 +464,7 @@ fn redraw<R: Runtime>(app: &AppHandle<R>) {
     if let Err(e) = applied {
         tracing::warn!(error = %e, "could not update the tray");
     }
+    status
 }
 
 fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView) {
@@ -464,10 +493,11 @@ fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView) {
 }
 
 /// The one place that publishes the app's state: whenever [`AppState::changed`] is signalled it
-/// redraws the tray and tells the windows (the `status` event). Other processes change the config and
-/// the token cache too (`kubectl signet add`, a refresh by kubectl): without a change signal, it re-reads
-/// them every [`CHECK_INTERVAL`].
+/// redraws the tray and tells the windows (the `status` event). Other processes change the config, the
+/// token cache and kubeconfig too (`kubectl signet add`, a sign-in or refresh by kubectl): the
+/// [`watch`]ers signal those. Between changes it sleeps until the view's [`next_change`].
 pub fn spawn_publisher<R: Runtime>(app: &AppHandle<R>) {
+    watch::spawn(app);
     let app = app.clone();
     let spawned = std::thread::Builder::new()
         .name("publish".into())
@@ -475,8 +505,13 @@ pub fn spawn_publisher<R: Runtime>(app: &AppHandle<R>) {
             let state = app.state::<AppState>();
             let mut seen = state.changes();
             loop {
-                redraw(&app);
-                seen = state.wait_for_change(seen, CHECK_INTERVAL);
+                let status = redraw(&app);
+                let warning =
+                    TimeDelta::minutes(state.signet().config().settings.warning_minutes.into());
+                let now = state.now();
+                let wait = next_change(&status.providers, warning, now)
+                    .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO) + PLANNED_MARGIN);
+                seen = state.wait_for_change(seen, wait);
                 state.reload_if_changed();
             }
         });

@@ -130,18 +130,9 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
     let _ = std::io::stderr().write_all(format!("app log:\n{log}\n").as_bytes());
 }
 
-#[test]
-fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
-    let root = tempfile::tempdir().expect("create the test root");
-    // The IdP is never contacted: the session comes from the cache, and sign-out finds no refresh token.
-    let idp_down = ClosedPort::new();
-    let config = Config {
-        providers: vec![provider("corp", &idp_down.url("/dex"), None)],
-        clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
-        ..Config::default()
-    };
-    let paths = session::app_paths(root.path());
-    let cache = TokenCache::new(&paths);
+/// What a sign-in leaves in the token cache: alice's session record and an ID token valid for an hour.
+fn seed_session(paths: &signet_core::paths::Paths) {
+    let cache = TokenCache::new(paths);
     let now = chrono::Utc::now();
     let identity = Identity {
         subject: "CgVhbGljZQ".into(),
@@ -171,7 +162,71 @@ fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
             identity,
         })
         .expect("seed the cached token");
+}
 
+#[test]
+fn a_sign_in_and_a_config_edit_by_another_process_show_in_the_tray() {
+    let root = tempfile::tempdir().expect("create the test root");
+    let idp_down = ClosedPort::new();
+    let mut config = Config {
+        providers: vec![provider("corp", &idp_down.url("/dex"), None)],
+        clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+        ..Config::default()
+    };
+    let paths = session::app_paths(root.path());
+    let session = Session::start(root.path(), Some(&config));
+    let app = session::spawn_app(&session);
+    let tray = session.tray(app.pid());
+    session.wait("the menu to show the signed-out provider", 30, || {
+        session
+            .labels(&tray)
+            .iter()
+            .any(|l| l == "corp — Sign-in needed")
+            .then_some(())
+    });
+
+    // What `kubectl signet login corp` leaves behind, written by this (another) process.
+    seed_session(&paths);
+    session.wait("the menu to show the sign-in", 30, || {
+        session
+            .labels(&tray)
+            .iter()
+            .any(|l| l == "corp — alice@example.com")
+            .then_some(())
+    });
+
+    // `kubectl signet add cluster staging`: the config replaced atomically by another process.
+    config
+        .clusters
+        .push(cluster("staging", "corp", Some("kubernetes")));
+    config
+        .save(&paths.config_file)
+        .expect("save the config with a second cluster");
+    let shown = session.wait("the menu to list the new cluster", 30, || {
+        let shown = session.labels(&tray);
+        shown
+            .iter()
+            .any(|l| l == "Cluster staging")
+            .then_some(shown)
+    });
+    assert!(
+        shown.iter().any(|l| l == "corp — alice@example.com"),
+        "still signed in after the config was reloaded: {shown:?}"
+    );
+}
+
+#[test]
+fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
+    let root = tempfile::tempdir().expect("create the test root");
+    // The IdP is never contacted: the session comes from the cache, and sign-out finds no refresh token.
+    let idp_down = ClosedPort::new();
+    let config = Config {
+        providers: vec![provider("corp", &idp_down.url("/dex"), None)],
+        clusters: vec![cluster("prod", "corp", Some("kubernetes"))],
+        ..Config::default()
+    };
+    let paths = session::app_paths(root.path());
+    seed_session(&paths);
     let session = Session::start(root.path(), Some(&config));
     let app = session::spawn_app(&session);
     let tray = session.tray(app.pid());

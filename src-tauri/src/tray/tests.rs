@@ -317,3 +317,40 @@ fn many_clusters_are_grouped_by_provider_into_submenus() {
         "no current context there"
     );
 }
+
+#[test]
+fn the_publisher_plans_its_next_wake_up_at_the_next_expiry_or_warning_and_never_without_one() {
+    let warning = chrono::TimeDelta::minutes(10);
+    let signed_out = provider("dev", false);
+    assert_eq!(
+        next_change(std::slice::from_ref(&signed_out), warning, now()),
+        None,
+        "nothing changes by itself without a session"
+    );
+    // Refreshable, expiring in 30 min: the expiry (no warning window for a session that refreshes).
+    let corp = provider("corp", true);
+    assert_eq!(
+        next_change(&[signed_out.clone(), corp.clone()], warning, now()),
+        Some(now() + chrono::TimeDelta::minutes(30))
+    );
+    // Cannot refresh: the warning window starts first.
+    let mut ending = corp.clone();
+    if let Some(a) = ending.account.as_mut() {
+        a.refreshable = false;
+    }
+    assert_eq!(
+        next_change(std::slice::from_ref(&ending), warning, now()),
+        Some(now() + chrono::TimeDelta::minutes(20))
+    );
+    // Two days away: the label loses its weekday 20 hours before the end.
+    let mut far = corp.clone();
+    far.expires_at = Some(now() + chrono::TimeDelta::days(2));
+    assert_eq!(
+        next_change(std::slice::from_ref(&far), warning, now()),
+        Some(now() + chrono::TimeDelta::hours(28))
+    );
+    // Already expired: nothing left to wait for.
+    let mut over = corp;
+    over.expires_at = Some(now() - chrono::TimeDelta::minutes(1));
+    assert_eq!(next_change(&[over], warning, now()), None);
+}
