@@ -25,6 +25,7 @@ const DESKTOP_ENTRY: &str = "/usr/share/applications/dev.signet.Signet.desktop";
 const INSTALLED: &[&str] = &[
     "/usr/bin/signet",
     "/usr/bin/kubectl-signet",
+    "/usr/lib/signet/signet-cli",
     "/usr/bin/kubectl_complete-signet",
     "/usr/share/applications/dev.signet.Signet.desktop",
     "/usr/share/metainfo/dev.signet.Signet.metainfo.xml",
