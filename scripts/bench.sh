@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # Two builds: built together, cargo would unify the features of the dependencies both use, and the
 # kubectl-signet measured would not be the one scripts/package.sh ships (nor match hot-symbols.txt).
-cargo build --release --locked -p kubectl-signet --bin kubectl-signet
+cargo build --release --locked -p kubectl-signet --bin kubectl-signet --bin signet-cli
 cargo build --release --locked -p signet-tests --bins
 
 if [ -z "${KUBECTL:-}" ]; then

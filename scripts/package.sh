@@ -40,7 +40,7 @@ export SOURCE_DATE_EPOCH
 # The CLI on its own, so that no feature of the tray app's dependencies leaks into it (the release
 # profile in Cargo.toml: LTO, one codegen unit, stripped). Then the tray app with its front end embedded.
 echo "package: building kubectl-signet (release)" >&2
-cargo build --release --locked -p kubectl-signet --bin kubectl-signet --bin kubectl-signet-assets >&2
+cargo build --release --locked -p kubectl-signet --bin kubectl-signet --bin signet-cli --bin kubectl-signet-assets >&2
 echo "package: building signet (release, front end embedded)" >&2
 cargo build --release --locked -p signet --features custom-protocol >&2
 
@@ -61,7 +61,7 @@ name="kubectl-signet_${version}_linux_amd64"
 stage="$out/$name"
 rm -rf "$stage"
 mkdir -p "$stage"
-install -m 755 target/release/kubectl-signet packaging/linux/kubectl_complete-signet "$stage/"
+install -m 755 target/release/kubectl-signet target/release/signet-cli packaging/linux/kubectl_complete-signet "$stage/"
 install -m 644 LICENSE README.md "$stage/"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
   -C "$stage" -czf "$out/$name.tar.gz" .

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --locked -p kubectl-signet -p signet-tests -p signet --bin kubectl-signet --bin signet-demo --bin signet
+cargo build --locked -p kubectl-signet -p signet-tests -p signet --bin kubectl-signet --bin signet-cli --bin signet-demo --bin signet
 
 # No desktop keyring (a fresh server, an SSH session): use a private, throw-away one so sign-in works.
 if [ -z "${SIGNET_RUN_IN_SESSION:-}" ] && ! busctl --user status org.freedesktop.secrets >/dev/null 2>&1; then

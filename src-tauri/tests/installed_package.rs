@@ -25,6 +25,7 @@ const DESKTOP_ENTRY: &str = "/usr/share/applications/dev.signet.Signet.desktop";
 const INSTALLED: &[&str] = &[
     "/usr/bin/signet",
     "/usr/bin/kubectl-signet",
+    "/usr/lib/signet/signet-cli",
     "/usr/bin/kubectl_complete-signet",
     "/usr/share/applications/dev.signet.Signet.desktop",
     "/usr/share/metainfo/dev.signet.Signet.metainfo.xml",
@@ -255,7 +256,13 @@ fn the_installed_package_works_end_to_end_and_its_removal_leaves_the_persons_fil
     let build_tree = root.path().join("build-tree");
     std::fs::create_dir_all(&build_tree).expect("create build-tree dir");
     let stray = build_tree.join("kubectl-signet");
-    std::fs::copy(session::kubectl_signet(), &stray).expect("copy a build-tree kubectl-signet");
+    let built = session::kubectl_signet();
+    std::fs::copy(&built, &stray).expect("copy a build-tree kubectl-signet");
+    std::fs::copy(
+        built.with_file_name("signet-cli"),
+        build_tree.join("signet-cli"),
+    )
+    .expect("copy the build tree's signet-cli beside it");
     ok(
         "build-tree sync",
         &world.run(&stray.display().to_string(), &["sync"]),

@@ -63,16 +63,15 @@ pub fn workspace_bin(name: &str, package: &str, sources: &[&str]) -> PathBuf {
     bin
 }
 
-/// `kubectl-signet` from this target directory (what the app writes into kubeconfig exec entries).
+/// `kubectl-signet` from this target directory (what the app writes into kubeconfig exec entries), with
+/// the full CLI it runs, `signet-cli`, built beside it.
 pub fn kubectl_signet() -> PathBuf {
-    workspace_bin(
-        "kubectl-signet",
-        "kubectl-signet",
-        &[
-            "src-tauri/crates/kubectl-signet/src",
-            "src-tauri/crates/core/src",
-        ],
-    )
+    let sources = [
+        "src-tauri/crates/kubectl-signet/src",
+        "src-tauri/crates/core/src",
+    ];
+    workspace_bin("signet-cli", "kubectl-signet", &sources);
+    workspace_bin("kubectl-signet", "kubectl-signet", &sources)
 }
 
 /// `signet-probe` from this target directory.

@@ -7,6 +7,7 @@
 mod cli;
 mod cmd;
 mod complete;
+mod exec_entry;
 mod output;
 mod sign_in;
 
@@ -29,14 +30,15 @@ fn main() -> ExitCode {
         complete::run(&words);
         return ExitCode::SUCCESS;
     }
-    // kubectl's exec entry, on every kubectl call: a fresh cached token found through the cluster index
-    // is printed before clap, logging or the config (DESIGN.md §8). Anything else runs the full command.
+    // kubectl's exec entry, when this binary is run directly (`kubectl-signet`, the front binary,
+    // usually served it already): a fresh cached token found through the cluster index is printed
+    // before clap, logging or the config (DESIGN.md §8). Anything else runs the full command.
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if let Some(cluster) = exec_entry_cluster(&args) {
+    if exec_entry::exec_entry_cluster(&args).is_some() {
         if std::env::var_os("SIGNET_LOG").is_some() {
             init_logging();
         }
-        if cmd::token::run_from_index(cluster) {
+        if exec_entry::serve_from_index(&args) {
             return ExitCode::SUCCESS;
         }
     }
@@ -49,19 +51,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// The cluster of `token --cluster X` or `token --cluster=X`, the two spellings the exec entry may use;
-/// `None` for anything else, including every input clap would read differently (another order, more
-/// arguments, a value that looks like a flag, text that is not UTF-8), which clap then handles.
-fn exec_entry_cluster(args: &[std::ffi::OsString]) -> Option<&str> {
-    let args: Vec<&str> = args.iter().map(|a| a.to_str()).collect::<Option<_>>()?;
-    let cluster = match args.as_slice() {
-        ["token", "--cluster", cluster] => *cluster,
-        ["token", flag] => flag.strip_prefix("--cluster=")?,
-        _ => return None,
-    };
-    (!cluster.is_empty() && !cluster.starts_with('-')).then_some(cluster)
 }
 
 /// Logs: info and above are appended to `$XDG_STATE_HOME/signet/signet.log` (opened only when something
@@ -155,7 +144,7 @@ mod tests {
         ];
         for words in cases {
             let os_words = args(words);
-            let Some(cluster) = exec_entry_cluster(&os_words) else {
+            let Some(cluster) = exec_entry::exec_entry_cluster(&os_words) else {
                 continue;
             };
             let mut argv = vec!["kubectl-signet"];
@@ -171,15 +160,15 @@ mod tests {
             }
         }
         assert_eq!(
-            exec_entry_cluster(&args(&["token", "--cluster", "prod"])),
+            exec_entry::exec_entry_cluster(&args(&["token", "--cluster", "prod"])),
             Some("prod")
         );
         assert_eq!(
-            exec_entry_cluster(&args(&["token", "--cluster=prod"])),
+            exec_entry::exec_entry_cluster(&args(&["token", "--cluster=prod"])),
             Some("prod")
         );
         assert_eq!(
-            exec_entry_cluster(&args(&["token", "--cluster", "-x"])),
+            exec_entry::exec_entry_cluster(&args(&["token", "--cluster", "-x"])),
             None
         );
     }

@@ -37,11 +37,26 @@ impl<E: Into<Error>> From<E> for Failure {
     }
 }
 
-/// The command kubeconfig exec entries run: `kubectl-signet` when that is this program on PATH, else
-/// this program's absolute path.
+/// The command kubeconfig exec entries run: the `kubectl-signet` front binary that runs this CLI —
+/// `kubectl-signet` when that is the one on PATH, else its absolute path.
 pub fn plugin_command() -> String {
     let exe = std::env::current_exe().unwrap_or_else(|_| "kubectl-signet".into());
-    signet_core::sync::plugin_command(&exe, std::env::var_os("PATH").as_deref())
+    signet_core::sync::plugin_command(&front_of(&exe), std::env::var_os("PATH").as_deref())
+}
+
+/// The front binary of the full CLI at `exe`: `kubectl-signet` beside it (a build tree, the tarball), or
+/// in `../../bin/` (the Debian package's `/usr/lib/signet/signet-cli`); `exe` itself when neither exists.
+fn front_of(exe: &std::path::Path) -> std::path::PathBuf {
+    let Some(dir) = exe.parent() else {
+        return exe.to_path_buf();
+    };
+    [
+        dir.join("kubectl-signet"),
+        dir.join("../../bin/kubectl-signet"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| exe.to_path_buf())
 }
 
 pub fn print_sync(reports: &[SyncReport]) {

@@ -288,6 +288,61 @@ fn the_fast_path_prints_what_the_full_path_prints_and_falls_back_on_a_stale_toke
     );
 }
 
+/// kubectl runs the small `kubectl-signet` front binary: it serves a fresh cached token by itself (a copy
+/// with no full CLI beside it still does), and hands everything else to the full CLI, `signet-cli`, next
+/// to it — saying in one line when that is missing.
+#[test]
+fn the_front_binary_serves_the_exec_entry_alone_and_hands_everything_else_to_the_full_cli() {
+    let _shared = shared();
+    let env = Env::new(IdpOptions::default());
+    env.login();
+    wait_until_settled(&env.world.paths.config_file);
+    let token = |program: &Path| {
+        env.command(program)
+            .args(["token", "--cluster", "prod"])
+            .output()
+            .expect("run token")
+    };
+    let full = token(Path::new(PLUGIN));
+    assert!(full.status.success(), "token: {}", text(&full.stderr));
+
+    let alone = tempfile::tempdir().expect("tempdir");
+    let front = alone.path().join("kubectl-signet");
+    std::fs::copy(PLUGIN, &front).expect("copy the front binary alone");
+    let out = token(&front);
+    assert!(
+        out.status.success(),
+        "the front alone: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout),
+        text(&full.stdout),
+        "the same ExecCredential"
+    );
+
+    let out = env
+        .command(&front)
+        .arg("--version")
+        .output()
+        .expect("run --version");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("signet-cli") && err.contains("reinstall"),
+        "{err}"
+    );
+
+    let out = env.plugin(&["--version"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("kubectl-signet "),
+        "the full CLI answers: {}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn an_expired_id_token_is_refreshed_transparently_and_fifty_kubectls_cause_one_refresh() {
     // Alone (write lock): 50 kubectl processes on 2 cores are the load this test measures.

@@ -6,7 +6,8 @@
 //! host does not configure (or whose session here has ended) is served by the desktop's Signet through
 //! that socket ([`signet_core::forward`]); nothing is kept here.
 //!
-//! Two paths print the same ExecCredential. [`run_from_index`] is tried first, before clap and logging:
+//! Two paths print the same ExecCredential. `crate::exec_entry::serve_from_index` is tried first (in the small
+//! `kubectl-signet` front binary, and again in this one), before clap and logging:
 //! it serves a fresh cached token that the cluster index routes, without loading the config
 //! (`signet_core::cluster_index`). Whenever it cannot, [`run`] loads and validates the config and calls
 //! `token_for`; after serving a cluster it records the cluster's route, so the next call is fast.
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use signet_core::cluster_index::{self, ClusterIndex};
+use signet_core::cluster_index::ClusterIndex;
 use signet_core::config::{Config, LoginMode};
 use signet_core::exec_credential::ExecInfo;
 use signet_core::file_stamp::FileStamp;
@@ -29,24 +30,6 @@ use signet_core::{Error, Signet, usecase};
 use super::engine_at;
 use crate::output::Failure;
 use crate::sign_in::{self, BROWSER_TIMEOUT};
-
-/// The fast path: prints the ExecCredential and returns `true` when the cluster index routes `cluster`
-/// to a fresh cached token; `false` (having printed nothing) when the full path must run.
-pub fn run_from_index(cluster: &str) -> bool {
-    let Ok(paths) = Paths::from_env() else {
-        return false;
-    };
-    let now = Utc::now();
-    let Some(token) = cluster_index::fresh_token(&paths, cluster, now) else {
-        return false;
-    };
-    tracing::debug!(
-        cluster,
-        "served a fresh cached token through the cluster index"
-    );
-    print_credential(&exec_info(), &token.id_token, token.expires_at, now);
-    true
-}
 
 pub fn run(cluster: &str) -> Result<(), Failure> {
     let exec_info = exec_info();
