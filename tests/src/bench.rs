@@ -1,4 +1,4 @@
-//! What the benchmark binaries (`signet-bench`, `signet-tray-bench`) share: statistics of timings, how a
+//! What the benchmark binaries (`signet-bench`, `signet-tray-bench`, `signet-switcher-bench`) share: statistics of timings, how a
 //! timing is printed, and the command line's `--flag value` reading.
 
 use std::time::Duration;
@@ -30,6 +30,21 @@ impl Stats {
             p10: at(0.1),
             p90: at(0.9),
             samples,
+        }
+    }
+
+    /// The timings as the tables print them: `median (p10–p90), n=runs`; one sample alone as
+    /// `median, n=1`; `?` without samples.
+    pub fn spread(&self) -> String {
+        match self.runs {
+            0 => "?".into(),
+            1 => format!("{}, n=1", ms(self.median)),
+            runs => format!(
+                "{} ({}–{}), n={runs}",
+                ms(self.median),
+                ms(self.p10),
+                ms(self.p90)
+            ),
         }
     }
 }

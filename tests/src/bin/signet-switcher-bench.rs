@@ -307,7 +307,7 @@ fn menu_rows(rows: &mut Vec<Row>, start_up: &[MenuBuild], toggles: &[MenuBuild],
     let built = Stats::of(toggles.iter().map(|b| b.built).collect());
     rows.push(Row {
         what: "Tray menu rebuilt (\"Start at login\" toggled): muda items built".into(),
-        result: stats(&built),
+        result: built.spread(),
         baseline: "—".into(),
         budget: "≤ 50 ms",
         within: (built.runs > 0).then(|| built.median <= Duration::from_millis(50)),
@@ -320,7 +320,7 @@ fn menu_rows(rows: &mut Vec<Row>, start_up: &[MenuBuild], toggles: &[MenuBuild],
     );
     rows.push(Row {
         what: "Tray menu rebuilt: built + set on the tray (GTK menu, dbusmenu export)".into(),
-        result: stats(&total),
+        result: total.spread(),
         baseline: "—".into(),
         budget: "≤ 50 ms",
         within: (total.runs > 0).then(|| total.median <= Duration::from_millis(50)),
@@ -591,7 +591,7 @@ fn webview_rows(rows: &mut Vec<Row>, f: &WebviewFigures) {
     let opened = Stats::of(f.opened.clone());
     rows.push(Row {
         what: "Switcher: \"Open Signet…\" clicked in the tray → clusters list first painted".into(),
-        result: stats(&opened),
+        result: opened.spread(),
         baseline: format!(
             "first window at start-up: navigation → painted {:.1} ms",
             f.since_navigation
@@ -614,7 +614,7 @@ fn webview_rows(rows: &mut Vec<Row>, f: &WebviewFigures) {
         let dom = Stats::of(keys.iter().map(|k| millis(k.to_dom)).collect());
         rows.push(Row {
             what,
-            result: stats(&frame),
+            result: frame.spread(),
             baseline: format!("keydown → DOM updated {}", ms(dom.median)),
             budget: "≤ 50 ms",
             within: (frame.runs > 0).then(|| frame.median <= Duration::from_millis(50)),
@@ -690,19 +690,6 @@ fn cpus() -> usize {
 
 // -------------------------------------------------------------------------------------------------
 // The table
-
-fn stats(s: &Stats) -> String {
-    if s.runs == 0 {
-        return "?".into();
-    }
-    format!(
-        "{} ({}–{}), n={}",
-        ms(s.median),
-        ms(s.p10),
-        ms(s.p90),
-        s.runs
-    )
-}
 
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / MB)

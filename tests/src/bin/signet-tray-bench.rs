@@ -1505,20 +1505,9 @@ struct Row {
 
 impl Row {
     fn duration(what: &str, s: &Stats, budget: &str, within: Option<bool>) -> Row {
-        let result = if s.runs == 1 {
-            format!("{}, n=1", ms(s.median))
-        } else {
-            format!(
-                "{} ({}–{}), n={}",
-                ms(s.median),
-                ms(s.p10),
-                ms(s.p90),
-                s.runs
-            )
-        };
         Row {
             what: what.into(),
-            result,
+            result: s.spread(),
             budget: budget.into(),
             within: within.filter(|_| s.runs > 0),
         }

@@ -614,22 +614,13 @@ fn print_table(rows: &[Row], opts: &Options) {
     println!("| Measurement | Signet | Compared with | Baseline | Ratio | Budget | Within |");
     println!("|---|---|---|---|---|---|---|");
     for r in rows {
-        let spread = |s: &Stats| {
-            format!(
-                "{} ({}–{}), n={}",
-                ms(s.median),
-                ms(s.p10),
-                ms(s.p90),
-                s.runs
-            )
-        };
         let (baseline, comparison) = match r.comparison {
             Comparison::Ratio => (
-                spread(&r.baseline),
+                r.baseline.spread(),
                 format!("{:.2}×", ratio(r.signet.median, r.baseline.median)),
             ),
             Comparison::Overhead => (
-                spread(&r.baseline),
+                r.baseline.spread(),
                 format!(
                     "{:+.1}% (medians: {:+.1}%)",
                     paired_overhead(&r.signet, &r.baseline),
@@ -646,7 +637,7 @@ fn print_table(rows: &[Row], opts: &Options) {
         println!(
             "| {} | {} | {} | {} | {} | {} | {} |",
             r.what,
-            r.result.clone().unwrap_or_else(|| spread(&r.signet)),
+            r.result.clone().unwrap_or_else(|| r.signet.spread()),
             r.baseline_name,
             baseline,
             comparison,
