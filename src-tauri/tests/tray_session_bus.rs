@@ -283,12 +283,14 @@ fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
     // "Start at login" writes an XDG autostart entry under this test's HOME.
     session.click(&tray, "Start at login");
     let autostart_dir = root.path().join("home/.config/autostart");
+    // The autostart crate creates the file, then writes it: wait for the written entry, not the empty file.
     let entry = session.wait("the autostart entry", 30, || {
         std::fs::read_dir(&autostart_dir)
             .ok()?
             .filter_map(Result::ok)
             .find(|e| e.path().extension().is_some_and(|x| x == "desktop"))
             .map(|e| std::fs::read_to_string(e.path()).expect("read the autostart entry"))
+            .filter(|text| text.contains("[Desktop Entry]") && text.contains("Exec="))
     });
     assert!(
         entry.contains("signet"),
