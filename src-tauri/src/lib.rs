@@ -1,7 +1,8 @@
 //! `signet`: the tray app. A thin shell over `signet-core` (DESIGN.md §2): the tray icon and menu
 //! ([`tray`]), sign-in windows ([`login`]), commands for the switcher window ([`commands`]) over plain
 //! DTOs ([`dto`]), notifications ([`notify`]), the agent socket for `kubectl-signet` ([`agent`]), the
-//! forwarding socket for kubectl on other hosts ([`forward`]) and background refresh ([`refresher`]).
+//! forwarding socket for kubectl on other hosts ([`forward`]), background refresh ([`refresher`]) and
+//! the desktop's light/dark preference for the windows (`theme`, Linux).
 //!
 //! [`run_app`] is generic over the Tauri runtime so tests drive the same app on the mock runtime; its
 //! side effects come in through [`Services`] (keyring, clock, notifications, browser opener).
@@ -22,6 +23,8 @@ pub mod notify;
 pub mod refresher;
 pub mod state;
 pub mod switcher;
+#[cfg(target_os = "linux")]
+pub mod theme;
 pub mod tray;
 
 use tauri::{Manager, RunEvent, Runtime};
@@ -57,7 +60,7 @@ pub fn build_app<R: Runtime>(
     builder
         .manage(AppState::new(services))
         .manage(login::Logins::default())
-        .manage(tray::Shown::default())
+        .manage(tray::Shown::<R>::default())
         .manage(tray::Emitted::default())
         .manage(agent::AgentSocket::default())
         .manage(forward::Consent::default())
@@ -86,6 +89,8 @@ pub fn build_app<R: Runtime>(
             if desktop {
                 tray::create(app.handle())?;
                 exit_on_termination(app.handle());
+                #[cfg(target_os = "linux")]
+                theme::follow(app.handle());
                 agent::start(app.handle());
                 forward::start(app.handle());
                 refresher::spawn(app.handle());

@@ -2,7 +2,11 @@
 //!
 //! The menu is first computed as plain data ([`TrayView`]: the icon state and a list of [`Entry`]s with
 //! namespaced ids, see [`Action`]), which unit tests check without a display; then it is turned into
-//! a Tauri menu on the main thread. A view equal to the one shown is not applied again.
+//! a Tauri menu on the main thread. A view equal to the one shown is not applied again, and a view with
+//! the same rows as the one shown is applied in place ([`row_changes`]): new labels, check marks and
+//! enabled states on the live rows, and a provider submenu whose rows came or went gets new rows. Only
+//! when the top-level rows change is the whole menu built and handed to the tray again, which with a
+//! thousand clusters costs libayatana-appindicator ~110 ms (README "Benchmarks").
 //!
 //! The publisher ([`spawn_publisher`]) sleeps until something changes — in the app, in a file another
 //! process wrote ([`watch`]), or the wall clock — or until the next time the view changes by itself (a
@@ -17,6 +21,7 @@
 
 pub mod watch;
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -293,11 +298,24 @@ fn tooltip(state: ProviderState) -> &'static str {
     }
 }
 
-/// The Tauri menu of `entries`; logs how long it took (debug level, `tray menu built`, read by
-/// `signet-switcher-bench`).
-fn build_menu<R: Runtime>(app: &AppHandle<R>, entries: &[Entry]) -> tauri::Result<Menu<R>> {
+/// A row of the shown menu that can change in place, by its id.
+enum Live<R: Runtime> {
+    Item(MenuItem<R>),
+    Check(CheckMenuItem<R>),
+    Submenu(Submenu<R>),
+}
+
+type LiveRows<R> = HashMap<String, Live<R>>;
+
+/// The Tauri menu of `entries` and its live rows; logs how long it took (debug level, `tray menu
+/// built`, read by `signet-switcher-bench`).
+fn build_menu<R: Runtime>(
+    app: &AppHandle<R>,
+    entries: &[Entry],
+) -> tauri::Result<(Menu<R>, LiveRows<R>)> {
     let started = Instant::now();
-    let items = menu_items(app, entries)?;
+    let mut live = HashMap::new();
+    let items = menu_items(app, entries, &mut live)?;
     let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|i| i.as_ref()).collect();
     let menu = Menu::with_items(app, &refs)?;
     tracing::debug!(
@@ -305,46 +323,218 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, entries: &[Entry]) -> tauri::Resul
         build_us = micros(started),
         "tray menu built"
     );
-    Ok(menu)
+    Ok((menu, live))
 }
 
 fn menu_items<R: Runtime>(
     app: &AppHandle<R>,
     entries: &[Entry],
+    live: &mut LiveRows<R>,
 ) -> tauri::Result<Vec<Box<dyn IsMenuItem<R>>>> {
     let mut items: Vec<Box<dyn IsMenuItem<R>>> = Vec::with_capacity(entries.len());
     for entry in entries {
         match entry {
-            Entry::Item { id, label, enabled } => items.push(Box::new(MenuItem::with_id(
-                app,
-                id.as_str(),
-                escape(label),
-                *enabled,
-                None::<&str>,
-            )?)),
-            Entry::Check { id, label, checked } => items.push(Box::new(CheckMenuItem::with_id(
-                app,
-                id.as_str(),
-                escape(label),
-                true,
-                *checked,
-                None::<&str>,
-            )?)),
-            Entry::Separator => items.push(Box::new(PredefinedMenuItem::separator(app)?)),
-            Entry::Submenu { id, label, entries } => {
-                let children = menu_items(app, entries)?;
-                let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(|i| i.as_ref()).collect();
-                items.push(Box::new(Submenu::with_id_and_items(
+            Entry::Item { id, label, enabled } => {
+                let item =
+                    MenuItem::with_id(app, id.as_str(), escape(label), *enabled, None::<&str>)?;
+                live.insert(id.clone(), Live::Item(item.clone()));
+                items.push(Box::new(item));
+            }
+            Entry::Check { id, label, checked } => {
+                let item = CheckMenuItem::with_id(
                     app,
                     id.as_str(),
                     escape(label),
                     true,
-                    &refs,
-                )?));
+                    *checked,
+                    None::<&str>,
+                )?;
+                live.insert(id.clone(), Live::Check(item.clone()));
+                items.push(Box::new(item));
+            }
+            Entry::Separator => items.push(Box::new(PredefinedMenuItem::separator(app)?)),
+            Entry::Submenu { id, label, entries } => {
+                let children = menu_items(app, entries, live)?;
+                let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(|i| i.as_ref()).collect();
+                let submenu =
+                    Submenu::with_id_and_items(app, id.as_str(), escape(label), true, &refs)?;
+                live.insert(id.clone(), Live::Submenu(submenu.clone()));
+                items.push(Box::new(submenu));
             }
         }
     }
     Ok(items)
+}
+
+/// One change to the shown menu that needs no new menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowChange<'a> {
+    Label(&'a str, &'a str),
+    Enabled(&'a str, bool),
+    Checked(&'a str, bool),
+    /// A submenu whose rows came, went or moved: it gets these rows.
+    Rows(&'a str, &'a [Entry]),
+    /// A top-level submenu with a new label: it is replaced by a new one. (muda cannot relabel a
+    /// submenu on Linux: its row holds a box, not a label, and GTK's `set_label` needs a label.)
+    Submenu(&'a str, &'a Entry),
+}
+
+/// The changes that turn the shown `entries` into `next` in place, or `None` when the top-level rows
+/// came, went or moved (the menu is built anew). Rows are matched by position, kind and id.
+pub fn row_changes<'a>(shown: &[Entry], next: &'a [Entry]) -> Option<Vec<RowChange<'a>>> {
+    let mut changes = Vec::new();
+    same_rows(shown, next, true, &mut changes).then_some(changes)
+}
+
+fn same_rows<'a>(
+    shown: &[Entry],
+    next: &'a [Entry],
+    top: bool,
+    changes: &mut Vec<RowChange<'a>>,
+) -> bool {
+    if shown.len() != next.len() {
+        return false;
+    }
+    let label = |changes: &mut Vec<RowChange<'a>>, id: &'a str, old: &str, new: &'a str| {
+        if old != new {
+            changes.push(RowChange::Label(id, new));
+        }
+    };
+    for (old, new) in shown.iter().zip(next) {
+        match (old, new) {
+            (Entry::Separator, Entry::Separator) => {}
+            (
+                Entry::Item {
+                    id: a,
+                    label: la,
+                    enabled: ea,
+                },
+                Entry::Item {
+                    id: b,
+                    label: lb,
+                    enabled: eb,
+                },
+            ) if a == b => {
+                label(changes, b, la, lb);
+                if ea != eb {
+                    changes.push(RowChange::Enabled(b, *eb));
+                }
+            }
+            (
+                Entry::Check {
+                    id: a,
+                    label: la,
+                    checked: ca,
+                },
+                Entry::Check {
+                    id: b,
+                    label: lb,
+                    checked: cb,
+                },
+            ) if a == b => {
+                label(changes, b, la, lb);
+                if ca != cb {
+                    changes.push(RowChange::Checked(b, *cb));
+                }
+            }
+            (
+                Entry::Submenu {
+                    id: a, label: la, ..
+                },
+                Entry::Submenu {
+                    id: b, label: lb, ..
+                },
+            ) if a == b && la != lb => {
+                if !top {
+                    return false;
+                }
+                changes.push(RowChange::Submenu(b, new));
+            }
+            (
+                Entry::Submenu {
+                    id: a, entries: ra, ..
+                },
+                Entry::Submenu {
+                    id: b, entries: rb, ..
+                },
+            ) if a == b => {
+                let mut inner = Vec::new();
+                if same_rows(ra, rb, false, &mut inner) {
+                    changes.extend(inner);
+                } else {
+                    changes.push(RowChange::Rows(b, rb));
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Applies `changes` to the live rows; `Err` when a row is missing or a call fails (the caller then
+/// builds the menu anew).
+fn change_rows<R: Runtime>(
+    app: &AppHandle<R>,
+    shown: &mut ShownMenu<R>,
+    changes: &[RowChange<'_>],
+) -> tauri::Result<()> {
+    let live = &mut shown.rows;
+    for change in changes {
+        match (change, live.get(change_id(change))) {
+            (RowChange::Label(_, text), Some(Live::Item(i))) => i.set_text(escape(text))?,
+            (RowChange::Label(_, text), Some(Live::Check(i))) => i.set_text(escape(text))?,
+            (RowChange::Enabled(_, on), Some(Live::Item(i))) => i.set_enabled(*on)?,
+            (RowChange::Checked(_, on), Some(Live::Check(i))) => i.set_checked(*on)?,
+            (RowChange::Rows(_, rows), Some(Live::Submenu(submenu))) => {
+                let submenu = submenu.clone();
+                forget_rows(live, &submenu)?;
+                for old in submenu.items()? {
+                    submenu.remove(&old)?;
+                }
+                let items = menu_items(app, rows, live)?;
+                let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|i| i.as_ref()).collect();
+                submenu.append_items(&refs)?;
+            }
+            (RowChange::Submenu(id, entry), Some(Live::Submenu(old))) => {
+                let old = old.clone();
+                let at = shown.menu.items()?.iter().position(|i| i.id() == id);
+                let Some(at) = at else {
+                    return Err(
+                        std::io::Error::other(format!("no submenu {id} in the menu")).into(),
+                    );
+                };
+                forget_rows(live, &old)?;
+                shown.menu.remove(&old)?;
+                let item = menu_items(app, std::slice::from_ref(*entry), live)?;
+                for (offset, item) in item.iter().enumerate() {
+                    shown.menu.insert(item.as_ref(), at + offset)?;
+                }
+            }
+            _ => {
+                let id = change_id(change);
+                return Err(std::io::Error::other(format!("no row {id} in the shown menu")).into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn change_id<'a>(change: &RowChange<'a>) -> &'a str {
+    match change {
+        RowChange::Label(id, _)
+        | RowChange::Enabled(id, _)
+        | RowChange::Checked(id, _)
+        | RowChange::Rows(id, _)
+        | RowChange::Submenu(id, _) => id,
+    }
+}
+
+/// Drops the live rows of `submenu`'s rows (they are about to be removed).
+fn forget_rows<R: Runtime>(live: &mut LiveRows<R>, submenu: &Submenu<R>) -> tauri::Result<()> {
+    for row in submenu.items()? {
+        live.remove(row.id().as_ref());
+    }
+    Ok(())
 }
 
 fn count_rows(entries: &[Entry]) -> usize {
@@ -374,9 +564,31 @@ fn set_menu<R: Runtime>(tray: &TrayIcon<R>, menu: Menu<R>) -> tauri::Result<()> 
 #[derive(Debug, Default)]
 pub struct Emitted(Mutex<Option<StatusDto>>);
 
-/// The last view applied to the tray (touched on the main thread only).
-#[derive(Debug, Default)]
-pub struct Shown(Mutex<Option<TrayView>>);
+/// What the tray shows now: the view applied last and its live rows (touched on the main thread only).
+pub struct Shown<R: Runtime>(Mutex<Option<ShownMenu<R>>>);
+
+struct ShownMenu<R: Runtime> {
+    view: TrayView,
+    menu: Menu<R>,
+    rows: LiveRows<R>,
+}
+
+impl<R: Runtime> std::fmt::Debug for Shown<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let view = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.view.clone()));
+        f.debug_tuple("Shown").field(&view).finish()
+    }
+}
+
+impl<R: Runtime> Default for Shown<R> {
+    fn default() -> Self {
+        Shown(Mutex::new(None))
+    }
+}
 
 /// The tray's view of `status` (the same status the windows are sent).
 fn view_of<R: Runtime>(app: &AppHandle<R>, status: &StatusDto) -> TrayView {
@@ -391,27 +603,26 @@ fn view_of<R: Runtime>(app: &AppHandle<R>, status: &StatusDto) -> TrayView {
 /// Creates the tray icon (desktop only; call from `setup`, on the main thread).
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let view = view_of(app, &app.state::<AppState>().status());
-    let menu = build_menu(app, &view.entries)?;
+    let (menu, rows) = build_menu(app, &view.entries)?;
+    let started = Instant::now();
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(view.state))
         .tooltip(tooltip(view.state))
         .menu(&menu)
         .on_menu_event(|app, event| on_menu_event(app, event.id().as_ref()))
         .build(app)?;
-    if let Ok(mut shown) = app.state::<Shown>().0.lock() {
-        *shown = Some(view);
+    tracing::debug!(set_us = micros(started), "tray menu set");
+    if let Ok(mut shown) = app.state::<Shown<R>>().0.lock() {
+        *shown = Some(ShownMenu { view, menu, rows });
     }
     tracing::info!(tray = TRAY_ID, "tray icon created");
     Ok(())
 }
 
-/// [`refresh`], re-applying the menu even when the view did not change (a check item the person clicked
-/// has toggled itself and must show the real state again).
+/// [`refresh`], setting every check mark even where the view did not change: a check item the person
+/// clicked has toggled itself and must show the real state again.
 pub fn redraw_forced<R: Runtime>(app: &AppHandle<R>) {
-    if let Ok(mut shown) = app.state::<Shown>().0.lock() {
-        *shown = None;
-    }
-    redraw(app);
+    redraw(app, true);
 }
 
 /// The next time, after `now`, at which the providers' view changes with no other change: a token
@@ -437,7 +648,7 @@ pub fn next_change(
 
 /// Recomputes the view and applies it if it changed; tells the app's windows. Any thread; called by
 /// the publisher (see [`spawn_publisher`]). Returns the status it published.
-fn redraw<R: Runtime>(app: &AppHandle<R>) -> StatusDto {
+fn redraw<R: Runtime>(app: &AppHandle<R>, recheck: bool) -> StatusDto {
     let state = app.state::<AppState>();
     let status = state.status();
     let changed = app
@@ -460,36 +671,106 @@ fn redraw<R: Runtime>(app: &AppHandle<R>) -> StatusDto {
     }
     let view = view_of(app, &status);
     let handle = app.clone();
-    let applied = app.run_on_main_thread(move || apply(&handle, view));
+    let applied = app.run_on_main_thread(move || apply(&handle, view, recheck));
     if let Err(e) = applied {
         tracing::warn!(error = %e, "could not update the tray");
     }
     status
 }
 
-fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView) {
+/// Shows `view` on the tray: in place when it has the shown rows, else as a new menu. With `recheck`,
+/// every check mark is set (see [`redraw_forced`]).
+fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView, recheck: bool) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
-    let shown = app.state::<Shown>();
+    let shown = app.state::<Shown<R>>();
     let Ok(mut shown) = shown.0.lock() else {
         return;
     };
-    if shown.as_ref() == Some(&view) {
+    if !recheck && shown.as_ref().is_some_and(|s| s.view == view) {
         return;
     }
-    let result = build_menu(app, &view.entries).and_then(|menu| {
-        set_menu(&tray, menu)?;
-        tray.set_icon(Some(icon(view.state)))?;
-        tray.set_tooltip(Some(tooltip(view.state)))
+    let state_changed = shown.as_ref().is_none_or(|s| s.view.state != view.state);
+    let in_place = shown
+        .as_mut()
+        .is_some_and(|s| update_in_place(app, s, &view, recheck));
+    let result = if in_place {
+        Ok(())
+    } else {
+        build_menu(app, &view.entries).and_then(|(menu, rows)| {
+            set_menu(&tray, menu.clone())?;
+            *shown = Some(ShownMenu {
+                view: view.clone(),
+                menu,
+                rows,
+            });
+            Ok(())
+        })
+    };
+    let result = result.and_then(|()| {
+        if state_changed {
+            tray.set_icon(Some(icon(view.state)))?;
+            tray.set_tooltip(Some(tooltip(view.state)))?;
+        }
+        Ok(())
     });
     match result {
         Ok(()) => {
             tracing::debug!(state = ?view.state, "tray updated");
-            *shown = Some(view);
+            if let Some(shown) = shown.as_mut() {
+                shown.view = view;
+            }
         }
-        Err(e) => tracing::warn!(error = %e, "could not update the tray menu"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not update the tray menu");
+            // What the tray shows is not known now: the next view is built anew.
+            *shown = None;
+        }
     }
+}
+
+/// Changes the shown rows into `view`'s; `false` when that takes a new menu (rows came, went or moved
+/// at the top level, or a live row could not be changed).
+fn update_in_place<R: Runtime>(
+    app: &AppHandle<R>,
+    shown: &mut ShownMenu<R>,
+    view: &TrayView,
+    recheck: bool,
+) -> bool {
+    let started = Instant::now();
+    let Some(mut changes) = row_changes(&shown.view.entries, &view.entries) else {
+        return false;
+    };
+    if recheck {
+        changes.extend(check_marks(&view.entries));
+    }
+    match change_rows(app, shown, &changes) {
+        Ok(()) => {
+            tracing::debug!(
+                changes = changes.len(),
+                update_us = micros(started),
+                "tray menu updated"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "tray menu not updated in place; building it anew");
+            false
+        }
+    }
+}
+
+/// A [`RowChange::Checked`] for every check row of `entries`, submenus included.
+fn check_marks(entries: &[Entry]) -> Vec<RowChange<'_>> {
+    entries
+        .iter()
+        .flat_map(|e| match e {
+            Entry::Check { id, checked, .. } => vec![RowChange::Checked(id, *checked)],
+            Entry::Submenu { entries, .. } => check_marks(entries),
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 /// The one place that publishes the app's state: whenever [`AppState::changed`] is signalled it
@@ -505,7 +786,7 @@ pub fn spawn_publisher<R: Runtime>(app: &AppHandle<R>) {
             let state = app.state::<AppState>();
             let mut seen = state.changes();
             loop {
-                let status = redraw(&app);
+                let status = redraw(&app, false);
                 let warning =
                     TimeDelta::minutes(state.signet().config().settings.warning_minutes.into());
                 let now = state.now();

@@ -131,7 +131,7 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
 }
 
 /// What a sign-in leaves in the token cache: alice's session record and an ID token valid for an hour.
-fn seed_session(paths: &signet_core::paths::Paths) {
+fn seed_session(paths: &signet_core::paths::Paths, provider: &str) {
     let cache = TokenCache::new(paths);
     let now = chrono::Utc::now();
     let identity = Identity {
@@ -144,7 +144,7 @@ fn seed_session(paths: &signet_core::paths::Paths) {
     };
     cache
         .write_session(&SessionRecord {
-            provider: "corp".into(),
+            provider: provider.into(),
             identity: identity.clone(),
             signed_in_at: now,
             refreshed_at: None,
@@ -154,7 +154,7 @@ fn seed_session(paths: &signet_core::paths::Paths) {
     cache
         .write(&CachedToken {
             version: 1,
-            provider: "corp".into(),
+            provider: provider.into(),
             audience: "kubernetes".into(),
             id_token: Secret::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
             expires_at: now + chrono::TimeDelta::hours(1),
@@ -186,7 +186,7 @@ fn a_sign_in_and_a_config_edit_by_another_process_show_in_the_tray() {
     });
 
     // What `kubectl signet login corp` leaves behind, written by this (another) process.
-    seed_session(&paths);
+    seed_session(&paths, "corp");
     session.wait("the menu to show the sign-in", 30, || {
         session
             .labels(&tray)
@@ -226,7 +226,7 @@ fn a_signed_in_session_shows_in_the_tray_and_sign_out_forgets_it() {
         ..Config::default()
     };
     let paths = session::app_paths(root.path());
-    seed_session(&paths);
+    seed_session(&paths, "corp");
     let session = Session::start(root.path(), Some(&config));
     let app = session::spawn_app(&session);
     let tray = session.tray(app.pid());
@@ -350,9 +350,11 @@ fn many_clusters_are_grouped_by_provider_into_submenus_whose_rows_still_act() {
             None,
         ));
         for c in 0..12 {
-            config
-                .clusters
-                .push(cluster(&format!("{name}-c{c:02}"), &name, None));
+            config.clusters.push(cluster(
+                &format!("{name}-c{c:02}"),
+                &name,
+                Some("kubernetes"),
+            ));
         }
     }
     let session = Session::start(root.path(), Some(&config));
@@ -396,6 +398,40 @@ fn many_clusters_are_grouped_by_provider_into_submenus_whose_rows_still_act() {
         session
             .app_log()
             .contains("id=\"cluster:team-1-c05:use\"")
+            .then_some(())
+    });
+
+    // `kubectl signet login team-1` in another process: team-1's submenu gets its new rows in place,
+    // on the menu the tray already exports (no new menu is handed to libayatana-appindicator).
+    let menus_set = session.log_count("tray menu set");
+    seed_session(&session::app_paths(root.path()), "team-1");
+    let team1 = session.wait("team-1's submenu to show the sign-in", 30, || {
+        let top = top_level(&session.layout(&tray));
+        top.into_iter()
+            .find(|(label, rows)| {
+                label.starts_with("team-1 — alice@example.com")
+                    && rows.contains(&"Sign out of team-1".to_string())
+            })
+            .map(|(_, rows)| rows)
+    });
+    assert!(
+        !team1.contains(&"Sign in to team-1…".to_string()) && team1.len() == 14,
+        "team-1's submenu holds its expiry, 12 clusters and sign-out: {team1:?}"
+    );
+    assert!(
+        session.log_count("tray menu updated") >= 1
+            && session.log_count("tray menu set") == menus_set,
+        "the menu was changed in place, not built and set again:\n{}",
+        session.app_log()
+    );
+    session.click(&tray, "Sign out of team-1");
+    session.wait("team-1 signed out again, in place", 30, || {
+        let top = top_level(&session.layout(&tray));
+        top.iter()
+            .any(|(label, rows)| {
+                label == "team-1 — Sign-in needed"
+                    && rows.contains(&"Sign in to team-1…".to_string())
+            })
             .then_some(())
     });
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod desktop;
 pub mod idp;
 pub mod keyring;
+pub mod portal;
 pub mod sshd;
 pub mod tls;
 pub mod webdriver;

@@ -319,6 +319,105 @@ fn many_clusters_are_grouped_by_provider_into_submenus() {
 }
 
 #[test]
+fn a_switched_context_or_toggled_autostart_changes_the_shown_rows_in_place() {
+    let mut providers = many(50, 20);
+    let shown = view(&providers, None, Some(false), now());
+    // `kubectl signet use team-07-cluster-03`, then "Start at login" on.
+    providers[1].clusters[2].current = false;
+    providers[7].clusters[3].current = true;
+    let next = view(&providers, None, Some(true), now());
+    let changes = row_changes(&shown.entries, &next.entries).expect("the same rows");
+    let submenu = |at: usize| match &next.entries[at] {
+        Entry::Submenu { id, .. } => RowChange::Submenu(id, &next.entries[at]),
+        other => panic!("entry {at} is a submenu: {other:?}"),
+    };
+    assert_eq!(
+        changes,
+        vec![
+            submenu(1),
+            submenu(7),
+            RowChange::Checked(ID_AUTOSTART, true)
+        ],
+        "the two relabelled submenus are replaced and one check mark set; the other 48 submenus and \
+         their 960 rows are left alone"
+    );
+    let Entry::Submenu { label, .. } = &next.entries[7] else {
+        unreachable!("checked above")
+    };
+    assert_eq!(
+        label,
+        "team-07 — Sign-in needed · current: team-07-cluster-03"
+    );
+    // Within a submenu whose label stays, rows change in place.
+    let mut errored = providers.clone();
+    errored[9].last_error = Some(ErrorDto {
+        code: "idp.down".into(),
+        message: "the IdP did not answer".into(),
+    });
+    let failed = view(&errored, None, Some(true), now());
+    let Entry::Submenu { entries: rows, .. } = &failed.entries[9] else {
+        panic!("team-09 is a submenu")
+    };
+    assert_eq!(
+        row_changes(&next.entries, &failed.entries),
+        Some(vec![RowChange::Rows("provider:team-09:menu", rows)]),
+        "an error row in team-09's submenu gives it new rows"
+    );
+    assert_eq!(row_changes(&next.entries, &next.entries), Some(Vec::new()));
+}
+
+#[test]
+fn a_sign_in_gives_only_its_providers_submenu_new_rows_and_a_new_provider_rebuilds_the_menu() {
+    let mut providers = many(50, 20);
+    let shown = view(&providers, None, Some(false), now());
+    let signed_in = provider("team-04", true);
+    providers[4].state = signed_in.state;
+    providers[4].account = signed_in.account;
+    providers[4].expires_at = signed_in.expires_at;
+    let next = view(&providers, None, Some(false), now());
+    let changes = row_changes(&shown.entries, &next.entries).expect("the same top-level rows");
+    let [RowChange::Submenu("provider:team-04:menu", entry)] = changes.as_slice() else {
+        panic!("only team-04's submenu changes: {changes:?}");
+    };
+    let Entry::Submenu {
+        label,
+        entries: rows,
+        ..
+    } = entry
+    else {
+        panic!("a submenu: {entry:?}");
+    };
+    assert_eq!(label, "team-04 — alice@example.com");
+    assert!(
+        rows.iter().any(
+            |e| matches!(e, Entry::Item { id, .. } if *id == Action::SignOut("team-04".into()).id())
+        ),
+        "the new rows offer to sign out: {rows:?}"
+    );
+    assert_eq!(rows.len(), 20 + 2, "expiry, 20 clusters and sign-out");
+
+    providers.push(provider("team-50", false));
+    let grown = view(&providers, None, Some(false), now());
+    assert_eq!(
+        row_changes(&next.entries, &grown.entries),
+        None,
+        "a new provider is a new top-level row: the menu is built anew"
+    );
+    let flat = view(&many(2, 3), None, Some(false), now());
+    let mut signed = many(2, 3);
+    signed[0].account = provider("team-00", true).account;
+    signed[0].state = ProviderState::SignedIn;
+    assert_eq!(
+        row_changes(
+            &flat.entries,
+            &view(&signed, None, Some(false), now()).entries
+        ),
+        None,
+        "in a flat menu a sign-in adds top-level rows"
+    );
+}
+
+#[test]
 fn the_publisher_plans_its_next_wake_up_at_the_next_expiry_or_warning_and_never_without_one() {
     let warning = chrono::TimeDelta::minutes(10);
     let signed_out = provider("dev", false);
