@@ -15,12 +15,9 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Instant;
 
-use signet_core::Secret;
 use signet_core::config::{Config, LoginMode};
-use signet_core::oidc::Identity;
-use signet_core::token_store::{CachedToken, SessionRecord, TokenCache};
 use signet_tests::idp::{Idp, IdpOptions};
-use signet_tests::world::{ClosedPort, cluster, provider};
+use signet_tests::world::{ClosedPort, cluster, provider, seed_session};
 
 #[test]
 fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
@@ -128,40 +125,6 @@ fn tray_menu_is_on_the_session_bus_and_sign_in_opens_the_login_window() {
 
     // Keep a copy of the log with the test output.
     let _ = std::io::stderr().write_all(format!("app log:\n{log}\n").as_bytes());
-}
-
-/// What a sign-in leaves in the token cache: alice's session record and an ID token valid for an hour.
-fn seed_session(paths: &signet_core::paths::Paths, provider: &str) {
-    let cache = TokenCache::new(paths);
-    let now = chrono::Utc::now();
-    let identity = Identity {
-        subject: "CgVhbGljZQ".into(),
-        email: Some("alice@example.com".into()),
-        email_verified: Some(true),
-        name: Some("Alice".into()),
-        groups: vec!["dev".into()],
-        audiences: vec!["kubernetes".into()],
-    };
-    cache
-        .write_session(&SessionRecord {
-            provider: provider.into(),
-            identity: identity.clone(),
-            signed_in_at: now,
-            refreshed_at: None,
-            refreshable: true,
-        })
-        .expect("seed the session record");
-    cache
-        .write(&CachedToken {
-            version: 1,
-            provider: provider.into(),
-            audience: "kubernetes".into(),
-            id_token: Secret::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
-            expires_at: now + chrono::TimeDelta::hours(1),
-            issued_at: now,
-            identity,
-        })
-        .expect("seed the cached token");
 }
 
 #[test]

@@ -6,12 +6,14 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use signet_core::Secret;
 use signet_core::Signet;
 use signet_core::clock::Clock;
 use signet_core::config::{ClusterConfig, Config, Credentials, LoginMode, ProviderConfig};
+use signet_core::oidc::Identity;
 use signet_core::oidc::opener::UrlOpener;
 use signet_core::paths::Paths;
-use signet_core::token_store::SecretStore;
+use signet_core::token_store::{CachedToken, SecretStore, SessionRecord, TokenCache};
 use url::Url;
 
 use crate::browser::FormBrowser;
@@ -311,4 +313,40 @@ impl std::io::Write for CapturedLogs {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// What `kubectl signet login <provider>` leaves in the token cache, written by this (another) process:
+/// alice's session record and an ID token for audience `kubernetes`, valid for an hour. No refresh
+/// token is stored.
+pub fn seed_session(paths: &Paths, provider: &str) {
+    let cache = TokenCache::new(paths);
+    let now = chrono::Utc::now();
+    let identity = Identity {
+        subject: "CgVhbGljZQ".into(),
+        email: Some("alice@example.com".into()),
+        email_verified: Some(true),
+        name: Some("Alice".into()),
+        groups: vec!["dev".into()],
+        audiences: vec!["kubernetes".into()],
+    };
+    cache
+        .write_session(&SessionRecord {
+            provider: provider.into(),
+            identity: identity.clone(),
+            signed_in_at: now,
+            refreshed_at: None,
+            refreshable: true,
+        })
+        .expect("seed the session record");
+    cache
+        .write(&CachedToken {
+            version: 1,
+            provider: provider.into(),
+            audience: "kubernetes".into(),
+            id_token: Secret::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
+            expires_at: now + chrono::TimeDelta::hours(1),
+            issued_at: now,
+            identity,
+        })
+        .expect("seed the cached token");
 }

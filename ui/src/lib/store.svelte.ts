@@ -76,14 +76,16 @@ export class AppStore {
 
   /** Subscribes to the status and activity events, then loads status and config. */
   async start(): Promise<() => void> {
-    const unlisten: (() => void)[] = [];
-    try {
-      unlisten.push(await api.onStatusChanged((s) => this.setStatus(s)));
-      unlisten.push(await api.onActivity((e) => this.addActivity(e)));
-      performance.mark("signet:listening");
-    } catch (e) {
-      this.statusError = toErrorDto(e);
-    }
+    // Both subscriptions at once (each is a round trip to the app), and both before the status is
+    // asked for, so no change is missed between the answer and the subscription.
+    const subscribed = await Promise.allSettled([
+      api.onStatusChanged((s) => this.setStatus(s)),
+      api.onActivity((e) => this.addActivity(e)),
+    ]);
+    const unlisten = subscribed.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = subscribed.find((r) => r.status === "rejected");
+    if (failed) this.statusError = toErrorDto(failed.reason);
+    else performance.mark("signet:listening");
     await Promise.all([this.loadStatus(), this.loadConfig()]);
     return () => unlisten.forEach((u) => u());
   }

@@ -29,6 +29,26 @@ describe("AppStore", () => {
     expect(api.onStatusChanged.mock.invocationCallOrder[0]).toBeLessThan(api.status.mock.invocationCallOrder[0]);
   });
 
+  it("asks for both subscriptions at once and for the status only when both are in place", async () => {
+    const answers: (() => void)[] = [];
+    const pending = () => new Promise<() => void>((resolve) => answers.push(() => resolve(() => {})));
+    api.onStatusChanged.mockImplementation(pending);
+    api.onActivity.mockImplementation(pending);
+    api.status.mockResolvedValue(twoProviders());
+    api.config.mockResolvedValue(configFor(twoProviders()));
+    const store = new AppStore();
+    const started = store.start();
+    await Promise.resolve();
+    expect(answers).toHaveLength(2);
+    answers[0]();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(api.status).not.toHaveBeenCalled();
+    answers[1]();
+    await started;
+    expect(api.status).toHaveBeenCalledTimes(1);
+    expect(store.status).not.toBeNull();
+  });
+
   it("reloads the config when a status names other providers or clusters", async () => {
     api.config.mockResolvedValue(configFor(twoProviders()));
     const store = new AppStore();
