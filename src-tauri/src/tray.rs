@@ -564,13 +564,6 @@ fn set_menu<R: Runtime>(tray: &TrayIcon<R>, menu: Menu<R>) -> tauri::Result<()> 
 #[derive(Debug, Default)]
 pub struct Emitted(Mutex<Option<StatusDto>>);
 
-impl Emitted {
-    /// The status the windows were sent last (`None` before the publisher's first redraw).
-    pub fn last(&self) -> Option<StatusDto> {
-        self.0.lock().ok().and_then(|last| last.clone())
-    }
-}
-
 /// What the tray shows now: the view applied last and its live rows (touched on the main thread only).
 pub struct Shown<R: Runtime>(Mutex<Option<ShownMenu<R>>>);
 

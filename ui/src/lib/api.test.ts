@@ -13,15 +13,6 @@ describe("api", () => {
     invoke.mockResolvedValue("ok");
   });
 
-  it("hands out the status the app's window script set once, and nothing without one", () => {
-    expect(api.initialStatus()).toBeNull();
-    const status = { providers: [], currentContext: "prod" };
-    (globalThis as unknown as Record<string, unknown>).__SIGNET_INITIAL_STATUS__ = status;
-    expect(api.initialStatus()).toEqual(status);
-    expect(api.initialStatus()).toBeNull();
-    expect(invoke).not.toHaveBeenCalled();
-  });
-
   it.each([
     [() => api.status(), "status", undefined],
     [() => api.config(), "config", undefined],

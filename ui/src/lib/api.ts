@@ -44,20 +44,7 @@ async function subscribe<T>(event: string, handler: (payload: T) => void): Promi
   }
 }
 
-/** The global the app's window script sets to the tray's status (`src-tauri/src/switcher.rs`). */
-const INITIAL_STATUS = "__SIGNET_INITIAL_STATUS__";
-
 export const api = {
-  /**
-   * The status the app handed the page when it opened the window, once (later calls get null): the
-   * first view paints without waiting for a call to the app.
-   */
-  initialStatus: (): StatusDto | null => {
-    const holder = globalThis as unknown as Record<string, StatusDto | undefined>;
-    const status = holder[INITIAL_STATUS] ?? null;
-    delete holder[INITIAL_STATUS];
-    return status;
-  },
   status: () => call<StatusDto>("status"),
   config: () => call<ConfigDto>("config"),
   /** Newest first. */

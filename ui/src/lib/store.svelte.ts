@@ -74,13 +74,8 @@ export class AppStore {
   #signIn: { provider: string; text: string | null; running: boolean; outcome: string | null } | null = null;
   #configLoading: Promise<void> | null = null;
 
-  /**
-   * Shows the status the app handed the page, subscribes to the status and activity events, then
-   * loads status and config (the loaded status brings what changed since the window opened).
-   */
+  /** Subscribes to the status and activity events, then loads status and config. */
   async start(): Promise<() => void> {
-    const initial = api.initialStatus();
-    if (initial) this.setStatus(initial);
     // Both subscriptions at once (each is a round trip to the app), and both before the status is
     // asked for, so no change is missed between the answer and the subscription.
     const subscribed = await Promise.allSettled([

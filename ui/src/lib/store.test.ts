@@ -49,24 +49,6 @@ describe("AppStore", () => {
     expect(store.status).not.toBeNull();
   });
 
-  it("shows the status the app handed the page before any call, then loads the newer one", async () => {
-    const handed = twoProviders();
-    const loaded = { ...twoProviders(), currentContext: "staging" };
-    let resolveListen: (u: () => void) => void = () => {};
-    api.initialStatus.mockReturnValueOnce(handed);
-    api.onStatusChanged.mockImplementation(() => new Promise((r) => (resolveListen = r)));
-    api.onActivity.mockResolvedValue(() => {});
-    api.status.mockResolvedValue(loaded);
-    api.config.mockResolvedValue(configFor(loaded));
-    const store = new AppStore();
-    const started = store.start();
-    expect(store.status).toEqual(handed);
-    expect(api.status).not.toHaveBeenCalled();
-    resolveListen(() => {});
-    await started;
-    expect(store.status?.currentContext).toBe("staging");
-  });
-
   it("reloads the config when a status names other providers or clusters", async () => {
     api.config.mockResolvedValue(configFor(twoProviders()));
     const store = new AppStore();

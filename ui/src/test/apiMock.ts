@@ -1,13 +1,11 @@
 // A stand-in for src/lib/api.ts: every command and event subscription is a vi.fn().
 // Use with `vi.mock("../lib/api", () => import("../test/apiMock"))`.
 import { vi } from "vitest";
-import type { StatusDto } from "../generated/StatusDto";
 import type { Api } from "../lib/api";
 
 export const EVENTS = { statusChanged: "signet:status-changed", activity: "signet:activity" } as const;
 
 export const api = {
-  initialStatus: vi.fn((): StatusDto | null => null),
   status: vi.fn(),
   config: vi.fn(),
   activity: vi.fn(),

@@ -1,0 +1,84 @@
+//! The switcher follows the desktop's light/dark preference (src/theme.rs): the real app in the real
+//! webview under tauri-driver, on a private desktop whose settings portal (`signet_tests::portal`)
+//! prefers dark at start and then changes, as a person changes it in the desktop's settings. The page's
+//! `prefers-color-scheme` is what WebKitGTK derives from GTK, which the app sets.
+//!
+//! Needs tauri-driver, WebKitWebDriver, Xvfb, dbus-run-session, busctl and gnome-keyring-daemon
+//! (`scripts/setup.sh` installs them). Never skipped: a missing tool fails the test saying what to install.
+
+mod common;
+use common::session::{APP, Session};
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use signet_tests::portal::{PREFER_DARK, PREFER_LIGHT, Portal};
+use signet_tests::webdriver::{Driver, WebDriver, wait_until};
+
+const UI: Duration = Duration::from_secs(30);
+
+/// Whether the switcher's page matches `(prefers-color-scheme: dark)` now.
+fn page_is_dark(webdriver: &WebDriver) -> signet_tests::webdriver::Result<bool> {
+    let value = webdriver.execute(
+        "return window.matchMedia('(prefers-color-scheme: dark)').matches;",
+        &[],
+    )?;
+    Ok(value == Value::Bool(true))
+}
+
+fn wait_for_scheme(webdriver: &WebDriver, dark: bool, what: &str, logs: &dyn Fn() -> String) {
+    wait_until(what, Duration::from_secs(10), || {
+        Ok((page_is_dark(webdriver)? == dark).then_some(()))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
+}
+
+#[test]
+fn the_switcher_follows_the_desktops_light_or_dark_preference_as_it_changes() {
+    signet_tests::webdriver::tauri_driver();
+    signet_tests::webdriver::webkit_webdriver();
+    let root = tempfile::tempdir().expect("create the test root");
+    let session = Session::start(root.path(), None);
+    let portal = Portal::serve(&session.bus, PREFER_DARK);
+    // No GTK_THEME and a fresh XDG_CONFIG_HOME: GTK's own default is light, so dark can only come
+    // from the portal.
+    let driver = Driver::start(&root.path().join("driver.log"), |cmd| {
+        session.env(cmd);
+        cmd.env_remove("GTK_THEME");
+    });
+    let webdriver = driver.session(Path::new(APP), &[]).unwrap_or_else(|e| {
+        panic!(
+            "a WebDriver session starts the app: {e}\n{}",
+            driver.log_text()
+        )
+    });
+    let logs = || {
+        format!(
+            "app log:\n{}\ndriver log:\n{}",
+            session.app_log(),
+            driver.log_text()
+        )
+    };
+    webdriver
+        .wait_for("main[data-ready=true]", UI)
+        .unwrap_or_else(|e| panic!("the switcher shows its first status: {e}\n{}", logs()));
+
+    wait_for_scheme(
+        &webdriver,
+        true,
+        "the switcher to open dark, as the desktop prefers",
+        &logs,
+    );
+    portal.set(PREFER_LIGHT);
+    wait_for_scheme(&webdriver, false, "the open switcher to turn light", &logs);
+    portal.set(PREFER_DARK);
+    wait_for_scheme(
+        &webdriver,
+        true,
+        "the open switcher to turn dark again",
+        &logs,
+    );
+
+    let _ = webdriver.delete();
+}
