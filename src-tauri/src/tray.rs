@@ -4,9 +4,10 @@
 //! namespaced ids, see [`Action`]), which unit tests check without a display; then it is turned into
 //! a Tauri menu on the main thread. A view equal to the one shown is not applied again, and a view with
 //! the same rows as the one shown is applied in place ([`row_changes`]): new labels, check marks and
-//! enabled states on the live rows, and a provider submenu whose rows came or went gets new rows. Only
-//! when the top-level rows change is the whole menu built and handed to the tray again, which with a
-//! thousand clusters costs libayatana-appindicator ~110 ms (README "Benchmarks").
+//! enabled states on the live rows; a provider submenu whose rows came or went gets new rows, and one
+//! with a new label is replaced. Only when the top-level rows change is the whole menu built and handed
+//! to the tray again, which with a thousand clusters costs libayatana-appindicator 65–110 ms (README
+//! "Benchmarks").
 //!
 //! The publisher ([`spawn_publisher`]) sleeps until something changes — in the app, in a file another
 //! process wrote ([`watch`]), or the wall clock — or until the next time the view changes by itself (a
