@@ -57,8 +57,8 @@ impl Bus {
             .unwrap_or(false)
     }
 
-    /// Whether `name` answers for the tray item (`Properties.Get(StatusNotifierItem, Id)`).
-    /// Whether the connection `name` serves the item; `None` when it does not answer at all.
+    /// Whether the connection `name` serves the tray item (`Properties.Get(StatusNotifierItem, Id)`);
+    /// `None` when it does not answer at all.
     fn ask_for_item(&self, name: &str) -> Option<bool> {
         match self.conn.call_method(
             Some(name),
