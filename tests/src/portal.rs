@@ -4,9 +4,12 @@
 //! preference as a person does in the desktop's settings: [`Portal::set`] stores it and emits
 //! `SettingChanged`.
 //!
-//! The interface is the documented one (version 2): `Read` answers the value wrapped in two variants,
-//! `ReadOne` in one, `ReadAll` a map of namespaces. Other settings are unknown, as a portal answers
-//! for a key it does not have (`org.freedesktop.portal.Error.NotFound`).
+//! It answers as Debian 12's `xdg-desktop-portal` 1.16 (with `xdg-desktop-portal-gtk` 1.14 and the
+//! desktop's `org.gnome.desktop.interface color-scheme` behind it) was seen to answer on a private bus:
+//! interface version 1, so `Read` (the value wrapped in two variants) and `ReadAll`, but no `ReadOne`
+//! (added in version 2; the app falls back to `Read`), and `SettingChanged` with the new value as a
+//! `u` in one variant. Other settings are unknown, as a portal answers for a key it does not have
+//! (`org.freedesktop.portal.Error.NotFound`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -56,10 +59,6 @@ impl Settings {
             .expect("a u32 in a variant is an owned value"))
     }
 
-    fn read_one(&self, namespace: &str, key: &str) -> Result<OwnedValue, PortalError> {
-        Ok(OwnedValue::from(self.get(namespace, key)?))
-    }
-
     fn read_all(&self, _namespaces: Vec<String>) -> HashMap<String, HashMap<String, OwnedValue>> {
         let scheme = *self.color_scheme.lock().expect("portal lock");
         HashMap::from([(
@@ -78,7 +77,7 @@ impl Settings {
 
     #[zbus(property, name = "version")]
     fn version(&self) -> u32 {
-        2
+        1
     }
 }
 
