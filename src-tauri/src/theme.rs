@@ -26,7 +26,7 @@ const KEY: &str = "color-scheme";
 
 /// What a `color-scheme` value asks of the app's windows: `None` for no preference (or a value this
 /// version does not know), which leaves GTK's own setting alone.
-pub fn preference(color_scheme: u32) -> Option<Theme> {
+fn preference(color_scheme: u32) -> Option<Theme> {
     match color_scheme {
         1 => Some(Theme::Dark),
         2 => Some(Theme::Light),
@@ -35,7 +35,7 @@ pub fn preference(color_scheme: u32) -> Option<Theme> {
 }
 
 /// The `u32` inside a portal answer: `ReadOne` gives it in one variant, `Read` wraps it in two.
-pub fn color_scheme(value: &Value<'_>) -> Option<u32> {
+fn color_scheme(value: &Value<'_>) -> Option<u32> {
     match value {
         Value::U32(scheme) => Some(*scheme),
         Value::Value(inner) => color_scheme(inner),

@@ -620,7 +620,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
-/// [`refresh`], setting every check mark even where the view did not change: a check item the person
+/// [`redraw`], setting every check mark even where the view did not change: a check item the person
 /// clicked has toggled itself and must show the real state again.
 pub fn redraw_forced<R: Runtime>(app: &AppHandle<R>) {
     redraw(app, true);

@@ -257,7 +257,7 @@ struct MenuFigures {
     start_up: Option<MenuBuild>,
     toggles: Vec<Duration>,
     sign_in: Vec<Duration>,
-    new_provider: Option<MenuBuild>,
+    new_provider: MenuBuild,
 }
 
 fn menu_changes(opts: &Options, session: &Session, tray: &Tray) -> MenuFigures {
@@ -302,7 +302,7 @@ fn menu_changes(opts: &Options, session: &Session, tray: &Tray) -> MenuFigures {
         start_up,
         toggles,
         sign_in,
-        new_provider: Some(new_provider),
+        new_provider,
     }
 }
 
@@ -400,7 +400,7 @@ fn menu_rows(rows: &mut Vec<Row>, menu: &MenuFigures, labels: usize) {
     ));
     rows.push(build_row(
         "A 51st provider added to the config: a new menu built + set on the tray".into(),
-        menu.new_provider,
+        Some(menu.new_provider),
         true,
     ));
 }
