@@ -20,7 +20,11 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) -> Result<(), AppError> {
         let _ = window.set_focus();
         return Ok(());
     }
-    WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
+    let mut builder = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()));
+    if let Some(script) = desktop_fonts() {
+        builder = builder.initialization_script(script);
+    }
+    builder
         .title("Signet")
         .inner_size(920.0, 640.0)
         .min_inner_size(640.0, 420.0)
@@ -41,4 +45,103 @@ pub fn opens_at_start(providers_configured: bool, requested: bool) -> bool {
 /// tauri-driver sets `TAURI_WEBVIEW_AUTOMATION=true` for the app it starts.
 pub fn under_automation() -> bool {
     std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true")
+}
+
+/// A script that hands the page the desktop's fonts as CSS custom properties (`ui/src/app.css` reads
+/// them): GTK's interface font (`gtk-font-name`, e.g. "Cantarell 11") and the generic `monospace`.
+///
+/// The page could name `system-ui` and a list of likely families instead, but WebKitGTK asks
+/// fontconfig about each name in turn, and every name that is not installed costs it ~140 font
+/// matches for each size and weight the page uses: ~60 ms of the switcher's first layout (DESIGN.md
+/// §8, open → first paint). A name that is installed costs one. `None` off GTK's main thread (GTK's
+/// settings may only be read there) or when GTK names no font: the page then uses its own list.
+#[cfg(target_os = "linux")]
+fn desktop_fonts() -> Option<String> {
+    if !gtk::is_initialized_main_thread() {
+        return None;
+    }
+    use gtk::prelude::GtkSettingsExt;
+    let name = gtk::Settings::default()?.gtk_font_name()?;
+    let family = gtk::pango::FontDescription::from_string(&name).family()?;
+    Some(fonts_script(&family))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn desktop_fonts() -> Option<String> {
+    None
+}
+
+/// The script that sets `--desktop-font` to `family` (see [`css_family`]) and `--desktop-mono` to
+/// `monospace` (fontconfig's, which the desktop configures) on the document element, which exists when
+/// initialization scripts run.
+fn fonts_script(family: &str) -> String {
+    let set = |property: &str, value: &str| {
+        format!(
+            "document.documentElement.style.setProperty({}, {});",
+            serde_json::Value::from(property),
+            serde_json::Value::from(value)
+        )
+    };
+    format!(
+        "{}{}",
+        set("--desktop-font", &css_family(family)),
+        set("--desktop-mono", "monospace")
+    )
+}
+
+/// `family` as CSS names it: Pango's generic families ("Sans", GTK's default, "Serif", "Monospace") as
+/// CSS's generic keywords, which WebKitGTK resolves with one font match; any other as a quoted name.
+fn css_family(family: &str) -> String {
+    match family.to_ascii_lowercase().as_str() {
+        "sans" | "sans-serif" => "sans-serif".into(),
+        "serif" => "serif".into(),
+        "mono" | "monospace" => "monospace".into(),
+        _ => css_string(family),
+    }
+}
+
+/// `text` as a quoted CSS string: quotes and backslashes escaped, control characters as hex escapes.
+fn css_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\{:x} ", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_family_becomes_a_quoted_css_string_with_quotes_backslashes_and_controls_escaped() {
+        assert_eq!(css_string("Cantarell"), r#""Cantarell""#);
+        assert_eq!(css_string(r#"A "B" \ C"#), r#""A \"B\" \\ C""#);
+        assert_eq!(css_string("A\nB\u{7}"), r#""A\a B\7 ""#);
+    }
+
+    #[test]
+    fn pangos_generic_families_become_css_keywords() {
+        assert_eq!(css_family("Sans"), "sans-serif");
+        assert_eq!(css_family("serif"), "serif");
+        assert_eq!(css_family("Monospace"), "monospace");
+        assert_eq!(css_family("Adwaita Sans"), r#""Adwaita Sans""#);
+    }
+
+    #[test]
+    fn the_script_sets_both_properties_with_json_strings() {
+        assert_eq!(
+            fonts_script("Noto \"Sans\""),
+            r#"document.documentElement.style.setProperty("--desktop-font", "\"Noto \\\"Sans\\\"\"");document.documentElement.style.setProperty("--desktop-mono", "monospace");"#
+        );
+    }
 }

@@ -1,7 +1,9 @@
-//! The switcher follows the desktop's light/dark preference (src/theme.rs): the real app in the real
-//! webview under tauri-driver, on a private desktop whose settings portal (`signet_tests::portal`)
-//! prefers dark at start and then changes, as a person changes it in the desktop's settings. The page's
-//! `prefers-color-scheme` is what WebKitGTK derives from GTK, which the app sets.
+//! The switcher looks like the desktop: the real app in the real webview under tauri-driver.
+//! - It follows the light/dark preference (src/theme.rs), on a private desktop whose settings portal
+//!   (`signet_tests::portal`) prefers dark at start and then changes, as a person changes it in the
+//!   desktop's settings. The page's `prefers-color-scheme` is what WebKitGTK derives from GTK, which the
+//!   app sets.
+//! - It uses the desktop's interface font (src/switcher.rs `desktop_fonts`), named in GTK's settings.
 //!
 //! Needs tauri-driver, WebKitWebDriver, Xvfb, dbus-run-session, busctl and gnome-keyring-daemon
 //! (`scripts/setup.sh` installs them). Never skipped: a missing tool fails the test saying what to install.
@@ -79,6 +81,64 @@ fn the_switcher_follows_the_desktops_light_or_dark_preference_as_it_changes() {
         "the open switcher to turn dark again",
         &logs,
     );
+
+    let _ = webdriver.delete();
+}
+
+/// The computed `font-family` of a new element `tag` in the switcher's page.
+fn font_family(webdriver: &WebDriver, tag: &str) -> String {
+    let value = webdriver
+        .execute(
+            "const e = document.createElement(arguments[0]); document.body.append(e); \
+             const f = getComputedStyle(e).fontFamily; e.remove(); return f;",
+            &[Value::from(tag)],
+        )
+        .expect("read the page's font");
+    value
+        .as_str()
+        .expect("a font-family is a string")
+        .to_string()
+}
+
+#[test]
+fn the_switcher_uses_the_desktops_interface_font() {
+    signet_tests::webdriver::tauri_driver();
+    signet_tests::webdriver::webkit_webdriver();
+    let root = tempfile::tempdir().expect("create the test root");
+    let session = Session::start(root.path(), None);
+    // GTK reads the interface font from its settings file, where the desktop's settings write it.
+    let gtk = root.path().join("config/gtk-3.0");
+    std::fs::create_dir_all(&gtk).expect("create the GTK settings folder");
+    std::fs::write(
+        gtk.join("settings.ini"),
+        "[Settings]\ngtk-font-name=DejaVu Serif 11\n",
+    )
+    .expect("write GTK's settings");
+    let driver = Driver::start(&root.path().join("driver.log"), |cmd| session.env(cmd));
+    let webdriver = driver.session(Path::new(APP), &[]).unwrap_or_else(|e| {
+        panic!(
+            "a WebDriver session starts the app: {e}\n{}",
+            driver.log_text()
+        )
+    });
+    webdriver
+        .wait_for("main[data-ready=true]", UI)
+        .unwrap_or_else(|e| panic!("the switcher shows its first status: {e}"));
+
+    let text = font_family(&webdriver, "span");
+    assert!(
+        text.starts_with("\"DejaVu Serif\"") && text.ends_with("sans-serif"),
+        "the page's text is in GTK's font, then a generic one: {text}"
+    );
+    let code = font_family(&webdriver, "code");
+    assert_eq!(
+        code, "monospace, monospace",
+        "code is in the desktop's monospace"
+    );
+    let installed = webdriver
+        .execute("return document.fonts.check('14px \"DejaVu Serif\"');", &[])
+        .expect("ask the page about the font");
+    assert_eq!(installed, Value::Bool(true), "WebKit has the font to draw");
 
     let _ = webdriver.delete();
 }
