@@ -51,10 +51,11 @@ pub fn under_automation() -> bool {
 /// them): GTK's interface font (`gtk-font-name`, e.g. "Cantarell 11") and the generic `monospace`.
 ///
 /// The page could name `system-ui` and a list of likely families instead, but WebKitGTK asks
-/// fontconfig about each name in turn, and every name that is not installed costs it ~140 font
-/// matches for each size and weight the page uses: ~60 ms of the switcher's first layout (DESIGN.md
-/// §8, open → first paint). A name that is installed costs one. `None` off GTK's main thread (GTK's
-/// settings may only be read there) or when GTK names no font: the page then uses its own list.
+/// fontconfig about each name in turn until one is installed, and each name it tries costs ~90 font
+/// matches (one for each family fontconfig lists under it) for each size and weight the page uses. The
+/// old six-name list took ~60 ms of the switcher's first layout (DESIGN.md §8, open → first paint);
+/// the desktop's own font is installed, so it is the only name tried. `None` off GTK's main thread
+/// (GTK's settings may only be read there) or when GTK names no font: the page then uses `system-ui`.
 #[cfg(target_os = "linux")]
 fn desktop_fonts() -> Option<String> {
     if !gtk::is_initialized_main_thread() {
