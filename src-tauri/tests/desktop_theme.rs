@@ -12,6 +12,7 @@ mod common;
 use common::session::{APP, Session};
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -36,18 +37,14 @@ fn wait_for_scheme(webdriver: &WebDriver, dark: bool, what: &str, logs: &dyn Fn(
     .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
 }
 
-#[test]
-fn the_switcher_follows_the_desktops_light_or_dark_preference_as_it_changes() {
+/// The app under tauri-driver on `session`'s desktop (its environment changed by `tweak`), once the
+/// switcher shows its first status.
+fn switcher(root: &Path, session: &Session, tweak: impl Fn(&mut Command)) -> (Driver, WebDriver) {
     signet_tests::webdriver::tauri_driver();
     signet_tests::webdriver::webkit_webdriver();
-    let root = tempfile::tempdir().expect("create the test root");
-    let session = Session::start(root.path(), None);
-    let portal = Portal::serve(&session.bus, PREFER_DARK);
-    // No GTK_THEME and a fresh XDG_CONFIG_HOME: GTK's own default is light, so dark can only come
-    // from the portal.
-    let driver = Driver::start(&root.path().join("driver.log"), |cmd| {
+    let driver = Driver::start(&root.join("driver.log"), |cmd| {
         session.env(cmd);
-        cmd.env_remove("GTK_THEME");
+        tweak(cmd);
     });
     let webdriver = driver.session(Path::new(APP), &[]).unwrap_or_else(|e| {
         panic!(
@@ -55,16 +52,36 @@ fn the_switcher_follows_the_desktops_light_or_dark_preference_as_it_changes() {
             driver.log_text()
         )
     });
-    let logs = || {
-        format!(
-            "app log:\n{}\ndriver log:\n{}",
-            session.app_log(),
-            driver.log_text()
-        )
-    };
     webdriver
         .wait_for("main[data-ready=true]", UI)
-        .unwrap_or_else(|e| panic!("the switcher shows its first status: {e}\n{}", logs()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "the switcher shows its first status: {e}\n{}",
+                both_logs(session, &driver)
+            )
+        });
+    (driver, webdriver)
+}
+
+fn both_logs(session: &Session, driver: &Driver) -> String {
+    format!(
+        "app log:\n{}\ndriver log:\n{}",
+        session.app_log(),
+        driver.log_text()
+    )
+}
+
+#[test]
+fn the_switcher_follows_the_desktops_light_or_dark_preference_as_it_changes() {
+    let root = tempfile::tempdir().expect("create the test root");
+    let session = Session::start(root.path(), None);
+    let portal = Portal::serve(&session.bus, PREFER_DARK);
+    // No GTK_THEME and a fresh XDG_CONFIG_HOME: GTK's own default is light, so dark can only come
+    // from the portal.
+    let (driver, webdriver) = switcher(root.path(), &session, |cmd| {
+        cmd.env_remove("GTK_THEME");
+    });
+    let logs = || both_logs(&session, &driver);
 
     wait_for_scheme(
         &webdriver,
@@ -102,8 +119,6 @@ fn font_family(webdriver: &WebDriver, tag: &str) -> String {
 
 #[test]
 fn the_switcher_uses_the_desktops_interface_font() {
-    signet_tests::webdriver::tauri_driver();
-    signet_tests::webdriver::webkit_webdriver();
     let root = tempfile::tempdir().expect("create the test root");
     let session = Session::start(root.path(), None);
     // GTK reads the interface font from its settings file, where the desktop's settings write it.
@@ -114,16 +129,7 @@ fn the_switcher_uses_the_desktops_interface_font() {
         "[Settings]\ngtk-font-name=DejaVu Serif 11\n",
     )
     .expect("write GTK's settings");
-    let driver = Driver::start(&root.path().join("driver.log"), |cmd| session.env(cmd));
-    let webdriver = driver.session(Path::new(APP), &[]).unwrap_or_else(|e| {
-        panic!(
-            "a WebDriver session starts the app: {e}\n{}",
-            driver.log_text()
-        )
-    });
-    webdriver
-        .wait_for("main[data-ready=true]", UI)
-        .unwrap_or_else(|e| panic!("the switcher shows its first status: {e}"));
+    let (_driver, webdriver) = switcher(root.path(), &session, |_| {});
 
     let text = font_family(&webdriver, "span");
     assert!(
