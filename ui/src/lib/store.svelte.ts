@@ -41,9 +41,15 @@ function namesOfStatus(s: StatusDto): string {
     .join(";");
 }
 
-function namesOfConfig(c: ConfigDto): string {
-  return c.providers
-    .map((p) => `${p.name}:${c.clusters.filter((x) => x.provider === p.name).map((x) => x.name).sort().join(",")}`)
+/**
+ * The same for the config, in one pass over its clusters: the config is a deep `$state` proxy, and a
+ * pass per provider (50 over 1,000 clusters) cost ~30 ms of the switcher's first paint (DESIGN.md §8).
+ */
+export function namesOfConfig(c: ConfigDto): string {
+  const clusters = new Map<string, string[]>(c.providers.map((p) => [p.name, []]));
+  for (const x of c.clusters) clusters.get(x.provider)?.push(x.name);
+  return [...clusters]
+    .map(([provider, names]) => `${provider}:${names.sort().join(",")}`)
     .sort()
     .join(";");
 }

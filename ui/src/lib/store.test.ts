@@ -2,8 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 import type { ActivityEntry } from "../generated/ActivityEntry";
 import type { StatusDto } from "../generated/StatusDto";
 import { api } from "../test/apiMock";
-import { configFor, twoProviders } from "../test/fixtures";
-import { AppStore } from "./store.svelte";
+import { cluster, configFor, provider, twoProviders } from "../test/fixtures";
+import { AppStore, namesOfConfig } from "./store.svelte";
 
 vi.mock("./api", () => import("../test/apiMock"));
 
@@ -58,6 +58,35 @@ describe("AppStore", () => {
     const changed = twoProviders();
     changed.providers.pop();
     store.setStatus(changed);
+    expect(api.config).toHaveBeenCalledTimes(1);
+  });
+
+  it("names a config's clusters in one pass over them, not one per provider", () => {
+    const status: StatusDto = {
+      ...twoProviders(),
+      providers: Array.from({ length: 50 }, (_, p) =>
+        provider(`p${p}`, { clusters: Array.from({ length: 20 }, (_, c) => cluster(`p${p}-c${c}`)) }),
+      ),
+    };
+    const config = configFor(status);
+    let reads = 0;
+    const clusters = new Proxy(config.clusters, {
+      get(target, key, receiver) {
+        if (typeof key === "string" && /^\d+$/.test(key)) reads += 1;
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    namesOfConfig({ ...config, clusters });
+    expect(reads).toBe(1000);
+    // The same names as the status's; a cluster moved to another provider makes them differ.
+    const store = new AppStore();
+    api.config.mockClear();
+    store.config = config;
+    store.setStatus(status);
+    expect(api.config).not.toHaveBeenCalled();
+    const moved = structuredClone(status);
+    moved.providers[1].clusters.push(moved.providers[0].clusters.pop()!);
+    store.setStatus(moved);
     expect(api.config).toHaveBeenCalledTimes(1);
   });
 
