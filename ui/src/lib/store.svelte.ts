@@ -33,26 +33,30 @@ function activityKey(e: ActivityEntry): string {
   return `${e.at}|${e.kind}|${e.provider ?? ""}|${e.message}`;
 }
 
-/** Provider and cluster names, to notice a status whose configuration differs from the loaded config. */
-function namesOfStatus(s: StatusDto): string {
-  return s.providers
-    .map((p) => `${p.name}:${p.clusters.map((c) => c.name).sort().join(",")}`)
+/**
+ * Provider and cluster names as one string, to notice a status whose configuration differs from the
+ * loaded config. Both sides go through here, so the two strings are always formatted alike.
+ */
+function namesKey(providers: Iterable<[string, string[]]>): string {
+  return [...providers]
+    .map(([provider, clusters]) => `${provider}:${clusters.sort().join(",")}`)
     .sort()
     .join(";");
 }
 
+function namesOfStatus(s: StatusDto): string {
+  return namesKey(s.providers.map((p) => [p.name, p.clusters.map((c) => c.name)]));
+}
+
 /**
- * The same for the config, in one pass over its clusters: the config is a deep `$state` proxy, and a
- * pass per provider (50 over 1,000 clusters) cost 12–16 ms of the switcher's first paint in the release
- * build (DESIGN.md §8).
+ * The config's side, in one pass over its clusters: the config is a deep `$state` proxy, and a pass per
+ * provider (50 over 1,000 clusters) cost 12–16 ms of the switcher's first paint in the release build
+ * (DESIGN.md §8).
  */
 export function namesOfConfig(c: ConfigDto): string {
   const clusters = new Map<string, string[]>(c.providers.map((p) => [p.name, []]));
   for (const x of c.clusters) clusters.get(x.provider)?.push(x.name);
-  return [...clusters]
-    .map(([provider, names]) => `${provider}:${names.sort().join(",")}`)
-    .sort()
-    .join(";");
+  return namesKey(clusters);
 }
 
 export class AppStore {
